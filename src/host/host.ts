@@ -1,0 +1,170 @@
+// The Host: every read of /sys, /proc, /dev, /etc and /run and every external command goes
+// through one, so tests point a collector at a fixture tree by changing `root`.
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { arch, hostname, release, type } from 'node:os';
+import { join, posix } from 'node:path';
+import { hasCode } from '../errors.js';
+import { runCommand, type RunCommand } from './run-command.js';
+
+/** uname(2) as the collectors need it. */
+export interface Uname {
+  sysname: string;
+  nodename: string;
+  release: string;
+  /** e.g. x86_64, aarch64 */
+  machine: string;
+}
+
+export interface Host {
+  /** The directory standing for "/" (a fixture tree in tests). */
+  readonly root: string;
+  /** Whether collectors may expect root-only data (DMI serials, dmidecode). */
+  readonly isRoot: boolean;
+  /** File text, trimmed; undefined when absent or unreadable for lack of permission. */
+  readOptional(path: string): Promise<string | undefined>;
+  /** File text as is; undefined when absent or not permitted. */
+  readText(path: string): Promise<string | undefined>;
+  /** File bytes; undefined when absent or not permitted. */
+  readBytes(path: string): Promise<Buffer | undefined>;
+  /** File text, trimmed; throws an error naming the path when it cannot be read. */
+  readRequired(path: string): Promise<string>;
+  /** Entry names of a directory, sorted; [] when it does not exist. */
+  list(path: string): Promise<string[]>;
+  /** A symlink's target as stored; undefined when `path` is not a symlink. */
+  readLink(path: string): Promise<string | undefined>;
+  /** The host path `path` resolves to, following symlinks inside the root; undefined if dangling. */
+  resolve(path: string): Promise<string | undefined>;
+  exists(path: string): Promise<boolean>;
+  isDirectory(path: string): Promise<boolean>;
+  /** Runs a command (never through a shell); see run-command.ts. */
+  run: RunCommand;
+  uname(): Promise<Uname>;
+}
+
+export interface HostOptions {
+  root?: string;
+  run?: RunCommand;
+  isRoot?: boolean;
+  /** Overrides uname; by default it comes from the kernel (root "/") or the tree's /proc/sys/kernel. */
+  uname?: Partial<Uname>;
+}
+
+/** Reads errors that mean "this data is not there": missing, no permission, or the kernel refusing. */
+const ABSENT = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EINVAL', 'EIO', 'EOPNOTSUPP', 'ENODEV', 'ENXIO', 'EISDIR'];
+
+export function createHost({ root = '/', run = runCommand, isRoot, uname }: HostOptions = {}): Host {
+  const at = (path: string) => join(root, path);
+  const readText = async (path: string) => {
+    try {
+      return await readFile(at(path), 'utf8');
+    } catch (error) {
+      if (hasCode(error, ...ABSENT)) return undefined;
+      throw error;
+    }
+  };
+  const host: Host = {
+    root,
+    isRoot: isRoot ?? (root === '/' && process.getuid?.() === 0),
+    readText,
+    readOptional: async (path) => (await readText(path))?.trim(),
+    readBytes: async (path) => {
+      try {
+        return await readFile(at(path));
+      } catch (error) {
+        if (hasCode(error, ...ABSENT)) return undefined;
+        throw error;
+      }
+    },
+    readRequired: async (path) => {
+      try {
+        return (await readFile(at(path), 'utf8')).trim();
+      } catch (error) {
+        throw new Error(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+      }
+    },
+    list: async (path) => {
+      try {
+        return (await readdir(at(path))).sort();
+      } catch (error) {
+        if (hasCode(error, ...ABSENT)) return [];
+        throw error;
+      }
+    },
+    readLink: async (path) => {
+      try {
+        return await readlink(at(path));
+      } catch (error) {
+        if (hasCode(error, ...ABSENT)) return undefined;
+        throw error;
+      }
+    },
+    resolve: (path) => resolveInRoot(root, path),
+    exists: async (path) => {
+      try {
+        await lstat(at(path));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    isDirectory: async (path) => {
+      try {
+        return (await stat(at(path))).isDirectory();
+      } catch {
+        return false;
+      }
+    },
+    run,
+    uname: async () => ({ ...(await kernelUname(root, readText)), ...uname }),
+  };
+  return host;
+}
+
+async function kernelUname(root: string, readText: (p: string) => Promise<string | undefined>): Promise<Uname> {
+  if (root === '/') return { sysname: type(), nodename: hostname(), release: release(), machine: machineOf() };
+  const [sysname, nodename, rel] = await Promise.all(
+    ['ostype', 'hostname', 'osrelease'].map(async (f) => (await readText(`/proc/sys/kernel/${f}`))?.trim()),
+  );
+  return { sysname: sysname ?? 'Linux', nodename: nodename ?? '', release: rel ?? '', machine: machineOf() };
+}
+
+const NODE_ARCH_TO_UNAME: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', arm: 'armv7l' };
+
+function machineOf(): string {
+  return NODE_ARCH_TO_UNAME[arch()] ?? arch();
+}
+
+/**
+ * Resolves `path` component by component, re-rooting absolute link targets under `root`, so a
+ * fixture tree's links (absolute or relative) never escape it. Returns the host path.
+ */
+async function resolveInRoot(root: string, path: string): Promise<string | undefined> {
+  const pending = posix.normalize(path).split('/').filter(Boolean);
+  let current = '/';
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      current = posix.dirname(current);
+      continue;
+    }
+    const next = posix.join(current, part);
+    let info;
+    try {
+      info = await lstat(join(root, next));
+    } catch {
+      return undefined;
+    }
+    if (!info.isSymbolicLink()) {
+      current = next;
+      continue;
+    }
+    if (++hops > 40) return undefined;
+    const target = await readlink(join(root, next));
+    pending.unshift(...target.split('/').filter(Boolean));
+    current = target.startsWith('/') ? '/' : current;
+  }
+  return current;
+}
+

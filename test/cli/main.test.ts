@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/version.js';
+import { PROJECT_ROOT, runCli } from '../helpers/cli.js';
+
+describe('maas-run-scripts', () => {
+  it('prints the version recorded in package.json', async () => {
+    const pkg = JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+    const run = await runCli(['--version']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('exits 2 with a usage hint for an unknown command', async () => {
+    const run = await runCli(['no-such-command']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/--help/);
+  });
+});
