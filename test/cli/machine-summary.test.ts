@@ -37,7 +37,7 @@ describe('formatMachineSummary', () => {
   });
 
   it('says so when nothing has been reported yet', () => {
-    const text = formatMachineSummary(machine({ cpu_count: 0, cpu_speed: 0, memory: 0 }));
+    const text = formatMachineSummary(machine({ cpu_count: 0, cpu_speed: 0, memory: 0, hardware_info: { cpu_model: 'Unknown' } as MachineJson['hardware_info'] }));
     expect(text).toMatch(/disks: +none reported/);
     expect(text).toMatch(/NICs: +none reported/);
     expect(text).toMatch(/CPU: +0 threads\n/);
