@@ -1,0 +1,223 @@
+// The state directory and its spool: every result is written here (atomically, fsynced)
+// before it is sent and removed once MAAS accepted it, so a result survives MAAS being down, a
+// crash or a reboot, and the next run delivers it first. One file per script name per machine:
+// a newer result replaces an older undelivered one, so a long outage cannot pile results up.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CliError, hasCode } from '../errors.js';
+import type { SignalFields, SignalFile } from '../maas/types.js';
+
+const SPOOL_FORMAT = 1;
+
+/** Where state lives by default: /var/lib/maas-run-scripts for root, else under the XDG state home. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid: number | undefined = process.getuid?.()): string {
+  if (uid === 0) return '/var/lib/maas-run-scripts';
+  const xdg = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
+  return join(xdg, 'maas-run-scripts');
+}
+
+/** One undelivered signal as stored in the spool. */
+export interface SpooledSignal {
+  fields: SignalFields;
+  files: SignalFile[];
+  /** When the result was produced (ISO 8601). */
+  createdAt: string;
+  /** Orders results of one run (index order); results of earlier runs come first. */
+  sequence: number;
+  /** The spool file holding it. */
+  readonly path: string;
+}
+
+interface StoredSignal {
+  format: number;
+  createdAt: string;
+  sequence: number;
+  fields: SignalFields;
+  files: { name: string; base64: string }[];
+}
+
+/** A machine's spool directory; see the file comment. Use openSpool. */
+export interface Spool {
+  readonly dir: string;
+  /** Durably stores a result, replacing an undelivered older one of the same script name. */
+  put(fields: SignalFields, files: readonly SignalFile[]): Promise<SpooledSignal>;
+  /** Undelivered results, oldest first. Unreadable files are moved aside and reported in `damaged`. */
+  list(): Promise<{ signals: SpooledSignal[]; damaged: string[] }>;
+  /** Forgets a delivered (or rejected) result; a no-op when a newer put already replaced it. */
+  remove(signal: SpooledSignal): Promise<void>;
+}
+
+/** The state kept per machine: its spool and the last scripts tarball it was given. */
+export interface MachineState {
+  readonly dir: string;
+  readonly spool: Spool;
+  /** Replaces the cached maas-scripts tarball (used when MAAS cannot be reached). */
+  saveScripts(tar: Uint8Array): Promise<void>;
+  /** The cached maas-scripts tarball, if any. */
+  loadScripts(): Promise<Uint8Array | undefined>;
+  /** Releases the lock that keeps two runs for this machine from interleaving. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (creating it, mode 0700) the state of machine `key` under `stateDir` and takes its lock.
+ * Fails with a clear message when the directory cannot be created or another run holds the lock.
+ */
+export async function openMachineState(stateDir: string, key: string): Promise<MachineState> {
+  const dir = join(stateDir, 'machines', safeName(key));
+  const spoolDir = join(dir, 'spool');
+  try {
+    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new CliError(`cannot create the state directory ${stateDir}: ${(error as Error).message}; choose a writable one with --state-dir DIR`, { cause: error });
+  }
+  const releaseLock = await lock(join(dir, 'lock'));
+  await removeTemporaries(spoolDir);
+  await removeTemporaries(dir);
+  const scriptsFile = join(dir, 'maas-scripts.tar');
+  return {
+    dir,
+    spool: createSpool(spoolDir),
+    saveScripts: (tar) => writeAtomic(scriptsFile, tar),
+    loadScripts: async () => {
+      try {
+        return await readFile(scriptsFile);
+      } catch (error) {
+        if (hasCode(error, 'ENOENT')) return undefined;
+        throw error;
+      }
+    },
+    close: releaseLock,
+  };
+}
+
+let runSequence = 0;
+
+function createSpool(dir: string): Spool {
+  const runStart = Date.now();
+  return {
+    dir,
+    async put(fields, files) {
+      const path = join(dir, `${safeName(fields.name)}.json`);
+      const stored: StoredSignal = {
+        format: SPOOL_FORMAT,
+        createdAt: new Date().toISOString(),
+        sequence: runStart * 1000 + (runSequence++ % 1000),
+        fields,
+        files: files.map((f) => ({ name: f.name, base64: Buffer.from(f.content).toString('base64') })),
+      };
+      await writeAtomic(path, Buffer.from(JSON.stringify(stored)));
+      return { fields, files: [...files], createdAt: stored.createdAt, sequence: stored.sequence, path };
+    },
+    async list() {
+      const signals: SpooledSignal[] = [];
+      const damaged: string[] = [];
+      for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
+        const path = join(dir, name);
+        try {
+          signals.push(decode(JSON.parse(await readFile(path, 'utf8')) as StoredSignal, path));
+        } catch {
+          await rename(path, `${path}.damaged`).catch(() => undefined);
+          damaged.push(`${path}.damaged`);
+        }
+      }
+      signals.sort((a, b) => a.sequence - b.sequence);
+      return { signals, damaged };
+    },
+    async remove(signal) {
+      // A newer result of the same script may have replaced the file since it was read.
+      try {
+        const current = JSON.parse(await readFile(signal.path, 'utf8')) as StoredSignal;
+        if (current.sequence !== signal.sequence) return;
+        await unlink(signal.path);
+        await syncDir(dir);
+      } catch (error) {
+        if (!hasCode(error, 'ENOENT')) throw error;
+      }
+    },
+  };
+}
+
+function decode(stored: StoredSignal, path: string): SpooledSignal {
+  if (stored.format !== SPOOL_FORMAT || typeof stored.fields?.name !== 'string' || !Array.isArray(stored.files)) {
+    throw new Error(`${path}: not a spooled result`);
+  }
+  return {
+    fields: stored.fields,
+    files: stored.files.map((f) => ({ name: f.name, content: Buffer.from(f.base64, 'base64') })),
+    createdAt: stored.createdAt,
+    sequence: stored.sequence,
+    path,
+  };
+}
+
+/** Writes `path` so that a crash leaves the old or the new content, never a mix: temp, fsync, rename, fsync dir. */
+export async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
+  const dir = join(path, '..');
+  const temp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function removeTemporaries(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('.tmp-')) await rm(join(dir, name), { force: true });
+  }
+}
+
+/** Takes an exclusive lock file holding our pid; a lock left by a dead process is taken over. */
+async function lock(path: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const handle = await open(path, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if (!hasCode(error, 'EEXIST')) throw error;
+      const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new CliError(`another report-results run (pid ${holder}) is using ${join(path, '..')}; wait for it to finish`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new CliError(`cannot lock ${path}; remove it if no report-results run is active`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return hasCode(error, 'EPERM');
+  }
+}
+
+/** A file-name-safe spelling of a script name or machine key. */
+function safeName(name: string): string {
+  return encodeURIComponent(name).replace(/^\./, '%2E');
+}

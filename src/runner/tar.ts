@@ -1,0 +1,117 @@
+// Extracts the maas-scripts tarball into a directory: plain or gzip-compressed tar (PAX and GNU
+// long-name headers understood), file modes kept, and nothing written outside the directory.
+import { mkdir, open, realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { extract as tarExtract, type Header } from 'tar-stream';
+import { ParseError } from '../errors.js';
+
+/** A member that was not written, and why (e.g. its path leaves the target directory). */
+export interface SkippedMember {
+  name: string;
+  reason: string;
+}
+
+/** What an extraction wrote (paths relative to the target, "/"-separated) and what it skipped. */
+export interface ExtractResult {
+  files: string[];
+  skipped: SkippedMember[];
+}
+
+/** The compression a tarball is wrapped in, from its first bytes. */
+export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+/** Recognises gzip, bzip2, xz and zstd by their magic bytes; anything else is taken as plain tar. */
+export function detectCompression(bytes: Uint8Array): Compression {
+  const starts = (...magic: number[]) => magic.every((b, i) => bytes[i] === b);
+  if (starts(0x1f, 0x8b)) return 'gzip';
+  if (starts(0x42, 0x5a, 0x68)) return 'bzip2';
+  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return 'xz';
+  if (starts(0x28, 0xb5, 0x2f, 0xfd)) return 'zstd';
+  return 'none';
+}
+
+/** Returns the plain tar bytes; gzip is undone with zlib, bzip2/xz/zstd are refused clearly. */
+export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarball'): Uint8Array {
+  const compression = detectCompression(bytes);
+  switch (compression) {
+    case 'none':
+      return bytes;
+    case 'gzip':
+      try {
+        return gunzipSync(bytes);
+      } catch (error) {
+        throw new ParseError(source, `bad gzip data (${(error as Error).message})`);
+      }
+    default:
+      // Node has no built-in bzip2/xz/zstd decoder; MAAS itself sends plain tar.
+      throw new ParseError(source, `${compression}-compressed tarballs are not supported (plain and gzip tar are)`);
+  }
+}
+
+/**
+ * Extracts `bytes` (plain or gzip tar) into `dir`, which must exist. Regular files get their
+ * header mode (permission bits only); directories are created as needed. Members that are
+ * absolute, climb out with "..", or are links/devices are skipped and listed, never written.
+ */
+export async function extractTar(bytes: Uint8Array, dir: string, source?: string): Promise<ExtractResult> {
+  const tar = decompressTar(bytes, source);
+  const target = await realpath(dir);
+  const result: ExtractResult = { files: [], skipped: [] };
+  const extractor = tarExtract();
+  const consume = async () => {
+    for await (const entry of extractor) {
+      const header = entry.header;
+      const relative = safeRelativePath(header.name);
+      if (relative === '.' && header.type === 'directory') {
+        entry.resume(); // the target directory itself
+        continue;
+      }
+      const skip =
+        relative === undefined ? 'its path leaves the target directory' : relative === '.' ? 'not a file name' : unsupportedType(header);
+      if (skip !== undefined || relative === undefined) {
+        result.skipped.push({ name: header.name, reason: skip ?? 'unsafe path' });
+        entry.resume();
+        continue;
+      }
+      const path = join(target, relative);
+      if (header.type === 'directory') {
+        await mkdir(path, { recursive: true, mode: 0o755 });
+        entry.resume();
+        continue;
+      }
+      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+      const handle = await open(path, 'w', (header.mode ?? 0o644) & 0o777);
+      try {
+        for await (const chunk of entry) await handle.write(chunk as Buffer);
+        // open() applies the umask; set the member's own bits (0755 for scripts) explicitly.
+        await handle.chmod((header.mode ?? 0o644) & 0o777);
+      } finally {
+        await handle.close();
+      }
+      result.files.push(relative.split(sep).join('/'));
+    }
+  };
+  extractor.end(Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength));
+  try {
+    await consume();
+  } catch (error) {
+    if (error instanceof ParseError) throw error;
+    throw new ParseError(source ?? 'the maas-scripts tarball', `not a valid tar archive (${(error as Error).message})`);
+  }
+  return result;
+}
+
+/** The member path made relative and normalised, or undefined when it is absolute or escapes. */
+function safeRelativePath(name: string): string | undefined {
+  if (name === '' || isAbsolute(name) || name.includes('\0')) return undefined;
+  const normal = normalize(name);
+  if (normal === '..' || normal.startsWith(`..${sep}`) || isAbsolute(normal)) return undefined;
+  const trimmed = normal.replace(/[/\\]+$/, '');
+  return trimmed === '' ? '.' : trimmed;
+}
+
+function unsupportedType(header: Header): string | undefined {
+  if (header.type === 'file' || header.type === 'contiguous-file' || header.type === 'directory') return undefined;
+  return `member type "${header.type ?? 'unknown'}" is not extracted`;
+}

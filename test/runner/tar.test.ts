@@ -1,0 +1,95 @@
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pack, type Header } from 'tar-stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ParseError } from '../../src/errors.js';
+import { detectCompression, extractTar } from '../../src/runner/tar.js';
+
+type Member = Partial<Header> & { name: string; body?: string };
+
+async function buildTar(members: Member[]): Promise<Buffer> {
+  const packer = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of packer) chunks.push(Buffer.from(chunk as Uint8Array));
+  })();
+  for (const { body = '', ...header } of members) packer.entry(header, body);
+  packer.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tar-test-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('extractTar', () => {
+  it('writes scripts with their 0755 mode and the index with 0644, through PAX headers like MAAS sends', async () => {
+    const tar = await buildTar([
+      // Python's tarfile puts a PAX header carrying a fractional mtime before every member.
+      { name: 'commissioning/maas-serial-ports', mode: 0o755, body: '#!/bin/sh\necho hi\n', pax: { mtime: '1795625299.4780452' } },
+      { name: 'out/maas-serial-ports.11.out', mode: 0o755, body: 'old\n', pax: { mtime: '1795625299.4780452' } },
+      { name: 'index.json', mode: 0o644, body: '{"1.0": {}}', pax: { mtime: '1795625299.4780452' } },
+    ]);
+    const dir = await tempDir();
+    const result = await extractTar(tar, dir);
+    expect(result.files).toEqual(['commissioning/maas-serial-ports', 'out/maas-serial-ports.11.out', 'index.json']);
+    expect(result.skipped).toEqual([]);
+    expect((await stat(join(dir, 'commissioning/maas-serial-ports'))).mode & 0o777).toBe(0o755);
+    expect((await stat(join(dir, 'index.json'))).mode & 0o777).toBe(0o644);
+    expect(await readFile(join(dir, 'commissioning/maas-serial-ports'), 'utf8')).toBe('#!/bin/sh\necho hi\n');
+  });
+
+  it('takes a long member name from its PAX path record', async () => {
+    const long = `commissioning/${'x'.repeat(150)}`;
+    const dir = await tempDir();
+    const result = await extractTar(await buildTar([{ name: long, mode: 0o755, body: 'x' }]), dir);
+    expect(result.files).toEqual([long]);
+  });
+
+  it('skips members that would land outside the directory, and writes nothing there', async () => {
+    const outer = await tempDir();
+    const dir = join(outer, 'scripts');
+    await mkdir(dir);
+    const tar = await buildTar([
+      { name: '../config/netplan.yaml', body: 'network: {}' },
+      { name: '/etc/evil', body: 'no' },
+      { name: 'commissioning/../../escape', body: 'no' },
+      { name: 'link', type: 'symlink', linkname: '/etc/passwd' },
+      { name: 'index.json', body: '{}' },
+    ]);
+    const result = await extractTar(tar, dir);
+    expect(result.files).toEqual(['index.json']);
+    expect(result.skipped.map((s) => s.name)).toEqual(['../config/netplan.yaml', '/etc/evil', 'commissioning/../../escape', 'link']);
+    expect((await readdir(outer)).sort()).toEqual(['scripts']);
+    expect(await readdir(dir)).toEqual(['index.json']);
+  });
+
+  it('undoes gzip compression', async () => {
+    const dir = await tempDir();
+    const tar = gzipSync(await buildTar([{ name: 'index.json', body: '{"a":1}' }]));
+    expect(detectCompression(tar)).toBe('gzip');
+    await extractTar(tar, dir);
+    expect(await readFile(join(dir, 'index.json'), 'utf8')).toBe('{"a":1}');
+  });
+
+  it('refuses bzip2 and xz tarballs with a message naming the compression', async () => {
+    const dir = await tempDir();
+    await expect(extractTar(Buffer.from('BZh91AY&SY'), dir)).rejects.toThrow(/bzip2-compressed tarballs are not supported/);
+    await expect(extractTar(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2]), dir)).rejects.toThrow(/xz-compressed/);
+  });
+
+  it('reports a truncated archive as a parse error', async () => {
+    const dir = await tempDir();
+    const tar = await buildTar([{ name: 'index.json', body: 'x'.repeat(2000) }]);
+    await expect(extractTar(tar.subarray(0, 700), dir)).rejects.toBeInstanceOf(ParseError);
+  });
+});
