@@ -1,0 +1,182 @@
+// resources.cpu: sockets, cores and threads from /sys/devices/system/cpu, names from /proc/cpuinfo.
+import type { Host } from '../src/host/host.js';
+import type { CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/maas/types.js';
+import type { Collector } from './types.js';
+import { parseCpuset } from './lib/cpuset.js';
+import { readNumber } from './lib/sysfs.js';
+
+const SDC = '/sys/devices/system/cpu';
+
+/** Vendor and model name of each /proc/cpuinfo processor block, by processor number. Pure. */
+export function parseCpuinfo(text: string): Map<number, { vendor: string; name: string }> {
+  const result = new Map<number, { vendor: string; name: string }>();
+  let current: { vendor: string; name: string } | undefined;
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) {
+      if (line.trim() === '') current = undefined;
+      continue;
+    }
+    const key = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (key === 'processor' && /^\d+$/.test(value)) {
+      current = { vendor: '', name: '' };
+      result.set(Number(value), current);
+    } else if (current) {
+      if (key === 'vendor_id' && !current.vendor) current.vendor = value;
+      // "model name" on x86 and arm64, "cpu" on powerpc.
+      else if ((key === 'model name' || key === 'cpu') && !current.name) current.name = value;
+    }
+  }
+  return result;
+}
+
+/** A cache size as sysfs writes it ("32K", "1024K", "8M") in bytes; undefined if unparsable. */
+export function parseCacheSize(text: string): number | undefined {
+  const m = /^(\d+)([KMG]?)$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2] as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * unit;
+}
+
+interface RawThread {
+  id: number;
+  socket: number;
+  core: number;
+  die: number;
+  online: boolean;
+  numaNode: number;
+  /** kHz, 0 without cpufreq */
+  curFreq: number;
+  minFreq: number;
+  maxFreq: number;
+  cache: CpuCache[] | undefined;
+}
+
+/** Assembles LXD's socket → core → thread tree from per-thread facts. Pure. */
+export function buildCpuTree(
+  threads: readonly RawThread[],
+  names: Map<number, { vendor: string; name: string }>,
+  isolated: ReadonlySet<number>,
+): CpuSocket[] {
+  const sockets = new Map<number, { socket: CpuSocket; first: RawThread; cores: Map<string, CpuCore> }>();
+  for (const t of threads) {
+    let s = sockets.get(t.socket);
+    if (!s) {
+      // LXD quirk kept: the socket's name comes from the processor block whose number equals the socket number.
+      const info = names.get(t.socket);
+      s = { socket: { socket: t.socket, cores: [] }, first: t, cores: new Map() };
+      if (info?.name) s.socket.name = info.name;
+      if (info?.vendor) s.socket.vendor = info.vendor;
+      sockets.set(t.socket, s);
+    }
+    const key = `${t.die}_${t.core}`;
+    let core = s.cores.get(key);
+    if (!core) {
+      core = { core: t.core, die: t.die, threads: [] };
+      if (t.curFreq > 0) core.frequency = Math.floor(t.curFreq / 1000);
+      s.cores.set(key, core);
+    }
+    const thread: CpuThread = { id: t.id, numa_node: t.numaNode, thread: core.threads.length, online: t.online, isolated: isolated.has(t.id) };
+    core.threads.push(thread);
+  }
+  return [...sockets.values()]
+    .sort((a, b) => a.socket.socket - b.socket.socket)
+    .map(({ socket, first, cores }) => {
+      const ordered = [...cores.values()].sort((a, b) => a.core - b.core);
+      const freqs = ordered.map((c) => c.frequency ?? 0).filter((f) => f > 0);
+      // Rebuilt in Go declaration order: name, vendor, socket, cache, cores, frequency, frequency_minimum, frequency_turbo.
+      const out = {} as CpuSocket;
+      if (socket.name) out.name = socket.name;
+      if (socket.vendor) out.vendor = socket.vendor;
+      out.socket = socket.socket;
+      if (first.cache && first.cache.length > 0) out.cache = first.cache;
+      out.cores = ordered;
+      if (freqs.length > 0) out.frequency = Math.floor(freqs.reduce((a, b) => a + b, 0) / freqs.length);
+      if (first.minFreq > 0) out.frequency_minimum = Math.floor(first.minFreq / 1000);
+      if (first.maxFreq > 0) out.frequency_turbo = Math.floor(first.maxFreq / 1000);
+      return out;
+    });
+}
+
+async function readCache(host: Host, cpuPath: string): Promise<CpuCache[] | undefined> {
+  const entries = (await host.list(`${cpuPath}/cache`)).filter((e) => /^index\d+$/.test(e));
+  if (entries.length === 0) return undefined;
+  const caches = await Promise.all(
+    entries.map(async (e) => {
+      const dir = `${cpuPath}/cache/${e}`;
+      const [level, type, size] = await Promise.all([readNumber(host, `${dir}/level`), host.readOptional(`${dir}/type`), host.readOptional(`${dir}/size`)]);
+      if (level === undefined) return undefined;
+      return { level, type: type || 'Unknown', size: size === undefined ? 0 : (parseCacheSize(size) ?? 0) };
+    }),
+  );
+  return caches.filter((c): c is CpuCache => c !== undefined);
+}
+
+async function numaNodeOfCpu(host: Host, cpuPath: string): Promise<number> {
+  for (const entry of await host.list(cpuPath)) {
+    if (/^node\d+$/.test(entry) && (await host.exists(`${cpuPath}/${entry}/numastat`))) return Number(entry.slice(4));
+  }
+  return 0;
+}
+
+async function firstNumber(host: Host, ...paths: string[]): Promise<number> {
+  for (const p of paths) {
+    const v = await readNumber(host, p);
+    if (v !== undefined) return v;
+  }
+  return 0;
+}
+
+async function readThread(host: Host, name: string): Promise<RawThread | { offline: number } | undefined> {
+  const path = `${SDC}/${name}`;
+  const id = Number(name.slice(3));
+  const [hasTopology, online] = await Promise.all([host.isDirectory(`${path}/topology`), host.readOptional(`${path}/online`)]);
+  if (!hasTopology) {
+    // The kernel hides topology/ of an offlined CPU: it still exists, so it is still counted.
+    return online === '0' ? { offline: id } : undefined;
+  }
+  const topo = (f: string) => readNumber(host, `${path}/topology/${f}`);
+  const [socket, core, die, numaNode, curFreq, minFreq, maxFreq, cache] = await Promise.all([
+    topo('physical_package_id'),
+    topo('core_id'),
+    topo('die_id'),
+    numaNodeOfCpu(host, path),
+    firstNumber(host, `${path}/cpufreq/scaling_cur_freq`),
+    firstNumber(host, `${path}/cpufreq/cpuinfo_min_freq`, `${path}/cpufreq/scaling_min_freq`),
+    firstNumber(host, `${path}/cpufreq/cpuinfo_max_freq`, `${path}/cpufreq/scaling_max_freq`),
+    readCache(host, path),
+  ]);
+  const orZero = (v: number | undefined) => (v === undefined || v < 0 ? 0 : v);
+  return { id, socket: orZero(socket), core: orZero(core), die: orZero(die), online: online !== '0', numaNode, curFreq, minFreq, maxFreq, cache };
+}
+
+/** The CPU resources plus notes about what could not be placed. */
+export async function readCpu(host: Host): Promise<{ cpu: CpuResources; warnings: string[] }> {
+  // Same order as Go's sorted ReadDir: cpu0, cpu1, cpu10, …, which decides thread numbering.
+  const names = (await host.list(SDC)).filter((e) => /^cpu\d+$/.test(e));
+  const [raw, cpuinfo, isolatedText, uname] = await Promise.all([
+    Promise.all(names.map((n) => readThread(host, n))),
+    host.readText('/proc/cpuinfo'),
+    host.readOptional(`${SDC}/isolated`),
+    host.uname(),
+  ]);
+  const threads = raw.filter((t): t is RawThread => t !== undefined && !('offline' in t));
+  const hidden = raw.filter((t): t is { offline: number } => t !== undefined && 'offline' in t).map((t) => t.offline);
+  let isolated: number[] = [];
+  try {
+    isolated = parseCpuset(isolatedText ?? '', `${SDC}/isolated`);
+  } catch {
+    isolated = [];
+  }
+  const warnings: string[] = [];
+  if (hidden.length > 0) warnings.push(`cpu: offline CPU(s) ${hidden.join(',')} have no topology: counted in total, not placed in a socket`);
+  const sockets = buildCpuTree(threads, parseCpuinfo(cpuinfo ?? ''), new Set(isolated));
+  return { cpu: { architecture: uname.machine, sockets, total: threads.length + hidden.length }, warnings };
+}
+
+/** Collector form of readCpu. */
+export const cpuCollector: Collector<CpuResources> = {
+  name: 'cpu',
+  collect: async (host) => (await readCpu(host)).cpu,
+};
