@@ -26,27 +26,49 @@ export interface RunOptions {
   maxBuffer?: number;
   /** Extra environment; LC_ALL=C is always set. */
   env?: Record<string, string>;
+  /** Kills the command's process group when aborted (the runner's per-collector timeout). */
+  signal?: AbortSignal;
 }
 
 export type RunCommand = (file: string, args: readonly string[], options?: RunOptions) => Promise<CommandResult>;
 
+export interface RunCommandOptions {
+  /**
+   * Directories searched for executables, in order. Default: `$MAAS_RUN_SCRIPTS_PATH` when set
+   * (then it is the whole search path, so tests can hide installed tools), else PATH followed by
+   * the sbin directories.
+   */
+  searchPath?: readonly string[];
+}
+
 const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/** The environment variable that replaces the whole tool search path (for tests and odd hosts). */
+export const SEARCH_PATH_ENV = 'MAAS_RUN_SCRIPTS_PATH';
+
+/** The directories the default runner searches, read from the environment at call time. */
+export function defaultSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
+  const override = env[SEARCH_PATH_ENV];
+  if (override !== undefined) return override.split(delimiter).filter(Boolean);
+  return [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...SBIN_DIRS];
+}
+
 const located = new Map<string, string | undefined>();
 
-/** Finds an executable on PATH, then in the sbin directories (absent from a user's PATH). */
-export async function findExecutable(file: string): Promise<string | undefined> {
+/** Finds an executable in `searchPath` (default: see RunCommandOptions); paths with "/" are checked as is. */
+export async function findExecutable(file: string, searchPath: readonly string[] = defaultSearchPath()): Promise<string | undefined> {
   if (file.includes('/')) return (await isExecutable(file)) ? file : undefined;
-  if (located.has(file)) return located.get(file);
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...SBIN_DIRS];
+  const key = `${searchPath.join(delimiter)}\0${file}`;
+  if (located.has(key)) return located.get(key);
   let found: string | undefined;
-  for (const dir of dirs) {
+  for (const dir of searchPath) {
     const candidate = join(dir, file);
     if (await isExecutable(candidate)) {
       found = candidate;
       break;
     }
   }
-  located.set(file, found);
+  located.set(key, found);
   return found;
 }
 
@@ -60,55 +82,77 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** Wraps `argv` so it runs at idle CPU and IO priority, using whichever of nice/ionice exist. */
-async function lowPriority(argv: string[]): Promise<string[]> {
-  const [ionice, nice] = await Promise.all([findExecutable('ionice'), findExecutable('nice')]);
+async function lowPriority(argv: string[], searchPath: readonly string[]): Promise<string[]> {
+  const [ionice, nice] = await Promise.all([findExecutable('ionice', searchPath), findExecutable('nice', searchPath)]);
   let wrapped = argv;
   if (ionice) wrapped = [ionice, '-c', '3', ...wrapped];
   if (nice) wrapped = [nice, '-n', '19', ...wrapped];
   return wrapped;
 }
 
-/** The default RunCommand: see the file comment. */
-export const runCommand: RunCommand = async (file, args, options = {}) => {
-  const command = [file, ...args].join(' ');
-  const executable = await findExecutable(file);
-  if (!executable) {
-    return { command, exitCode: undefined, stdout: '', stderr: `${file}: command not found`, timedOut: false, notFound: true, failed: true };
-  }
-  const [head, ...rest] = await lowPriority([executable, ...args]);
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = execa(head!, rest, {
-    env: { ...options.env, LC_ALL: 'C', LANG: 'C' },
-    extendEnv: true,
-    stdin: 'ignore',
-    detached: true, // own process group, so a timeout can kill the command's children too
-    reject: false,
-    stripFinalNewline: false,
-    maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
-    encoding: 'utf8',
-  });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup(child.pid);
-  }, timeoutMs);
-  try {
-    const result = await child;
-    return {
+/** Builds a RunCommand that searches `searchPath` for executables (see the file comment). */
+export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCommand {
+  return async (file, args, options = {}) => {
+    const dirs = searchPath ?? defaultSearchPath();
+    const command = [file, ...args].join(' ');
+    const notRun = (stderr: string, notFound: boolean): CommandResult => ({
       command,
-      exitCode: timedOut ? undefined : result.exitCode,
-      stdout: String(result.stdout ?? ''),
-      stderr: timedOut ? `timed out after ${timeoutMs} ms` : String(result.stderr ?? ''),
-      timedOut,
-      notFound: false,
-      failed: timedOut || result.exitCode !== 0,
+      exitCode: undefined,
+      stdout: '',
+      stderr,
+      timedOut: false,
+      notFound,
+      failed: true,
+    });
+    const executable = await findExecutable(file, dirs);
+    if (!executable) return notRun(`${file}: command not found`, true);
+    if (options.signal?.aborted) return notRun(`${file}: not started, the collector was stopped`, false);
+    const [head, ...rest] = await lowPriority([executable, ...args], dirs);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const child = execa(head!, rest, {
+      env: { ...options.env, LC_ALL: 'C', LANG: 'C' },
+      extendEnv: true,
+      stdin: 'ignore',
+      detached: true, // own process group, so a timeout can kill the command's children too
+      reject: false,
+      stripFinalNewline: false,
+      maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
+      encoding: 'utf8',
+    });
+    let timedOut = false;
+    let aborted = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      killGroup(child.pid);
     };
-  } finally {
-    clearTimeout(timer);
-    // Leave nothing behind even when the command exited and left children running.
-    if (timedOut) killGroup(child.pid);
-  }
-};
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const result = await child;
+      const killed = timedOut || aborted;
+      return {
+        command,
+        exitCode: killed ? undefined : result.exitCode,
+        stdout: String(result.stdout ?? ''),
+        stderr: timedOut ? `${file}: timed out after ${timeoutMs} ms` : aborted ? `${file}: stopped, the collector timed out` : String(result.stderr ?? ''),
+        timedOut,
+        notFound: false,
+        failed: killed || result.exitCode !== 0,
+      };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      // A killed command's children may outlive their parent: make sure the group is gone.
+      if (timedOut || aborted) killGroup(child.pid);
+    }
+  };
+}
+
+/** The default RunCommand: see the file comment. */
+export const runCommand: RunCommand = createRunCommand();
 
 /** SIGKILLs the process group led by `pid`; ignores a group that is already gone. */
 export function killGroup(pid: number | undefined): void {

@@ -1,0 +1,42 @@
+// `maas-list-modaliases`: every device's modalias (the string udev matches kernel modules
+// against), read from the `modalias` files under /sys/devices. MAAS's hook on this output tags
+// the machine by the hardware it finds.
+import type { Host } from '../src/host/host.js';
+import type { DeployInfoCollector } from './types.js';
+import { findEntries } from './sysfs-walk.js';
+
+/** Every modalias line under /sys/devices, in no particular order, duplicates kept. */
+export async function readModaliases(host: Host): Promise<string[]> {
+  const files = await findEntries(host, '/sys/devices', (name) => name === 'modalias');
+  const texts = await Promise.all(files.map((file) => host.readText(file)));
+  return texts.flatMap((text) => (text ?? '').split('\n').filter((line) => line !== ''));
+}
+
+/** Byte-order comparison, as `sort` sorts with LC_ALL=C. */
+export function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** The lines sorted and de-duplicated (`sort -u`), one per line with a final newline. */
+export function formatSortedUnique(lines: readonly string[]): string {
+  const unique = [...new Set(lines)].sort(byteOrder);
+  return unique.map((line) => `${line}\n`).join('');
+}
+
+/** The lines sorted and counted (`sort | uniq -c`): the count right-aligned in 7 columns. */
+export function formatCounts(lines: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const line of lines) counts.set(line, (counts.get(line) ?? 0) + 1);
+  return [...counts.keys()]
+    .sort(byteOrder)
+    .map((line) => `${String(counts.get(line)).padStart(7)} ${line}\n`)
+    .join('');
+}
+
+/** Answers `maas-list-modaliases`. */
+export const listModaliasesCollector: DeployInfoCollector = {
+  name: 'modaliases',
+  scripts: ['maas-list-modaliases'],
+  timeoutMs: 10_000,
+  produce: async (host) => ({ stdout: formatSortedUnique(await readModaliases(host)), stderr: '', exitCode: 0 }),
+};

@@ -1,0 +1,33 @@
+// `maas-lshw`: the hardware tree as `lshw -xml` prints it. Run without root, lshw still works but
+// leaves out what only root may read (serial numbers, some firmware data): we say so on stderr.
+import type { Host } from '../src/host/host.js';
+import type { DeployInfoCollector, DeployInfoOutput } from './types.js';
+
+/** Exit code for "the tool is not installed", as a shell reports it. */
+export const EXIT_NOT_FOUND = 127;
+/** Exit code for "killed by its timeout", as `timeout(1)` and MAAS report it. */
+export const EXIT_TIMED_OUT = 124;
+
+/** Runs `lshw -xml` and turns a missing tool or a failure into a clear, non-zero output. */
+export async function runLshw(host: Host, timeoutMs: number): Promise<DeployInfoOutput> {
+  const result = await host.run('lshw', ['-xml'], { timeoutMs });
+  if (result.notFound) {
+    const why = result.stderr.trim() || 'lshw: command not found';
+    return { stdout: '', stderr: `lshw is not available (${why}): install the lshw package to report the hardware tree\n`, exitCode: EXIT_NOT_FOUND };
+  }
+  const notes: string[] = [];
+  if (!host.isRoot) notes.push('not running as root: lshw output is partial (serial numbers and some firmware data need root)');
+  if (result.timedOut) notes.push(`lshw did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`);
+  else if (result.exitCode !== 0) notes.push(`lshw -xml exited with status ${result.exitCode ?? 'unknown'}`);
+  const stderr = [result.stderr.trimEnd(), ...notes].filter(Boolean).map((line) => `${line}\n`).join('');
+  const exitCode = result.timedOut ? EXIT_TIMED_OUT : (result.exitCode ?? 1);
+  return { stdout: result.stdout, stderr, exitCode };
+}
+
+/** Answers `maas-lshw`. Upstream allows it 5 minutes; a healthy lshw takes seconds. */
+export const lshwCollector: DeployInfoCollector = {
+  name: 'lshw',
+  scripts: ['maas-lshw'],
+  timeoutMs: 180_000,
+  produce: (host) => runLshw(host, 170_000),
+};

@@ -1,0 +1,110 @@
+// Runs built-in deploy-info collectors concurrently, each under its own timeout: past it, the
+// collector's commands are killed (their whole process groups) and it counts as timed out. A
+// collector that throws or times out becomes a failed outcome with a one-line error; the run
+// itself never fails because of one collector.
+import type { DeployInfoCollector, DeployInfoOutput } from '../../collectors/types.js';
+import type { Host } from '../host/host.js';
+import type { RunOptions } from '../host/run-command.js';
+import type { DeployInfoScriptName } from '../maas/types.js';
+
+/** Exit status of a collector stopped by its timeout (as MAAS and timeout(1) use). */
+export const COLLECTOR_TIMEOUT_EXIT = 124;
+
+/** What one collector produced, ready to be written or uploaded for each of its scripts. */
+export interface CollectorOutcome {
+  name: string;
+  scripts: readonly DeployInfoScriptName[];
+  output: DeployInfoOutput;
+  /** Wall-clock seconds from start to outcome. */
+  runtimeSeconds: number;
+  timedOut: boolean;
+}
+
+export interface RunCollectorsOptions {
+  /** Overrides each collector's own timeout (milliseconds); for tests and `--debug` runs. */
+  timeoutMs?: (collector: DeployInfoCollector) => number;
+  /** Monotonic clock in milliseconds (default performance.now). */
+  now?: () => number;
+}
+
+/** Runs all `collectors` at once against `host`; outcomes come back in the given order. */
+export async function runCollectors(
+  collectors: readonly DeployInfoCollector[],
+  host: Host,
+  options: RunCollectorsOptions = {},
+): Promise<CollectorOutcome[]> {
+  return Promise.all(collectors.map((collector) => runCollector(collector, host, options)));
+}
+
+/** Runs one collector under its timeout; never throws. */
+export async function runCollector(collector: DeployInfoCollector, host: Host, options: RunCollectorsOptions = {}): Promise<CollectorOutcome> {
+  const now = options.now ?? (() => performance.now());
+  const timeoutMs = options.timeoutMs?.(collector) ?? collector.timeoutMs;
+  const started = now();
+  const stop = new AbortController();
+  const deadline = started + timeoutMs;
+  // Every command the collector starts is tied to the collector's deadline and abort signal.
+  const scoped: Host = {
+    ...host,
+    run: (file, args, runOptions: RunOptions = {}) => {
+      const left = Math.max(1, Math.ceil(deadline - now()));
+      const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stop.signal]) : stop.signal;
+      return host.run(file, args, { ...runOptions, signal, timeoutMs: Math.min(runOptions.timeoutMs ?? left, left) });
+    },
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const produced = Promise.resolve()
+    .then(() => collector.produce(scoped))
+    .then(
+      (output) => ({ ok: true as const, output }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+  try {
+    const first = await Promise.race([produced, timedOut]);
+    const runtimeSeconds = (now() - started) / 1000;
+    if (first === 'timeout') {
+      stop.abort();
+      const seconds = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
+      return outcome(collector, { stdout: '', stderr: `collector "${collector.name}" timed out after ${seconds} and was stopped\n`, exitCode: COLLECTOR_TIMEOUT_EXIT }, runtimeSeconds, true);
+    }
+    if (first.ok) return outcome(collector, first.output, runtimeSeconds, false);
+    return outcome(collector, { stdout: '', stderr: `collector "${collector.name}" failed: ${oneLine(first.error)}\n`, exitCode: 1 }, runtimeSeconds, false);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function outcome(collector: DeployInfoCollector, output: DeployInfoOutput, runtimeSeconds: number, timedOut: boolean): CollectorOutcome {
+  return { name: collector.name, scripts: collector.scripts, output, runtimeSeconds, timedOut };
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.trim() || (error instanceof Error ? error.name : 'unknown error');
+}
+
+/** A file as report-results uploads it for one script. */
+export interface OutputFile {
+  name: string;
+  content: string;
+}
+
+/**
+ * The files report-results would upload for each script an outcome answers: `<script>.out`
+ * (stdout), `<script>.err` (stderr) and `<script>` (combined: a collector's stdout, then its
+ * notes, as it has no interleaving to preserve).
+ */
+export function scriptOutputFiles(outcome: CollectorOutcome): { script: DeployInfoScriptName; files: OutputFile[] }[] {
+  const { stdout, stderr } = outcome.output;
+  return outcome.scripts.map((script) => ({
+    script,
+    files: [
+      { name: `${script}.out`, content: stdout },
+      { name: `${script}.err`, content: stderr },
+      { name: script, content: stdout + stderr },
+    ],
+  }));
+}
