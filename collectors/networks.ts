@@ -2,7 +2,7 @@
 // bond/bridge/VLAN relations), from /sys/class/net, /proc/net and `ip -j addr`.
 //
 // IPv4 addresses are only available from the kernel over netlink, which Node cannot speak, so
-// they come from `ip -j addr show` (iproute2). Without it, IPv6 addresses still come from
+// they come from `ip -j addr` (iproute2). Without it, IPv6 addresses still come from
 // /proc/net/if_inet6 and, on the running system, IPv4 ones from the C library's getifaddrs
 // (os.networkInterfaces: interfaces that are up and running only).
 import { networkInterfaces } from 'node:os';
@@ -80,7 +80,7 @@ interface IpAddrJson {
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
-/** Interface name → addresses, from `ip -j addr show` output. Pure. */
+/** Interface name → addresses, from `ip -j addr` output. Pure. */
 export function parseIpAddrJson(text: string): Map<string, NetworkAddress[]> {
   const byName = new Map<string, NetworkAddress[]>();
   for (const link of JSON.parse(text) as IpAddrJson[]) {
@@ -156,7 +156,7 @@ async function readBridge(host: Host, dir: string): Promise<NetworkState['bridge
 
 /** Where the addresses came from, for the warnings. */
 async function readAddresses(host: Host): Promise<{ byName: Map<string, NetworkAddress[]>; warning?: string }> {
-  const [ip, inet6] = await Promise.all([host.run('ip', ['-j', 'addr', 'show'], { timeoutMs: 5_000 }), host.readText('/proc/net/if_inet6')]);
+  const [ip, inet6] = await Promise.all([host.run('ip', ['-j', 'addr'], { timeoutMs: 5_000 }), host.readText('/proc/net/if_inet6')]);
   if (!ip.failed) {
     try {
       return { byName: parseIpAddrJson(ip.stdout) };

@@ -142,7 +142,8 @@ async function readDisk(host: Host, name: string, ctx: Context): Promise<Disk | 
   if (type) disk.type = type;
   disk.read_only = ro === '1';
   disk.mounted = ctx.mounted.has(dev) || partitions.some((x) => x.mounted);
-  disk.size = (size ?? 0) * 512;
+  // An optical drive without a disc reports a stale size: LXD says 0 (udev sets ID_CDROM_MEDIA with a disc).
+  disk.size = type === 'cdrom' && p?.get('ID_CDROM_MEDIA') !== '1' ? 0 : (size ?? 0) * 512;
   disk.removable = isRemovable;
   const wwn = wwid || devWwid;
   if (wwn) disk.wwn = wwn;
