@@ -1,0 +1,345 @@
+// report-results' orchestration: deliver what earlier runs spooled, fetch the machine's scripts
+// (for ids, names and timeouts), answer the six deploy-info scripts with the built-in
+// collectors (D6) and run any other script the server sent, then send one signal per result.
+// Every result is spooled before it is sent, so nothing is lost when MAAS cannot take it.
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { DeployInfoCollector } from '../../collectors/types.js';
+import { CliError, MaasApiError, ParseError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import { DEPLOY_INFO_SCRIPTS, type Credentials, type ScriptIndex, type ScriptIndexEntry, type SignalFields, type SignalFile } from '../maas/types.js';
+import type { Progress, ResultSummary, RunSummary } from './progress.js';
+import type { CollectorOutcome } from './run-collectors.js';
+import { formatDuration, runPaths, runScript, scriptEnvironment, TIMEOUT_EXIT_STATUS, type RunPaths, type ScriptOutcome } from './run-script.js';
+import { openMachineState, type MachineState, type SpooledSignal } from './spool.js';
+import { extractTar } from './tar.js';
+
+/** The two calls of the metadata API a run makes (MaasClient provides them). */
+export interface ReportClient {
+  /** The maas-scripts tarball, or null when the server has none for this machine (204). */
+  downloadScripts(): Promise<Uint8Array | null>;
+  /** Sends one result; resolves only when MAAS answered 200. */
+  signal(fields: SignalFields, files: SignalFile[]): Promise<void>;
+}
+
+export interface ReportOptions {
+  /** Any URL of the MAAS (a creds endpoint will do): its scheme and host[:port] are used. */
+  metadataUrl: string;
+  credentials: Credentials;
+  stateDir: string;
+  /** Run exactly the scripts the server sends instead of the built-in collectors (D6). */
+  serverScripts: boolean;
+  /** Echo script output as it arrives. */
+  debug: boolean;
+  /** Names the machine's state (see machineKey); by default derived from metadataUrl and the token. */
+  machineKey?: string;
+}
+
+export interface ReportDeps {
+  client: ReportClient;
+  /** The host the built-in collectors read (a fixture tree in tests). */
+  host: Host;
+  collectors: {
+    forScript(name: string): DeployInfoCollector | undefined;
+    run(collectors: readonly DeployInfoCollector[], host: Host): Promise<CollectorOutcome[]>;
+  };
+  progress: Progress;
+  /** Where --debug echoes script output. */
+  echo?: { stdout: Writable; stderr: Writable };
+}
+
+/** The outcome of a run: the --json summary; `ok` false means exit 1 (the problems say why). */
+export type ReportResult = RunSummary;
+
+/** A result ready to be sent: the signal's fields and files. */
+interface PendingSignal {
+  fields: SignalFields;
+  files: SignalFile[];
+}
+
+/** Why delivery stopped for this run, if it did. */
+type Halt = { kind: 'unreachable' | 'auth'; message: string } | undefined;
+
+/** Runs report-results end to end; see the file comment. Throws only for problems that stop it before any result exists. */
+export async function reportResults(options: ReportOptions, deps: ReportDeps): Promise<ReportResult> {
+  const origin = new URL(options.metadataUrl).origin;
+  const summary: RunSummary = {
+    ok: true,
+    metadata_url: `${origin}/MAAS/metadata/2012-03-01/`,
+    delivered: 0,
+    spooled: 0,
+    rejected: 0,
+    state_dir: options.stateDir,
+    results: [],
+    problems: [],
+  };
+  const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
+  const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-'));
+  try {
+    const deliver = deliverer(deps, state, summary);
+
+    // 1. What earlier runs could not deliver goes first.
+    const { signals: spooled, damaged } = await state.spool.list();
+    for (const path of damaged) problem(summary, deps.progress, `an unreadable spool file was moved aside: ${path}`);
+    if (spooled.length > 0) deps.progress.info(`delivering ${spooled.length} result(s) left from earlier runs`);
+    for (const signal of spooled) await deliver(signal, true);
+
+    // 2. The machine's scripts, from MAAS or (when it cannot be reached) from the last run's copy.
+    const paths = runPaths(base);
+    await Promise.all([mkdir(paths.scripts), mkdir(paths.out), mkdir(paths.downloads), writeFile(paths.resourcesFile, '')]);
+    const entries = await fetchEntries(deps, state, summary, deliver, paths);
+    if (entries === undefined) return finish(summary, deps, deliver.halted());
+
+    // 3. Run everything, then send one signal per result in the index's order.
+    const pending = await produce(entries, options, deps, paths, origin);
+    for (const signal of pending) {
+      const stored = await state.spool.put(signal.fields, signal.files);
+      await deliver(stored, false);
+    }
+    return finish(summary, deps, deliver.halted());
+  } finally {
+    await rm(base, { recursive: true, force: true });
+    await state.close();
+  }
+}
+
+/** Sends spooled signals one by one; after MAAS proved unreachable (or refused the credentials) it only keeps them spooled. */
+function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
+  let halt: Halt;
+  const send = async (signal: SpooledSignal, fromSpool: boolean): Promise<void> => {
+    const line: ResultSummary = {
+      name: signal.fields.name,
+      status: signal.fields.status,
+      exit_status: signal.fields.exit_status,
+      runtime: signal.fields.runtime,
+      bytes: signal.files.reduce((sum, f) => sum + Buffer.byteLength(f.content), 0),
+      delivery: 'spooled',
+      from_spool: fromSpool,
+    };
+    if (signal.fields.error) line.error = signal.fields.error;
+    if (!halt) {
+      try {
+        await deps.client.signal(signal.fields, signal.files);
+        line.delivery = 'delivered';
+        await state.spool.remove(signal);
+      } catch (error) {
+        const kind = classify(error);
+        if (kind === 'rejected') {
+          // MAAS will never take this one: say so and drop it rather than retry forever.
+          line.delivery = 'rejected';
+          line.error = oneLine(error);
+          await state.spool.remove(signal);
+        } else {
+          halt = { kind, message: oneLine(error) };
+        }
+      }
+    }
+    summary.results.push(line);
+    if (line.delivery === 'delivered') summary.delivered += 1;
+    else if (line.delivery === 'spooled') summary.spooled += 1;
+    else {
+      summary.rejected += 1;
+      summary.problems.push(`MAAS rejected the result of ${line.name}: ${line.error}`);
+    }
+    deps.progress.delivered(line);
+  };
+  return Object.assign(send, {
+    halted: () => halt,
+    halt: (reason: NonNullable<Halt>) => {
+      halt ??= reason;
+    },
+  });
+}
+
+/** 'rejected' for an answer that will not change on a retry (4xx other than auth and "later" codes). */
+function classify(error: unknown): 'rejected' | 'unreachable' | 'auth' {
+  if (error instanceof MaasApiError) {
+    if (error.status === 401 || error.status === 403) return 'auth';
+    return error.retryable ? 'unreachable' : 'rejected';
+  }
+  return 'unreachable';
+}
+
+/** The index entries to run, or undefined when there is nothing to run (a reason is in the summary). */
+async function fetchEntries(
+  deps: ReportDeps,
+  state: MachineState,
+  summary: RunSummary,
+  deliver: ReturnType<typeof deliverer>,
+  paths: RunPaths,
+): Promise<ScriptIndexEntry[] | undefined> {
+  let tar: Uint8Array | null | undefined;
+  if (!deliver.halted()) {
+    deps.progress.info(`fetching scripts from ${summary.metadata_url}`);
+    try {
+      tar = await deps.client.downloadScripts();
+    } catch (error) {
+      if (classify(error) === 'auth') {
+        problem(summary, deps.progress, `${oneLine(error)}; the machine credentials are wrong or were regenerated: fetch them again with get-machine-token`);
+        return undefined;
+      }
+      if (classify(error) === 'rejected') {
+        problem(summary, deps.progress, oneLine(error));
+        return undefined;
+      }
+      deliver.halt({ kind: 'unreachable', message: oneLine(error) });
+      deps.progress.warn(`${oneLine(error)}; running with the scripts of the last run and spooling the results`);
+    }
+    if (tar === null) {
+      problem(summary, deps.progress, 'No script returned: MAAS has no scripts for this machine (HTTP 204); is it Deployed with hardware sync?');
+      return undefined;
+    }
+    if (tar) await state.saveScripts(tar);
+  }
+  tar ??= await state.loadScripts();
+  if (!tar) {
+    // Never reached MAAS for this machine: the six deploy-info results are stored by name.
+    return DEPLOY_INFO_SCRIPTS.map((name) => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
+  }
+  const { skipped } = await extractTar(tar, paths.scripts);
+  for (const member of skipped) deps.progress.warn(`tarball member ${member.name} skipped: ${member.reason}`);
+  return readIndex(join(paths.scripts, 'index.json'));
+}
+
+/** The `commissioning_scripts` entries that maas-run-scripts runs: default and tagged deploy-info (§1.5). */
+export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
+  let index: ScriptIndex;
+  try {
+    index = JSON.parse(await readFile(path, 'utf8')) as ScriptIndex;
+  } catch (error) {
+    throw new ParseError('index.json of the maas-scripts tarball', (error as Error).message.split('\n')[0]!);
+  }
+  const list = index?.['1.0']?.commissioning_scripts;
+  if (!Array.isArray(list)) throw new ParseError('index.json of the maas-scripts tarball', 'no "1.0" → "commissioning_scripts" list');
+  return list.filter((e) => e && typeof e.name === 'string' && e.default === true && Array.isArray(e.tags) && e.tags.includes('deploy-info'));
+}
+
+/** Runs the collectors and scripts for `entries`; returns one pending signal per entry, in order. */
+async function produce(entries: ScriptIndexEntry[], options: ReportOptions, deps: ReportDeps, paths: RunPaths, origin: string): Promise<PendingSignal[]> {
+  const builtIn = new Map<string, DeployInfoCollector>();
+  if (!options.serverScripts) {
+    for (const entry of entries) {
+      const collector = deps.collectors.forScript(entry.name);
+      if (collector) builtIn.set(entry.name, collector);
+    }
+  }
+  const collectors = [...new Set(builtIn.values())];
+  const outcomes = new Map<string, CollectorOutcome>();
+  if (collectors.length > 0) {
+    deps.progress.info(`running ${collectors.length} built-in collector(s)`);
+    for (const outcome of await deps.collectors.run(collectors, deps.host)) {
+      outcomes.set(outcome.name, outcome);
+      deps.progress.ran({
+        name: outcome.name,
+        exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
+        timedOut: outcome.timedOut,
+        runtimeSeconds: outcome.runtimeSeconds,
+        builtIn: true,
+      });
+    }
+  }
+
+  const pending: PendingSignal[] = [];
+  for (const entry of entries) {
+    const collector = builtIn.get(entry.name);
+    if (collector) {
+      pending.push(collectorSignal(entry, collector, outcomes.get(collector.name)!));
+      continue;
+    }
+    const file = join(paths.scripts, entry.path ?? '');
+    const outcome = await runScript({
+      name: entry.name,
+      file,
+      timeoutSeconds: entry.timeout_seconds,
+      env: scriptEnvironment({ paths, name: entry.name, baseUrl: origin, hasStarted: entry.has_started === true, timeoutSeconds: entry.timeout_seconds }),
+      outDir: paths.out,
+      ...(options.debug && deps.echo ? { echo: deps.echo } : {}),
+    });
+    deps.progress.ran({ ...outcome, builtIn: false });
+    pending.push(scriptSignal(entry, outcome));
+  }
+  return pending;
+}
+
+/** The signal for a script the server sent and we ran (D1: real exit code, WORKING or TIMEDOUT). */
+function scriptSignal(entry: ScriptIndexEntry, outcome: ScriptOutcome): PendingSignal {
+  const files: SignalFile[] = [
+    { name: `${entry.name}.out`, content: outcome.stdout },
+    { name: `${entry.name}.err`, content: outcome.stderr },
+    { name: entry.name, content: outcome.combined },
+  ];
+  if (outcome.result) files.push({ name: `${entry.name}.yaml`, content: outcome.result });
+  return { fields: signalFields(entry, outcome.exitStatus, outcome.timedOut, outcome.runtimeSeconds, outcome.error), files };
+}
+
+/** The signal for a deploy-info script a built-in collector answered. */
+function collectorSignal(entry: ScriptIndexEntry, collector: DeployInfoCollector, outcome: CollectorOutcome): PendingSignal {
+  const { stdout, stderr } = outcome.output;
+  const exitStatus = outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode;
+  const error = outcome.timedOut
+    ? `Timeout(${formatDuration(collector.timeoutMs / 1000)}) expired on ${entry.name}`
+    : exitStatus !== 0
+      ? `Failed to execute ${entry.name}: ${exitStatus}`
+      : undefined;
+  const files: SignalFile[] = [
+    { name: `${entry.name}.out`, content: stdout },
+    { name: `${entry.name}.err`, content: stderr },
+    // A collector has no interleaving to keep: its output, then its notes.
+    { name: entry.name, content: stdout + stderr },
+  ];
+  return { fields: signalFields(entry, exitStatus, outcome.timedOut, outcome.runtimeSeconds, error), files };
+}
+
+function signalFields(entry: ScriptIndexEntry, exitStatus: number, timedOut: boolean, runtime: number, error: string | undefined): SignalFields {
+  const fields: SignalFields = { status: timedOut ? 'TIMEDOUT' : 'WORKING', runtime, exit_status: exitStatus, name: entry.name };
+  if (error !== undefined) fields.error = error;
+  if (typeof entry.script_result_id === 'number') fields.script_result_id = entry.script_result_id;
+  if (typeof entry.script_version_id === 'number') fields.script_version_id = entry.script_version_id;
+  // Keep §3.1's order (status, error, script_result_id, runtime, exit_status, name, script_version_id) for readers of the spool.
+  return {
+    status: fields.status,
+    ...(fields.error !== undefined ? { error: fields.error } : {}),
+    ...(fields.script_result_id !== undefined ? { script_result_id: fields.script_result_id } : {}),
+    runtime: fields.runtime,
+    exit_status: fields.exit_status,
+    name: fields.name,
+    ...(fields.script_version_id !== undefined ? { script_version_id: fields.script_version_id } : {}),
+  };
+}
+
+function finish(summary: RunSummary, deps: ReportDeps, halt: Halt): RunSummary {
+  if (halt?.kind === 'unreachable') {
+    summary.problems.unshift(`${halt.message}; ${summary.spooled} result(s) are kept in ${summary.state_dir} and will be delivered by the next run`);
+  } else if (halt?.kind === 'auth') {
+    summary.problems.unshift(
+      `${halt.message}; the machine credentials are wrong or were regenerated: fetch them again with get-machine-token (${summary.spooled} result(s) kept in ${summary.state_dir})`,
+    );
+  }
+  summary.ok = summary.problems.length === 0 && summary.spooled === 0;
+  deps.progress.finish(summary);
+  return summary;
+}
+
+function problem(summary: RunSummary, progress: Progress, message: string): void {
+  summary.problems.push(message);
+  progress.warn(message);
+}
+
+/**
+ * Names a machine's state directory: the system id from a creds endpoint
+ * (…/metadata/status/<id>), so reaching MAAS through another address (a rack, a proxy) finds the
+ * same spool; else a digest of the token key (never the key itself).
+ */
+export function machineKey(metadataUrl: string, credentials: Credentials): string {
+  const systemId = /\/metadata\/status\/([^/]+)\/?$/.exec(new URL(metadataUrl).pathname)?.[1];
+  if (systemId) return `machine-${decodeURIComponent(systemId)}`;
+  return `token-${createHash('sha256').update(credentials.tokenKey).digest('hex').slice(0, 16)}`;
+}
+
+function oneLine(error: unknown): string {
+  if (error instanceof CliError) return error.message.split('\n')[0]!;
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
