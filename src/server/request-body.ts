@@ -1,0 +1,82 @@
+// Reads a request body whole (up to a limit) and parses multipart or urlencoded forms with
+// busboy, classifying parts as Django does: a part with a filename is a file, else a field.
+import type { IncomingMessage } from 'node:http';
+import busboy from 'busboy';
+import { HttpError } from './http-error.js';
+
+/** One uploaded file part. */
+export interface UploadedFile {
+  name: string;
+  filename: string;
+  data: Buffer;
+}
+
+/** A parsed form: every value of each field (in order) and the file parts (in order). */
+export interface ParsedForm {
+  fields: Map<string, string[]>;
+  files: UploadedFile[];
+}
+
+/** The last value of a field, as Django's QueryDict.get gives it. */
+export function field(form: ParsedForm, name: string): string | undefined {
+  const values = form.fields.get(name);
+  return values?.[values.length - 1];
+}
+
+/** Reads the whole body; 413 past `limit` bytes (declared or actual). */
+export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses `body` by its Content-Type; a body of another type gives an empty form. */
+export async function parseForm(contentType: string | undefined, body: Buffer): Promise<ParsedForm> {
+  const form: ParsedForm = { fields: new Map(), files: [] };
+  if (!contentType || body.length === 0) return form;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (type !== 'multipart/form-data' && type !== 'application/x-www-form-urlencoded') return form;
+  await new Promise<void>((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        limits: { fieldSize: body.length + 1, fileSize: body.length + 1, fields: 10_000, files: 1_000, parts: 11_000 },
+        defParamCharset: 'utf8',
+      });
+    } catch (error) {
+      reject(malformed(error));
+      return;
+    }
+    parser.on('field', (name, value) => {
+      const values = form.fields.get(name) ?? [];
+      values.push(value);
+      form.fields.set(name, values);
+    });
+    parser.on('file', (name, stream, info) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => form.files.push({ name, filename: info.filename ?? name, data: Buffer.concat(chunks) }));
+    });
+    parser.on('error', (error) => reject(malformed(error)));
+    parser.on('close', () => resolve());
+    parser.end(body);
+  });
+  return form;
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, `Request body too large: the limit is ${limit} bytes`);
+}
+
+function malformed(error: unknown): HttpError {
+  const detail = error instanceof Error ? error.message : String(error);
+  return new HttpError(400, `Malformed form data: ${detail}`);
+}

@@ -1,0 +1,175 @@
+// SQLite Store (better-sqlite3): the server's state in one file that survives restarts. Each
+// request's writes run in one SQLite transaction. Records are kept as JSON documents beside the
+// columns the server looks them up by.
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { CliError } from '../errors.js';
+import { apiKeyString, newToken } from './ids.js';
+import { NONCE_TTL_SECONDS } from './store.js';
+import type { EventRecord, MachineRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, is_admin INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+  token_key TEXT PRIMARY KEY, consumer_key TEXT NOT NULL, consumer_secret TEXT NOT NULL,
+  token_secret TEXT NOT NULL, username TEXT, system_id TEXT);
+CREATE INDEX IF NOT EXISTS tokens_by_machine ON tokens(system_id);
+CREATE TABLE IF NOT EXISTS machines (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, system_id TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS machines_by_hostname ON machines(hostname);
+CREATE TABLE IF NOT EXISTS script_results (
+  id INTEGER PRIMARY KEY, script_set_id INTEGER NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS results_by_set ON script_results(script_set_id, name, id);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (
+  consumer_key TEXT NOT NULL, token_key TEXT NOT NULL, nonce TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (consumer_key, token_key, nonce));
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, system_id TEXT NOT NULL, at REAL NOT NULL, type TEXT NOT NULL, description TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_machine ON events(system_id);
+`;
+
+interface TokenRow {
+  token_key: string;
+  consumer_key: string;
+  consumer_secret: string;
+  token_secret: string;
+  username: string | null;
+  system_id: string | null;
+}
+
+/** Loads better-sqlite3 lazily, so the CLI (and its single-file build) runs without the addon. */
+export function loadSqlite(): typeof BetterSqlite3 {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  } catch (error) {
+    throw new CliError(
+      `SQLite storage needs the better-sqlite3 module, which cannot be loaded here (${firstLine(error)}): install the package with its dependencies, or run without --db to keep state in memory`,
+      { cause: error },
+    );
+  }
+}
+
+/** A Store in the SQLite file at `path` (created when missing; ":memory:" works too). */
+export function sqliteStore(path: string): Store {
+  const Database = loadSqlite();
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+
+  const q = {
+    getUser: db.prepare<[string], { username: string; is_admin: number }>('SELECT username, is_admin FROM users WHERE username = ?'),
+    putUser: db.prepare('INSERT OR REPLACE INTO users (username, is_admin) VALUES (?, ?)'),
+    apiKeysOf: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE username = ? ORDER BY rowid'),
+    getToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE token_key = ?'),
+    putToken: db.prepare(
+      'INSERT OR REPLACE INTO tokens (token_key, consumer_key, consumer_secret, token_secret, username, system_id) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    deleteToken: db.prepare('DELETE FROM tokens WHERE token_key = ?'),
+    machineToken: db.prepare<[string], TokenRow>('SELECT * FROM tokens WHERE system_id = ? LIMIT 1'),
+    getMachine: db.prepare<[string], { doc: string }>('SELECT doc FROM machines WHERE system_id = ?'),
+    machineByHostname: db.prepare<[string], { doc: string }>('SELECT doc FROM machines WHERE hostname = ? ORDER BY seq LIMIT 1'),
+    listMachines: db.prepare<[], { doc: string }>('SELECT doc FROM machines ORDER BY seq'),
+    updateMachine: db.prepare('UPDATE machines SET hostname = ?, doc = ? WHERE system_id = ?'),
+    insertMachine: db.prepare('INSERT INTO machines (system_id, hostname, doc) VALUES (?, ?, ?)'),
+    deleteMachine: db.prepare('DELETE FROM machines WHERE system_id = ?'),
+    resultsOfSet: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? ORDER BY name, id'),
+    getResult: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE id = ?'),
+    putResult: db.prepare('INSERT OR REPLACE INTO script_results (id, script_set_id, name, doc) VALUES (?, ?, ?, ?)'),
+    nextId: db.prepare<[string], { value: number }>(
+      'INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value',
+    ),
+    insertNonce: db.prepare('INSERT OR IGNORE INTO nonces (consumer_key, token_key, nonce, at) VALUES (?, ?, ?, ?)'),
+    purgeNonces: db.prepare('DELETE FROM nonces WHERE at < ?'),
+    addEvent: db.prepare('INSERT INTO events (system_id, at, type, description) VALUES (?, ?, ?, ?)'),
+    eventsOf: db.prepare<[string], { id: number; system_id: string; at: number; type: string; description: string }>(
+      'SELECT * FROM events WHERE system_id = ? ORDER BY id',
+    ),
+  };
+  let noncePurgeAt = 0;
+
+  const toToken = (row: TokenRow | undefined): TokenRecord | undefined =>
+    row && {
+      consumerKey: row.consumer_key,
+      consumerSecret: row.consumer_secret,
+      tokenKey: row.token_key,
+      tokenSecret: row.token_secret,
+      username: row.username,
+      systemId: row.system_id,
+    };
+  const parse = <T>(row: { doc: string } | undefined): T | undefined => (row ? (JSON.parse(row.doc) as T) : undefined);
+
+  const store: Store = {
+    transaction<T>(fn: () => T): T {
+      // better-sqlite3 turns a nested transaction into a savepoint of the outer one.
+      return db.transaction(fn)();
+    },
+
+    addUser(username, { admin }) {
+      if (store.getUser(username)) throw new Error(`user ${username} already exists`);
+      const token = newToken({ username });
+      store.putUserWithKey({ username, isAdmin: admin }, token);
+      return apiKeyString(token);
+    },
+    getUser(username) {
+      const row = q.getUser.get(username);
+      return row && { username: row.username, isAdmin: row.is_admin === 1 };
+    },
+    putUserWithKey(user: UserRecord, token: TokenRecord) {
+      store.transaction(() => {
+        q.putUser.run(user.username, user.isAdmin ? 1 : 0);
+        store.putToken({ ...token, username: user.username, systemId: null });
+      });
+    },
+
+    apiKeysOf: (username) => q.apiKeysOf.all(username).map((row) => toToken(row)!),
+    getToken: (tokenKey) => toToken(q.getToken.get(tokenKey)),
+    putToken(t) {
+      q.putToken.run(t.tokenKey, t.consumerKey, t.consumerSecret, t.tokenSecret, t.username, t.systemId);
+    },
+    deleteToken: (tokenKey) => void q.deleteToken.run(tokenKey),
+    machineToken: (systemId) => toToken(q.machineToken.get(systemId)),
+
+    getMachine: (systemId) => parse<MachineRecord>(q.getMachine.get(systemId)),
+    machineByHostname: (hostname) => parse<MachineRecord>(q.machineByHostname.get(hostname)),
+    listMachines: () => q.listMachines.all().map((row) => JSON.parse(row.doc) as MachineRecord),
+    putMachine(machine) {
+      const doc = JSON.stringify(machine);
+      const changed = q.updateMachine.run(machine.hostname, doc, machine.systemId).changes;
+      if (changed === 0) q.insertMachine.run(machine.systemId, machine.hostname, doc);
+    },
+    deleteMachine: (systemId) => void q.deleteMachine.run(systemId),
+
+    resultsOfSet: (scriptSetId) => q.resultsOfSet.all(scriptSetId).map((row) => JSON.parse(row.doc) as ScriptResultRecord),
+    getResult: (id) => parse<ScriptResultRecord>(q.getResult.get(id)),
+    putResult(result) {
+      q.putResult.run(result.id, result.scriptSetId, result.name, JSON.stringify(result));
+    },
+    nextId: (counter) => q.nextId.get(counter)!.value,
+
+    useNonce(consumerKey, tokenKey, nonce, nowSeconds) {
+      if (nowSeconds >= noncePurgeAt) {
+        q.purgeNonces.run(nowSeconds - NONCE_TTL_SECONDS);
+        noncePurgeAt = nowSeconds + 60;
+      }
+      return q.insertNonce.run(consumerKey, tokenKey, nonce, nowSeconds).changes === 1;
+    },
+
+    addEvent(event) {
+      q.addEvent.run(event.systemId, event.at, event.type, event.description);
+    },
+    eventsOf: (systemId): EventRecord[] =>
+      q.eventsOf.all(systemId).map((row) => ({ id: row.id, systemId: row.system_id, at: row.at, type: row.type, description: row.description })),
+
+    close() {
+      if (db.open) db.close();
+    },
+  };
+  return store;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}

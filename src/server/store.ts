@@ -1,0 +1,115 @@
+// The bundled server's storage contract: users and their API keys, machines, machine tokens,
+// script results, nonces and events. Two implementations share it: memoryStore() and
+// sqliteStore(path). Records are plain JSON-serialisable objects; a store hands out copies, so a
+// caller changes stored state only through put*/delete* calls.
+
+/** A user of the API 2.0 (admin or not). Its API key lives in the tokens table. */
+export interface UserRecord {
+  username: string;
+  isAdmin: boolean;
+}
+
+/** An OAuth token: a user's API key (username set) or a machine token (systemId set). */
+export interface TokenRecord {
+  consumerKey: string;
+  /** Always "" for keys this server issues, as in MAAS. */
+  consumerSecret: string;
+  tokenKey: string;
+  tokenSecret: string;
+  username: string | null;
+  systemId: string | null;
+}
+
+/** A machine as stored. `hardware` is the opaque document of src/server/hooks. */
+export interface MachineRecord {
+  systemId: string;
+  hostname: string;
+  domain: string;
+  status: number;
+  owner: string | null;
+  locked: boolean;
+  architecture: string;
+  osystem: string;
+  distroSeries: string;
+  powerType: string;
+  powerParameters: Record<string, string>;
+  workloadAnnotations: Record<string, string>;
+  /** Id of the current commissioning script set (the deploy-info set for a deployed machine). */
+  scriptSetId: number | null;
+  hardware: unknown;
+  /** Error text stored by an OK signal (Part B §3.4). */
+  error: string;
+  created: number;
+}
+
+/** One script result of a machine's script set (Part B §7 state model). */
+export interface ScriptResultRecord {
+  id: number;
+  systemId: string;
+  scriptSetId: number;
+  name: string;
+  scriptVersionId: number | null;
+  status: number;
+  exitStatus: number | null;
+  /** Uploaded blobs, base64; null until uploaded. */
+  stdout: string | null;
+  stderr: string | null;
+  output: string | null;
+  result: string | null;
+  started: number | null;
+  ended: number | null;
+  runtime: number | null;
+}
+
+/** A logged event of a machine (hook failures and the like). */
+export interface EventRecord {
+  id: number;
+  systemId: string;
+  at: number;
+  type: string;
+  description: string;
+}
+
+/** Storage used by the server. Every method is synchronous; see transaction(). */
+export interface Store {
+  /** Runs fn so that either all of its writes persist or, when it throws, none do. */
+  transaction<T>(fn: () => T): T;
+
+  /** Creates a user with a fresh API key and returns the key as "ck:tk:ts". */
+  addUser(username: string, options: { admin: boolean }): string;
+  getUser(username: string): UserRecord | undefined;
+  /** Stores a user record with an existing key (used to install a known admin key). */
+  putUserWithKey(user: UserRecord, token: TokenRecord): void;
+
+  /** The API keys of a user, oldest first. */
+  apiKeysOf(username: string): TokenRecord[];
+  getToken(tokenKey: string): TokenRecord | undefined;
+  putToken(token: TokenRecord): void;
+  deleteToken(tokenKey: string): void;
+  machineToken(systemId: string): TokenRecord | undefined;
+
+  getMachine(systemId: string): MachineRecord | undefined;
+  machineByHostname(hostname: string): MachineRecord | undefined;
+  /** All machines, oldest first. */
+  listMachines(): MachineRecord[];
+  putMachine(machine: MachineRecord): void;
+  deleteMachine(systemId: string): void;
+
+  /** Results of one script set, ordered by (name, id). */
+  resultsOfSet(scriptSetId: number): ScriptResultRecord[];
+  getResult(id: number): ScriptResultRecord | undefined;
+  putResult(result: ScriptResultRecord): void;
+  /** Allocates a new id from a named counter ("result", "scriptset", "event", …). */
+  nextId(counter: string): number;
+
+  /** Records a nonce; false when this (consumer, token, nonce) was already used. */
+  useNonce(consumerKey: string, tokenKey: string, nonce: string, nowSeconds: number): boolean;
+
+  addEvent(event: Omit<EventRecord, 'id'>): void;
+  eventsOf(systemId: string): EventRecord[];
+
+  close(): void;
+}
+
+/** Seconds a nonce is remembered; a timestamp older than this is rejected anyway (Part B §2.4). */
+export const NONCE_TTL_SECONDS = 600;
