@@ -27,6 +27,11 @@ export class MaasApiError extends CliError {
   ) {
     super(`${action} failed: HTTP ${status} ${reason}${summariseBody(body)}`);
   }
+
+  /** True for answers worth retrying later (5xx, 408, 409, 429); false when the server rejected the request. */
+  get retryable(): boolean {
+    return this.status >= 500 || [408, 409, 429].includes(this.status);
+  }
 }
 
 /** The server could not be reached at all (refused, DNS, timeout) after the allowed attempts. */
@@ -35,11 +40,14 @@ export class MaasUnreachableError extends CliError {
   constructor(
     readonly action: string,
     readonly url: string,
-    detail: string,
+    readonly detail: string,
     options?: { cause?: unknown },
   ) {
     super(`${action} failed: cannot reach MAAS at ${url}: ${detail}`, options);
   }
+
+  /** Always true: nothing was rejected, so the request may succeed later. */
+  readonly retryable = true;
 }
 
 /** A collector that could not produce its output. */

@@ -1,6 +1,9 @@
 // Declares the commands, their arguments and options. Each action lazily imports its command
 // module, so `--help` and one command never load the others (or the server's SQLite addon).
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { normaliseMaasUrl } from '../maas/client.js';
+import { parseCredentials } from '../maas/credentials.js';
+import type { Credentials } from '../maas/types.js';
 import { VERSION } from '../version.js';
 
 /** Options every command can read: the global flags given before the command name. */
@@ -32,9 +35,61 @@ export function buildProgram(): Command {
       await reportResultsCommand({ ...opts, debug: globalOptions(command).debug });
     });
 
+  const register: Command = program
+    .command('register-machine')
+    .description(
+      'register this host in MAAS as a Deployed machine, or find it when already registered (by its creds file, MAC addresses or hostname), and write <name>-creds.yaml',
+    )
+    .argument('<MAAS_URL>', 'MAAS URL including /MAAS, e.g. http://maas.example.com:5240/MAAS', maasUrlArgument)
+    .argument('<ADMIN_TOKEN>', "a MAAS administrator's API key: consumer-key:token-key:token-secret", (value: string) => adminTokenArgument(register, value))
+    .option('--hostname <NAME>', 'name of a new machine (default: this host name up to the first dot)')
+    .option('--dir <DIR>', 'directory for the creds file', '.')
+    .option('--root <dir>', 'read NICs and host name from a captured tree (sys/, proc/) instead of this machine')
+    .action(async (maasUrl: string, adminCredentials: Credentials, opts: { hostname?: string; dir: string; root?: string }) => {
+      const { runRegisterMachine } = await import('./commands/register-machine.js');
+      await runRegisterMachine({ maasUrl, adminCredentials, ...opts });
+    });
+
+  const getToken: Command = program
+    .command('get-machine-token')
+    .description("write a machine's credentials (creds YAML) to TOKEN_FILE, or print them when TOKEN_FILE is - or omitted")
+    .argument('<MAAS_URL>', 'MAAS URL including /MAAS, e.g. http://maas.example.com:5240/MAAS', maasUrlArgument)
+    .argument('<ADMIN_TOKEN>', "a MAAS administrator's API key: consumer-key:token-key:token-secret", (value: string) => adminTokenArgument(getToken, value))
+    .argument('<SYSTEM_ID>', "the machine's system_id")
+    .argument('[TOKEN_FILE]', 'output file (written atomically, mode 0600); - for standard output')
+    .option('--regenerate', 'replace the token first (the old one stops working); needs a server with op=regenerate_token', false)
+    .action(async (maasUrl: string, adminCredentials: Credentials, systemId: string, tokenFile: string | undefined, opts: { regenerate: boolean }) => {
+      const { getMachineToken } = await import('./commands/get-machine-token.js');
+      await getMachineToken({ maasUrl, adminCredentials, systemId, tokenFile, regenerate: opts.regenerate });
+    });
+
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
   return program;
+}
+
+/** Commander parser for MAAS_URL: an http(s) URL, trailing slashes stripped. */
+function maasUrlArgument(value: string): string {
+  try {
+    return normaliseMaasUrl(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^MAAS_URL '[^']*' /, ''));
+  }
+}
+
+/**
+ * Commander parser for an admin token. Reports through command.error() rather than
+ * InvalidArgumentError, whose message would repeat the value (it may hold a secret).
+ */
+function adminTokenArgument(command: Command, value: string): Credentials {
+  try {
+    return parseCredentials(value, 'ADMIN_TOKEN');
+  } catch {
+    return command.error(
+      'error: argument ADMIN_TOKEN: Invalid OAuth credentials format (expected consumer-key:token-key:token-secret; the value is not shown)',
+      { exitCode: 2, code: 'maas-run-scripts.invalidToken' },
+    );
+  }
 }
 
 /** Reads the global options from a subcommand's parent. */
