@@ -151,24 +151,33 @@ export function parseCards(resources: JsonObject, deployed: boolean): CardPorts 
 /** Interface names in processing order: parents before children, alphabetical within a level. */
 export function processingOrder(entries: readonly NetworkEntry[]): string[] {
   const known = new Set(entries.map((e) => e.name));
-  const pending = new Map(
-    entries.map((e) => {
-      const parents = e.bridge ? e.bridge.upperDevices : e.bond ? e.bond.lowerDevices : e.vlan ? [e.vlan.lowerDevice] : [];
-      // Parents the report does not describe (not networks of their own) impose no order.
-      return [e.name, parents.filter((p) => known.has(p) && p !== e.name)];
-    }),
-  );
+  const waitingFor = new Map<string, number>();
+  const children = new Map<string, string[]>();
+  for (const e of entries) {
+    const parents = e.bridge ? e.bridge.upperDevices : e.bond ? e.bond.lowerDevices : e.vlan ? [e.vlan.lowerDevice] : [];
+    // Parents the report does not describe (not networks of their own) impose no order.
+    const relevant = new Set(parents.filter((p) => known.has(p) && p !== e.name));
+    waitingFor.set(e.name, relevant.size);
+    for (const p of relevant) children.set(p, [...(children.get(p) ?? []), e.name]);
+  }
   const order: string[] = [];
-  const done = new Set<string>();
-  while (pending.size > 0) {
-    const level = [...pending].filter(([, parents]) => parents.every((p) => done.has(p))).map(([name]) => name);
-    if (level.length === 0) throw new HookError(`interfaces ${[...pending.keys()].sort().join(', ')} are each other's parents`);
+  let level = [...waitingFor].filter(([, n]) => n === 0).map(([name]) => name);
+  while (level.length > 0) {
     level.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    order.push(...level);
+    const next: string[] = [];
     for (const name of level) {
-      pending.delete(name);
-      done.add(name);
-      order.push(name);
+      for (const child of children.get(name) ?? []) {
+        const left = (waitingFor.get(child) ?? 0) - 1;
+        waitingFor.set(child, left);
+        if (left === 0) next.push(child);
+      }
     }
+    level = next;
+  }
+  if (order.length < waitingFor.size) {
+    const stuck = [...waitingFor].filter(([, n]) => n > 0).map(([name]) => name);
+    throw new HookError(`interfaces ${stuck.sort().join(', ')} are each other's parents`);
   }
   return order;
 }

@@ -33,8 +33,8 @@ export function deriveNodeDevices(resources: JsonObject, links: DeviceLinks, kno
     // LXD maps USB devices to no NUMA node: MAAS puts them on node 0.
     const numa = optionalCount(device.numa_node, `${path}.numa_node`) ?? 0;
     const vpdEntries = optionalObject(optionalObject(device.vpd, `${path}.vpd`)?.entries, `${path}.vpd.entries`) ?? {};
-    const vpd: Record<string, string> = {};
-    for (const [key, value] of Object.entries(vpdEntries)) vpd[key] = requireString(value, `${path}.vpd.entries.${key}`);
+    // fromEntries defines own keys, so a "__proto__" VPD key stays plain data.
+    const vpd = Object.fromEntries(Object.entries(vpdEntries).map(([key, value]) => [key, requireString(value, `${path}.vpd.entries.${key}`)]));
     devices.push({
       ...common,
       hardwareType,

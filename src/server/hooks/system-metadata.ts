@@ -31,7 +31,7 @@ const UBUNTU_CODENAMES: Record<string, string> = {
  */
 export function deriveArchitecture(environment: JsonObject, current: string, machineExtra: unknown): string {
   const kernelArch = requireString(environment.kernel_architecture, 'environment.kernel_architecture');
-  const arch = DEBIAN_ARCH[kernelArch];
+  const arch = Object.hasOwn(DEBIAN_ARCH, kernelArch) ? DEBIAN_ARCH[kernelArch] : undefined;
   if (arch === undefined) {
     throw new HookError(`unsupported kernel architecture '${kernelArch}' (MAAS knows ${Object.keys(DEBIAN_ARCH).join(', ')})`);
   }
