@@ -43,9 +43,10 @@ export function formatUnameA(u: { sysname: string; nodename: string; release: st
   return [u.sysname, u.nodename, u.release, u.version, u.machine, 'GNU/Linux'].filter((p) => p !== undefined && p !== '').join(' ');
 }
 
-/** The kernel's build string ("#1 SMP PREEMPT_DYNAMIC ...") from /proc/version text. Pure. */
-export function kernelVersionFromProcVersion(text: string): string | undefined {
-  return /\) (#\d+ .*)$/.exec(text.trim())?.[1];
+/** The kernel release and build string ("#1 SMP PREEMPT_DYNAMIC ...") from /proc/version text. Pure. */
+export function parseProcVersion(text: string): { release?: string; version?: string } {
+  const line = text.trim();
+  return { release: /^\S+ version (\S+)/.exec(line)?.[1], version: /\) (#\d+\S* .*)$/.exec(line)?.[1] };
 }
 
 /** `grep '^model name' /proc/cpuinfo | cut -d: -f2- | sort | uniq -c`, from cpuinfo text. Pure. */
@@ -89,11 +90,11 @@ function commandBody(result: CommandResult, notes: string[]): string {
 
 async function kernelInfo(host: Host): Promise<string> {
   const u = await host.uname();
-  const version =
-    host.root === '/'
-      ? kernelVersion()
-      : ((await host.readOptional('/proc/sys/kernel/version')) ?? kernelVersionFromProcVersion((await host.readOptional('/proc/version')) ?? ''));
-  return `${formatUnameA({ ...u, version })}\n`;
+  if (host.root === '/') return `${formatUnameA({ ...u, version: kernelVersion() })}\n`;
+  // A captured tree may lack /proc/sys/kernel; /proc/version carries the same two strings.
+  const proc = parseProcVersion((await host.readOptional('/proc/version')) ?? '');
+  const version = (await host.readOptional('/proc/sys/kernel/version')) ?? proc.version;
+  return `${formatUnameA({ ...u, release: u.release || (proc.release ?? ''), version })}\n`;
 }
 
 /** DETAILED BLOCK DEVICE INFO: lsblk pairs, each device's udev data and size, /dev/disk links. */

@@ -63,6 +63,18 @@ export function buildProgram(): Command {
       await getMachineToken({ maasUrl, adminCredentials, systemId, tokenFile, regenerate: opts.regenerate });
     });
 
+  program
+    .command('collect')
+    .description("run the built-in hardware collectors with no server: print one collector's output (the machine-resources JSON by default), or write every file report-results would upload into --output DIR")
+    .option('--only <names>', 'comma-separated collectors: resources, modaliases, lshw, serial-ports, support-info', (value: string) => value.split(',').map((n) => n.trim()).filter(Boolean))
+    .option('--output <dir>', 'write <script>.out, <script>.err and <script> for each deploy-info script into DIR (created if missing)')
+    .addOption(new Option('--format <format>', 'format of the printed machine-resources document').choices(['json', 'yaml']).default('json'))
+    .option('--root <dir>', 'read a captured tree (sys/, proc/, ...) instead of this machine, for testing and offline trees; no command is run')
+    .action(async (opts: { only?: string[]; output?: string; format: 'json' | 'yaml'; root?: string }) => {
+      const { collect } = await import('./commands/collect.js');
+      await collect(opts);
+    });
+
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
   return program;

@@ -1,0 +1,69 @@
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { formatCounts, formatSortedUnique, listModaliasesCollector, readModaliases } from '../../collectors/list-modaliases.js';
+import { createHost } from '../../src/host/host.js';
+import { makeTree, removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+
+let m2: string;
+const trees: string[] = [];
+beforeAll(async () => {
+  m2 = await unpackZoo('m2', [...ZOO_SUBSETS.modalias]);
+});
+afterAll(() => removeTree(m2));
+afterEach(async () => {
+  await Promise.all(trees.splice(0).map(removeTree));
+});
+
+/** Upstream's own pipeline, run on a tree: the reference output. */
+async function upstream(root: string, tail: string): Promise<string> {
+  const { stdout } = await execa('sh', ['-c', `find "$1/sys/devices/" -name modalias -print0 | xargs -0 cat | ${tail}`, 'sh', root], {
+    env: { LC_ALL: 'C' },
+    stripFinalNewline: false,
+  });
+  return stdout;
+}
+
+describe('maas-list-modaliases', () => {
+  it('prints exactly what the upstream script prints on a real machine tree', async () => {
+    const output = await listModaliasesCollector.produce(createHost({ root: m2 }));
+    expect(output.exitCode).toBe(0);
+    expect(output.stdout).toBe(await upstream(m2, 'sort -u'));
+    expect(output.stdout).toMatch(/^pci:v/m);
+  });
+
+  it('prints exactly what the upstream script prints on this machine', async () => {
+    const output = await listModaliasesCollector.produce(createHost());
+    expect(output.stdout).toBe(await upstream('', 'sort -u'));
+  });
+
+  it('does not follow symlinks, so a link back up the tree adds nothing twice', async () => {
+    const root = await makeTree({
+      'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n',
+      'sys/devices/pci0000:00/0000:00:02.0/subsystem': { link: '../..' },
+      'sys/devices/pci0000:00/0000:00:03.0/modalias': 'pci:v00001AF4d00001000\n',
+      'sys/devices/virtual/misc/modalias': 'misc:x\n',
+    });
+    trees.push(root);
+    expect((await readModaliases(createHost({ root }))).sort()).toEqual(['misc:x', 'pci:v00001AF4d00001000', 'pci:v00008086d00001234']);
+  });
+
+  it('prints nothing for a tree without /sys/devices', async () => {
+    const root = await makeTree({ 'proc/cmdline': '\n' });
+    trees.push(root);
+    expect((await listModaliasesCollector.produce(createHost({ root }))).stdout).toBe('');
+  });
+});
+
+describe('formatting', () => {
+  const lines = ['usb:v1D6Bp0002', 'pci:vB', 'acpi:PNP0A03:', 'pci:vB', 'Zed', 'pci:vB', 'acpi:PNP0A03:'];
+
+  it('sorts in byte order and removes duplicates like `LC_ALL=C sort -u`', async () => {
+    const { stdout } = await execa('sort', ['-u'], { input: `${lines.join('\n')}\n`, env: { LC_ALL: 'C' }, stripFinalNewline: false });
+    expect(formatSortedUnique(lines)).toBe(stdout);
+  });
+
+  it('counts like `LC_ALL=C sort | uniq -c`', async () => {
+    const { stdout } = await execa('sh', ['-c', 'sort | uniq -c'], { input: `${lines.join('\n')}\n`, env: { LC_ALL: 'C' }, stripFinalNewline: false });
+    expect(formatCounts(lines)).toBe(stdout);
+  });
+});

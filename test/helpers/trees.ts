@@ -1,0 +1,91 @@
+// Temporary filesystem trees for collector tests: the zoo's real captures unpacked, and small
+// trees built from object literals. Each is removed when the test (or file) finishes.
+import { execa } from 'execa';
+import { mkdir, mkdtemp, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { PROJECT_ROOT } from './cli.js';
+
+/** The shared fixtures, read in place. */
+export const SHARED_FIXTURES = resolve(PROJECT_ROOT, '../shared/fixtures');
+
+/** A fresh temporary directory; the caller removes it (see removeTree). */
+export async function tempDir(prefix = 'mrs-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function removeTree(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Archive members a collector test usually needs (tar wildcards; a directory brings its content). */
+export const ZOO_SUBSETS = {
+  tty: ['./sys/class/tty', '*/tty/*'],
+  modalias: ['*/modalias'],
+  dmi: ['./sys/class/dmi/*', './sys/devices/virtual/dmi/*'],
+  proc: ['./proc/cpuinfo', './proc/cmdline', './proc/version'],
+} as const;
+
+/**
+ * Unpacks zoo machine `machine` (m1, m2, m3) into a new temp dir and returns its path. With
+ * `members` (tar wildcards), only those: the whole tree is ~10k files, slow to write on a busy box.
+ */
+export async function unpackZoo(machine: 'm1' | 'm2' | 'm3', members: readonly string[] = []): Promise<string> {
+  const dir = await tempDir(`mrs-zoo-${machine}-`);
+  const select = members.length > 0 ? ['--wildcards', ...members] : [];
+  await execa('tar', ['-xzf', join(SHARED_FIXTURES, 'zoo', machine, 'capture.tar.gz'), '-C', dir, ...select]);
+  return dir;
+}
+
+/** A file's content, `{ link: target }` for a symlink, or `{ exec: script }` for an executable. */
+export type TreeEntry = string | { link: string } | { exec: string };
+
+/** Writes `entries` (paths relative to the tree) into a new temp dir and returns its path. */
+export async function makeTree(entries: Record<string, TreeEntry>): Promise<string> {
+  const root = await tempDir('mrs-tree-');
+  for (const [path, entry] of Object.entries(entries)) {
+    const full = join(root, path);
+    await mkdir(dirname(full), { recursive: true });
+    if (typeof entry === 'string') await writeFile(full, entry);
+    else if ('link' in entry) await symlink(entry.link, full);
+    else {
+      await writeFile(full, entry.exec);
+      await chmod(full, 0o755);
+    }
+  }
+  return root;
+}
+
+/** Whether `pid` is gone (or only a zombie waiting to be reaped). */
+export async function processGone(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat === '' || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+}
+
+/** Waits (polling, up to `limitMs`) until `check` is true; returns its last answer. */
+export async function eventually(check: () => Promise<boolean> | boolean, limitMs = 5000): Promise<boolean> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Whether an executable is installed here (PATH or the sbin directories). */
+export async function installed(tool: string): Promise<boolean> {
+  const { findExecutable } = await import('../../src/host/run-command.js');
+  return (await findExecutable(tool)) !== undefined;
+}
+
+/** One member of a zoo machine's capture archive (e.g. "zoo/cmd/dmidecode.out"), as text. */
+export async function zooMember(machine: 'm1' | 'm2' | 'm3', member: string): Promise<string> {
+  const { stdout } = await execa('tar', ['-xzOf', join(SHARED_FIXTURES, 'zoo', machine, 'capture.tar.gz'), `./${member}`], { stripFinalNewline: false });
+  return stdout;
+}

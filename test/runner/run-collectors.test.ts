@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeployInfoCollector } from '../../collectors/types.js';
+import { createHost } from '../../src/host/host.js';
+import { COLLECTOR_TIMEOUT_EXIT, runCollector, runCollectors, scriptOutputFiles } from '../../src/runner/run-collectors.js';
+import { eventually, makeTree, processGone, removeTree } from '../helpers/trees.js';
+
+const trees: string[] = [];
+afterEach(async () => {
+  await Promise.all(trees.splice(0).map(removeTree));
+});
+
+/** A collector that logs when it starts and ends, and in between runs a real `sleep`. */
+function sleeper(name: string, seconds: string, log: string[]): DeployInfoCollector {
+  return {
+    name,
+    scripts: ['maas-serial-ports'],
+    timeoutMs: 30_000,
+    produce: async (host) => {
+      log.push(`start ${name}`);
+      const result = await host.run('sleep', [seconds]);
+      log.push(`end ${name}`);
+      return { stdout: `${name} done\n`, stderr: '', exitCode: result.exitCode ?? 1 };
+    },
+  };
+}
+
+describe('runCollectors', () => {
+  it('runs collectors concurrently: each starts before any of them has finished', async () => {
+    const log: string[] = [];
+    const outcomes = await runCollectors([sleeper('first', '0.3', log), sleeper('second', '0.3', log)], createHost());
+    expect(outcomes.map((o) => o.output.exitCode)).toEqual([0, 0]);
+    // Run one after the other, the log would read start first, end first, start second, ...
+    expect(log.slice(0, 2).sort()).toEqual(['start first', 'start second']);
+    expect(log.slice(2).sort()).toEqual(['end first', 'end second']);
+  });
+
+  it('returns the outcomes in the order the collectors were given, with their scripts', async () => {
+    const quick: DeployInfoCollector = { name: 'quick', scripts: ['maas-lshw'], timeoutMs: 5000, produce: async () => ({ stdout: 'q', stderr: '', exitCode: 0 }) };
+    const log: string[] = [];
+    const outcomes = await runCollectors([sleeper('slow', '0.2', log), quick], createHost());
+    expect(outcomes.map((o) => [o.name, o.scripts])).toEqual([
+      ['slow', ['maas-serial-ports']],
+      ['quick', ['maas-lshw']],
+    ]);
+  });
+
+  it('turns a collector that throws into a failed outcome with a one-line error, and the others still succeed', async () => {
+    const broken: DeployInfoCollector = {
+      name: 'broken',
+      scripts: ['maas-support-info'],
+      timeoutMs: 5000,
+      produce: async () => {
+        throw new Error('cannot read /proc/cpuinfo: EIO\n    at somewhere (file.js:1:1)');
+      },
+    };
+    const log: string[] = [];
+    const [bad, good] = await runCollectors([broken, sleeper('fine', '0', log)], createHost());
+    expect(bad!.output.exitCode).not.toBe(0);
+    expect(bad!.output.stderr).toBe('collector "broken" failed: cannot read /proc/cpuinfo: EIO\n');
+    expect(bad!.timedOut).toBe(false);
+    expect(good!.output).toEqual({ stdout: 'fine done\n', stderr: '', exitCode: 0 });
+  });
+
+  it('stops a collector at its timeout and kills the process group of the command it was running', async () => {
+    const dir = await makeTree({});
+    trees.push(dir);
+    const pidFile = join(dir, 'pid');
+    const stuck: DeployInfoCollector = {
+      name: 'stuck',
+      scripts: ['maas-lshw'],
+      timeoutMs: 60_000,
+      produce: async (host) => {
+        await host.run('sh', ['-c', `sleep 60 & echo $! > ${pidFile}; wait`], { timeoutMs: 60_000 });
+        return { stdout: 'never', stderr: '', exitCode: 0 };
+      },
+    };
+    const outcome = await runCollector(stuck, createHost(), { timeoutMs: () => 1000 });
+    expect(outcome.timedOut).toBe(true);
+    expect(outcome.output.exitCode).toBe(COLLECTOR_TIMEOUT_EXIT);
+    expect(outcome.output.stdout).toBe('');
+    expect(outcome.output.stderr).toMatch(/^collector "stuck" timed out after 1 s/);
+    const child = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(await eventually(() => processGone(child))).toBe(true);
+  });
+
+  it('times out a collector that never settles, without waiting for it', async () => {
+    const hung: DeployInfoCollector = { name: 'hung', scripts: ['maas-lshw'], timeoutMs: 200, produce: () => new Promise(() => {}) };
+    const outcome = await runCollector(hung, createHost());
+    expect(outcome.timedOut).toBe(true);
+    expect(outcome.output.exitCode).toBe(124);
+  });
+
+  it('measures runtime with the monotonic clock it is given', async () => {
+    let clock = 5000;
+    const ticks = () => (clock += 1500);
+    const quick: DeployInfoCollector = { name: 'quick', scripts: ['maas-lshw'], timeoutMs: 5000, produce: async () => ({ stdout: '', stderr: '', exitCode: 0 }) };
+    const outcome = await runCollector(quick, createHost(), { now: ticks });
+    // One tick when it starts, one when it ends: 1.5 s apart.
+    expect(outcome.runtimeSeconds).toBe(1.5);
+  });
+});
+
+describe('scriptOutputFiles', () => {
+  it('gives each script answered by a collector its .out, .err and combined file', () => {
+    const files = scriptOutputFiles({
+      name: 'resources',
+      scripts: ['20-maas-03-machine-resources', '50-maas-01-commissioning'],
+      output: { stdout: '{"api_version": "1.0"}\n', stderr: 'not root: partial\n', exitCode: 0 },
+      runtimeSeconds: 0.1,
+      timedOut: false,
+    });
+    expect(files.map((f) => f.script)).toEqual(['20-maas-03-machine-resources', '50-maas-01-commissioning']);
+    for (const { script, files: parts } of files) {
+      const byName = Object.fromEntries(parts.map((p) => [p.name, p.content]));
+      expect(byName[`${script}.out`]).toBe('{"api_version": "1.0"}\n');
+      expect(byName[`${script}.err`]).toBe('not root: partial\n');
+      expect(byName[script]).toBe('{"api_version": "1.0"}\nnot root: partial\n');
+    }
+  });
+});
