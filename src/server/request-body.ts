@@ -63,6 +63,7 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
     parser.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (error) => reject(malformed(error)));
       stream.on('end', () => form.files.push({ name, filename: info.filename ?? name, data: Buffer.concat(chunks) }));
     });
     parser.on('error', (error) => reject(malformed(error)));

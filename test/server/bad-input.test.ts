@@ -1,0 +1,135 @@
+// Bad input gets a 4xx with a MAAS-style body, never a crash, never half a request stored; every
+// response carries a Date and none redirects (Part B §2.2, §2.4, §2.9).
+import { connect, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScriptResultStatus } from '../../src/maas/types.js';
+import { memoryStore } from '../../src/server/memory-store.js';
+import { createMaasServer } from '../../src/server/server.js';
+import { call, createDeployed, oauthHeader, signal, startHarness, type Harness } from './server-harness.js';
+
+describe('bad input to the server', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('sqlite');
+  });
+  afterAll(() => h.stop());
+
+  it('answers malformed multipart with 400 and stores nothing', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: 'mp' });
+    const body = '--XYZ\r\nContent-Disposition: form-data; name="op"\r\n\r\nsignal\r\n--XYZ\r\nContent-Disposition: form-data; name="maas-lshw.out"; filename="maas-lshw.out"\r\n\r\n<list>';
+    const response = await fetch(`${h.url}/metadata/2012-03-01/`, {
+      method: 'POST',
+      headers: { Authorization: oauthHeader(token), 'Content-Type': 'multipart/form-data; boundary=XYZ' },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/^Malformed form data: /);
+    const results = h.store.resultsOfSet(h.store.getMachine(systemId)!.scriptSetId!);
+    expect(results.every((r) => r.status === ScriptResultStatus.PENDING && r.stdout === null)).toBe(true);
+  });
+
+  it('rejects a stale timestamp, a reused nonce and a wrong signature with 401 and the OAuth challenge', async () => {
+    const stale = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { timestamp: Math.floor(Date.now() / 1000) - 3600 }) } });
+    expect(stale.status).toBe(401);
+    expect(stale.headers.get('www-authenticate')).toBe('OAuth realm="OAuth"');
+    expect(await stale.text()).toMatch(/^Authorization Error: 'Expired timestamp: given \d+ and now \d+ has a greater difference than threshold 300'$/);
+
+    const header = oauthHeader(h.adminKey, { nonce: 'once-only-nonce' });
+    expect((await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: header } })).status).toBe(200);
+    const replay = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: header } });
+    expect([replay.status, await replay.text()]).toEqual([401, "Authorization Error: 'Nonce already used: once-only-nonce'"]);
+
+    const [ck, tk, secret] = h.adminKey.split(':');
+    const wrong = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(`${ck}:${tk}:not-the-secret`) } });
+    const text = await wrong.text();
+    expect(wrong.status).toBe(401);
+    expect(text).toBe("Authorization Error: 'Invalid signature.'");
+    expect(text).not.toContain(secret);
+  });
+
+  it('answers a malformed OAuth header value with 400', async () => {
+    const bad = await fetch(`${h.url}/api/2.0/machines/`, {
+      headers: { Authorization: oauthHeader(h.adminKey).replace(/oauth_signature="[^"]*"/, 'oauth_signature="%zz"') },
+    });
+    expect(bad.status).toBe(400);
+    const typed = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey).replace(/oauth_timestamp="\d+"/, 'oauth_timestamp="soon"') } });
+    expect([typed.status, (await typed.text()).includes('oauth_timestamp has an unexpected type')]).toEqual([400, true]);
+  });
+
+  it('answers an unknown op with MAAS’s "Unrecognised signature" text', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: 'ops' });
+    const api = await call(h, 'POST', `/api/2.0/machines/${systemId}/?op=frobnicate`, h.adminKey);
+    expect([api.status, await api.text()]).toEqual([400, 'Unrecognised signature: method=POST op=frobnicate']);
+    const metadata = await call(h, 'POST', '/metadata/2012-03-01/', token, { fields: { op: 'dance' } });
+    expect([metadata.status, await metadata.text()]).toEqual([400, 'Unrecognised signature: method=POST op=dance']);
+  });
+
+  it('checks the signal status and script_result_id fields', async () => {
+    const { token } = await createDeployed(h, { hostname: 'fields' });
+    const none = await call(h, 'POST', '/metadata/2012-03-01/', token, { fields: { op: 'signal' } });
+    expect([none.status, await none.text()]).toEqual([400, 'No provided status!']);
+    const unknown = await call(h, 'POST', '/metadata/2012-03-01/', token, { fields: { op: 'signal', status: 'FOO' } });
+    expect([unknown.status, await unknown.text()]).toEqual([400, "Unknown status: 'FOO'"]);
+    const badId = await signal(h, token, 'maas-lshw', { extraFields: { script_result_id: 'x1' } });
+    expect([badId.status, await badId.text()]).toEqual([400, 'Invalid script_result_id: Please enter an integer value']);
+  });
+
+  it('marks a report that is not JSON as FAILED with an event, and still answers 200', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: 'notjson' });
+    const response = await signal(h, token, '50-maas-01-commissioning', { stdout: 'stdout line\n' });
+    expect([response.status, await response.text()]).toEqual([200, 'OK']);
+    const result = h.store.resultsOfSet(h.store.getMachine(systemId)!.scriptSetId!).find((r) => r.name === '50-maas-01-commissioning')!;
+    expect(result.status).toBe(ScriptResultStatus.FAILED);
+    const events = h.store.eventsOf(systemId).map((e) => e.description);
+    expect(events.some((e) => e.startsWith('Failed processing commissioning data:'))).toBe(true);
+    expect(events.some((e) => e.startsWith("commissioning script '50-maas-01-commissioning' failed during post-processing"))).toBe(true);
+  });
+
+  it('answers unknown paths with 404, never redirects, and dates every response', async () => {
+    const responses = [
+      await fetch(`${h.origin}/nothing`, { redirect: 'manual' }),
+      await fetch(`${h.url}/api/2.0/machines`, { redirect: 'manual', headers: { Authorization: oauthHeader(h.adminKey) } }),
+      await fetch(`${h.url}/api/2.0/machines/`, { redirect: 'manual' }),
+      await fetch(`${h.url}/metadata/2012-03-01/maas-scripts`, { redirect: 'manual' }),
+    ];
+    expect(responses.map((r) => r.status)).toEqual([404, 200, 401, 401]);
+    for (const r of responses) expect(Number.isNaN(Date.parse(r.headers.get('date') ?? ''))).toBe(false);
+  });
+
+  it('answers unparseable HTTP with 400 and keeps serving', async () => {
+    const { port } = h.server.address() as AddressInfo;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GARBAGE / NOT-HTTP\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toMatch(/\r\nDate: /);
+    expect((await call(h, 'GET', '/api/2.0/machines/', h.adminKey)).status).toBe(200);
+  });
+});
+
+describe('the request body limit', () => {
+  it('answers a body over the limit with 413 and stays up', async () => {
+    const server = createMaasServer({ store: memoryStore(), maxBodyBytes: 1024 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const url = `http://127.0.0.1:${port}/MAAS/metadata/2012-03-01/`;
+      const big = new FormData();
+      big.append('maas-lshw.out', new Blob([Buffer.alloc(10_000, 'x')]), 'maas-lshw.out');
+      const response = await fetch(url, { method: 'POST', body: big });
+      expect(response.status).toBe(413);
+      expect(await response.text()).toBe('Request body too large: the limit is 1024 bytes');
+      const small = new FormData();
+      small.set('op', 'signal');
+      const after = await fetch(url, { method: 'POST', body: small });
+      expect([after.status, await after.text()]).toEqual([401, 'Forbidden']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
