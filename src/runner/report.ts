@@ -204,7 +204,11 @@ async function fetchEntries(
   return readIndex(join(paths.scripts, 'index.json'));
 }
 
-/** The `commissioning_scripts` entries that maas-run-scripts runs: default and tagged deploy-info (§1.5). */
+/**
+ * The `commissioning_scripts` entries to run: those tagged deploy-info. Upstream also requires
+ * `default: true`, which only MAAS's built-in scripts have, so it never runs a script a user
+ * added; we run custom deploy-info scripts too (D6).
+ */
 export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
   let index: ScriptIndex;
   try {
@@ -214,7 +218,7 @@ export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
   }
   const list = index?.['1.0']?.commissioning_scripts;
   if (!Array.isArray(list)) throw new ParseError('index.json of the maas-scripts tarball', 'no "1.0" → "commissioning_scripts" list');
-  return list.filter((e) => e && typeof e.name === 'string' && e.default === true && Array.isArray(e.tags) && e.tags.includes('deploy-info'));
+  return list.filter((e) => e && typeof e.name === 'string' && Array.isArray(e.tags) && e.tags.includes('deploy-info'));
 }
 
 /** Runs the collectors and scripts for `entries`; returns one pending signal per entry, in order. */

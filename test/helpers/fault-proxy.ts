@@ -28,12 +28,17 @@ export interface Injected {
   match?: (method: string, path: string) => boolean;
 }
 
+/** Rewrites the body of a forwarded answer (e.g. adds a script to the maas-scripts tarball). */
+export type Rewrite = (body: Buffer, method: string, path: string) => Buffer | Promise<Buffer>;
+
 export interface FaultProxy {
   /** The proxy's base URL, e.g. http://127.0.0.1:PORT */
   url: string;
   seen: SeenRequest[];
   /** Queues answers for the next matching requests, in order. */
   inject(...answers: Injected[]): void;
+  /** Rewrites every 200 answer to requests whose path contains `pathPart` (undefined: stop). */
+  rewrite(pathPart: string, fn: Rewrite | undefined): void;
   /** Stops listening: clients get "connection refused". */
   down(): Promise<void>;
   /** Listens again on the same port. */
@@ -46,6 +51,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const seen: SeenRequest[] = [];
   const queue: Injected[] = [];
+  const rewrites = new Map<string, Rewrite>();
   let server: Server = makeServer();
   let port = 0;
 
@@ -78,8 +84,27 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
           (answer) => {
             record.status = answer.statusCode ?? 0;
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
+            const rewrite = [...rewrites].find(([part]) => record.path.includes(part))?.[1];
+            if (!rewrite || answer.statusCode !== 200) {
+              res.writeHead(answer.statusCode ?? 502, answer.headers);
+              answer.pipe(res);
+              return;
+            }
+            const parts: Buffer[] = [];
+            answer.on('data', (c: Buffer) => parts.push(c));
+            answer.on('end', () => {
+              Promise.resolve(rewrite(Buffer.concat(parts), record.method, record.path)).then(
+                (changed) => {
+                  res.writeHead(200, { ...answer.headers, 'content-length': String(changed.length) });
+                  res.end(changed);
+                },
+                (error: unknown) => {
+                  record.status = 500;
+                  res.writeHead(500);
+                  res.end(String(error));
+                },
+              );
+            });
           },
         );
         forward.on('error', (error) => {
@@ -113,6 +138,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     seen,
     inject: (...answers) => queue.push(...answers),
+    rewrite: (pathPart, fn) => {
+      if (fn) rewrites.set(pathPart, fn);
+      else rewrites.delete(pathPart);
+    },
     down: stop,
     up: async () => {
       server = makeServer();

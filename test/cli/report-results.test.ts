@@ -1,0 +1,479 @@
+// report-results as users run it: the built CLI as a subprocess against the bundled server on
+// 127.0.0.1, often through a small proxy that records requests and injects faults.
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { extract, pack } from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MaasClient } from '../../src/maas/client.js';
+import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
+import { NodeStatus, ScriptResultStatus, type ScriptIndex, type ScriptIndexEntry } from '../../src/maas/types.js';
+import { startMaasServer, type RunningServer } from '../../src/server/server.js';
+import { PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { startFaultProxy, type FaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
+import { useZoo } from '../helpers/zoo.js';
+
+const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
+
+// Short retry policy so fault tests take seconds, not the default minute and a half.
+const FAST_RETRIES = { MAAS_RUN_SCRIPTS_ATTEMPTS: '3', MAAS_RUN_SCRIPTS_RETRY_DELAY: '0.05', MAAS_RUN_SCRIPTS_RETRY_TOTAL: '10', MAAS_RUN_SCRIPTS_TIMEOUT: '10' };
+
+let server: RunningServer;
+let admin: MaasClient;
+let work: string;
+let counter = 0;
+
+beforeAll(async () => {
+  server = await startMaasServer({ port: 0 });
+  admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
+  work = await mkdtemp(join(tmpdir(), 'report-results-'));
+});
+afterAll(async () => {
+  await server?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+interface TestMachine {
+  systemId: string;
+  creds: string;
+  stateDir: string;
+}
+
+/** A machine registered as Deployed through the admin API, with a creds file naming `baseUrl`. */
+async function deployedMachine(baseUrl = server.url): Promise<TestMachine> {
+  const hostname = `test-${++counter}`;
+  const machine = await admin.createMachine({ hostname, deployed: 'true' });
+  const token = (await admin.getMachineToken(machine.system_id))!;
+  const creds = join(work, `${hostname}-creds.yaml`);
+  await writeFile(
+    creds,
+    credsYaml({ consumer_key: token.consumer_key, endpoint: `${baseUrl}/metadata/status/${machine.system_id}`, token_key: token.token_key, token_secret: token.token_secret }),
+    { mode: 0o600 },
+  );
+  return { systemId: machine.system_id, creds, stateDir: join(work, `${hostname}-state`) };
+}
+
+function report(machine: TestMachine, ...args: string[]): Promise<CliRun> {
+  return runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir, ...args], { env: FAST_RETRIES });
+}
+
+/** The machine's stored results by script name. */
+function storedResults(systemId: string) {
+  const setId = server.store.getMachine(systemId)!.scriptSetId!;
+  const decode = (b: string | null) => (b === null ? null : Buffer.from(b, 'base64').toString());
+  return new Map(
+    server.store.resultsOfSet(setId).map((r) => [r.name, { status: r.status, exitStatus: r.exitStatus, stdout: decode(r.stdout), stderr: decode(r.stderr), result: decode(r.result) }]),
+  );
+}
+
+function storedResultId(systemId: string, name: string): number {
+  const setId = server.store.getMachine(systemId)!.scriptSetId!;
+  return server.store.resultsOfSet(setId).find((r) => r.name === name)!.id;
+}
+
+function signals(seen: SeenRequest[]): SeenRequest[] {
+  return seen.filter((r) => r.method === 'POST' && r.parts.some((p) => p.name === 'op' && p.value.toString() === 'signal'));
+}
+
+function part(request: SeenRequest, name: string): string | undefined {
+  return request.parts.find((p) => p.name === name)?.value.toString();
+}
+
+async function spoolFiles(machine: TestMachine): Promise<string[]> {
+  const machines = await readdir(join(machine.stateDir, 'machines')).catch(() => []);
+  const files: string[] = [];
+  for (const m of machines) files.push(...(await readdir(join(machine.stateDir, 'machines', m, 'spool'))).filter((f) => f.endsWith('.json')));
+  return files.sort();
+}
+
+/** A script to add to what the server sends. */
+interface CustomScript {
+  name: string;
+  body: string;
+  timeoutSeconds?: number;
+  /** The result row it reports into (see addCustomResult). */
+  resultId?: number;
+}
+
+/**
+ * Adds a PENDING result for custom script `name` to the machine's deploy-info set, as MAAS does
+ * for a user's deploy-info script. The bundled server's catalogue has no custom scripts, so the
+ * script itself reaches the client through the proxy's rewrite of the tarball (withScripts).
+ */
+function addCustomResult(systemId: string, name: string): number {
+  const { store } = server;
+  const id = store.nextId('result');
+  store.putResult({
+    id,
+    systemId,
+    scriptSetId: store.getMachine(systemId)!.scriptSetId!,
+    name,
+    scriptVersionId: null,
+    status: ScriptResultStatus.PENDING,
+    exitStatus: null,
+    stdout: null,
+    stderr: null,
+    output: null,
+    result: null,
+    started: null,
+    ended: null,
+    runtime: null,
+  });
+  return id;
+}
+
+/** Rewrites a maas-scripts tarball: adds `scripts` as deploy-info scripts (or keeps only them). */
+async function withScripts(tar: Buffer, scripts: CustomScript[], only = false): Promise<Buffer> {
+  const members: { name: string; mode: number; body: Buffer }[] = [];
+  const reader = extract();
+  reader.end(tar);
+  for await (const entry of reader) {
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    members.push({ name: entry.header.name, mode: entry.header.mode ?? 0o644, body: Buffer.concat(chunks) });
+  }
+  const indexMember = members.find((m) => m.name === 'index.json')!;
+  const index = JSON.parse(indexMember.body.toString()) as ScriptIndex;
+  const original = index['1.0'].commissioning_scripts ?? [];
+  const added: ScriptIndexEntry[] = scripts.map((s) => {
+    const base = original.find((e) => e.name === s.name);
+    return { ...base, name: s.name, ...(s.resultId !== undefined ? { script_result_id: s.resultId } : {}), timeout_seconds: s.timeoutSeconds ?? 60, default: false, tags: ['deploy-info'], path: `commissioning/${s.name}`, has_started: false };
+  });
+  index['1.0'].commissioning_scripts = only ? added : [...original, ...added];
+  const kept = members.filter((m) => m.name !== 'index.json' && (!only || !m.name.startsWith('commissioning/')));
+  const packer = pack();
+  const out: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of packer) out.push(Buffer.from(c as Uint8Array));
+  })();
+  for (const m of kept) packer.entry({ name: m.name, mode: m.mode }, m.body);
+  for (const s of scripts) packer.entry({ name: `commissioning/${s.name}`, mode: 0o755 }, s.body);
+  packer.entry({ name: 'index.json', mode: 0o644 }, JSON.stringify(index));
+  packer.finalize();
+  await done;
+  return Buffer.concat(out);
+}
+
+describe('report-results against the bundled server', () => {
+  it('reports this machine after register-machine: the server shows its CPUs, memory, disks and interfaces, Deployed; release makes it Ready', async () => {
+    const dir = await mkdtemp(join(work, 'register-'));
+    const registered = await runCli(['register-machine', server.url, server.adminKey, '--dir', dir, '--hostname', 'this-host'], { env: FAST_RETRIES });
+    expect(registered.stderr).toBe('');
+    expect(registered.exitCode).toBe(0);
+    const [credsName] = (await readdir(dir)).filter((f) => f.endsWith('-creds.yaml'));
+    const systemId = /metadata\/status\/([^/\s]+)/.exec(await readFile(join(dir, credsName!), 'utf8'))![1]!;
+    const stateDir = join(dir, 'state');
+    // register-machine reports right away unless told not to; running report-results again must be harmless.
+    const run = await runCli(['report-results', '--config', join(dir, credsName!), '--state-dir', stateDir], { env: FAST_RETRIES });
+    expect(run.exitCode, run.stderr).toBe(0);
+
+    const collected = await runCli(['collect', '--only', 'resources']);
+    expect(collected.exitCode).toBe(0);
+    const resources = JSON.parse(collected.stdout) as {
+      resources: { cpu: { total: number }; memory: { total: number }; storage: { disks: { id: string; size: number }[] | null }; network: { cards: { ports?: { id: string; address?: string }[] }[] | null } };
+    };
+    const machine = await admin.readMachine(systemId);
+    expect(machine.status_name).toBe('Deployed');
+    expect(machine.cpu_count).toBe(resources.resources.cpu.total);
+    expect(machine.memory).toBe(Math.floor(resources.resources.memory.total / 1024 / 1024));
+    expect(machine.physicalblockdevice_set.map((d) => [d.name, d.size]).sort()).toEqual((resources.resources.storage.disks ?? []).map((d) => [d.id, d.size]).sort());
+    const ports = (resources.resources.network.cards ?? []).flatMap((c) => c.ports ?? []);
+    expect(ports.length).toBeGreaterThan(0);
+    for (const port of ports) {
+      expect(machine.interface_set.find((i) => i.name === port.id)?.mac_address).toBe(port.address);
+    }
+    expect((await admin.listMachines({})).filter((m) => m.system_id === systemId)).toHaveLength(1);
+
+    const released = await admin.releaseMachine(systemId);
+    expect(released.status_name).toBe('Ready');
+  });
+
+  it('follows a changed hardware tree on every run and never creates a second machine', async () => {
+    const [m1, m2] = await Promise.all([useZoo('m1'), useZoo('m2')]);
+    const machine = await deployedMachine();
+    const before = (await admin.listMachines({})).length;
+
+    const first = await report(machine, '--root', m1.root);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect((await admin.readMachine(machine.systemId)).cpu_count).toBe(m1.expected.cpu.logical);
+    expect((await admin.readMachine(machine.systemId)).memory).toBeLessThanOrEqual(m1.expected.memory_bytes / 1024 / 1024);
+
+    const second = await report(machine, '--root', m2.root);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const after = await admin.readMachine(machine.systemId);
+    expect(after.cpu_count).toBe(m2.expected.cpu.logical);
+    expect(after.physicalblockdevice_set).toHaveLength(m2.expected.disks.length);
+    expect(after.status).toBe(NodeStatus.DEPLOYED);
+    expect((await admin.listMachines({})).length).toBe(before);
+  });
+
+  it('runs a custom deploy-info script the server sends and stores its output, a failing one as FAILED with the machine still Deployed, and kills one past its timeout with its children', async () => {
+    const proxy = await startFaultProxy(new URL(server.url).origin);
+    try {
+      const machine = await deployedMachine(`${proxy.url}/MAAS`);
+      const pidFile = join(work, `child-${counter}.pid`);
+      const scripts: CustomScript[] = [
+        { name: '90-custom-ok', body: '#!/bin/sh\necho "custom says hi"\necho "status: passed" > "$RESULT_PATH"\n' },
+        { name: '91-custom-exit3', body: '#!/bin/sh\necho "about to fail" >&2\nexit 3\n' },
+        { name: '92-custom-hangs', timeoutSeconds: 1, body: `#!/bin/sh\nsleep 60 &\necho $! > '${pidFile}'\nsleep 60\n` },
+      ].map((s) => ({ ...s, resultId: addCustomResult(machine.systemId, s.name) }));
+      proxy.rewrite('maas-scripts', (tar) => withScripts(tar, scripts));
+      const run = await report(machine, '--metadata-url', proxy.url);
+      expect(run.exitCode, run.stderr).toBe(0);
+
+      const stored = storedResults(machine.systemId);
+      expect(stored.get('90-custom-ok')).toMatchObject({ status: ScriptResultStatus.PASSED, exitStatus: 0, stdout: 'custom says hi\n', result: 'status: passed\n' });
+      expect(stored.get('91-custom-exit3')).toMatchObject({ status: ScriptResultStatus.FAILED, exitStatus: 3, stderr: 'about to fail\n' });
+      expect(stored.get('92-custom-hangs')?.status).toBe(ScriptResultStatus.TIMEDOUT);
+      expect((await admin.readMachine(machine.systemId)).status_name).toBe('Deployed');
+
+      // D1: real exit codes with WORKING, 124 with TIMEDOUT; never FAILED or OK.
+      const sent = signals(proxy.seen);
+      expect(new Set(sent.map((r) => part(r, 'status')))).toEqual(new Set(['WORKING', 'TIMEDOUT']));
+      const hung = sent.find((r) => part(r, 'name') === '92-custom-hangs')!;
+      expect([part(hung, 'status'), part(hung, 'exit_status'), part(hung, 'error')]).toEqual(['TIMEDOUT', '124', 'Timeout(0:00:01) expired on 92-custom-hangs']);
+      const failed = sent.find((r) => part(r, 'name') === '91-custom-exit3')!;
+      expect([part(failed, 'status'), part(failed, 'exit_status'), part(failed, 'error')]).toEqual(['WORKING', '3', 'Failed to execute 91-custom-exit3: 3']);
+
+      const child = Number(await readFile(pidFile, 'utf8'));
+      const state = await readFile(`/proc/${child}/status`, 'utf8').catch(() => 'gone');
+      expect(state === 'gone' || /^State:\s+Z/m.test(state)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('report-results when MAAS fails', () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(new URL(server.url).origin);
+  });
+  afterAll(() => proxy.close());
+
+  it('spools the results while MAAS is down (exit 1, saying so) and delivers them first, exactly once, when it is back', async () => {
+    const machine = await deployedMachine();
+    await proxy.down();
+    const down = await report(machine, '--metadata-url', proxy.url);
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr).toMatch(/cannot reach MAAS at .*connection refused.*6 result\(s\) are kept in .* and will be delivered by the next run/);
+    expect(await spoolFiles(machine)).toHaveLength(6);
+    expect(storedResults(machine.systemId).get('maas-lshw')?.status).toBe(ScriptResultStatus.PENDING);
+
+    await proxy.up();
+    proxy.seen.length = 0;
+    const back = await report(machine, '--metadata-url', proxy.url, '--json');
+    expect(back.exitCode, back.stderr).toBe(0);
+    const summary = JSON.parse(back.stdout) as { results: { name: string; from_spool: boolean; delivery: string }[] };
+    const fromSpool = summary.results.filter((r) => r.from_spool);
+    expect(fromSpool.map((r) => r.delivery)).toEqual(Array(6).fill('delivered'));
+    // The spooled results go before this run even fetches its scripts, each once.
+    const firstGet = proxy.seen.findIndex((r) => r.method === 'GET');
+    const spooledSent = signals(proxy.seen.slice(0, firstGet)).map((r) => part(r, 'name'));
+    expect(spooledSent.sort()).toEqual([...new Set(spooledSent)].sort());
+    expect(spooledSent).toHaveLength(6);
+    expect(signals(proxy.seen)).toHaveLength(12);
+    expect(await spoolFiles(machine)).toEqual([]);
+    expect(storedResults(machine.systemId).get('maas-lshw')?.status).not.toBe(ScriptResultStatus.PENDING);
+
+    proxy.seen.length = 0;
+    const again = await report(machine, '--metadata-url', proxy.url);
+    expect(again.exitCode).toBe(0);
+    expect(signals(proxy.seen)).toHaveLength(6);
+  });
+
+  it('waits as long as a 503 Retry-After asks before sending again', async () => {
+    const machine = await deployedMachine();
+    proxy.seen.length = 0;
+    const isSignal = (method: string) => method === 'POST';
+    proxy.inject({ status: 503, headers: { 'Retry-After': '1' }, body: 'busy', match: isSignal });
+    const run = await report(machine, '--metadata-url', proxy.url);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const sent = signals(proxy.seen);
+    expect(sent[0]!.status).toBe(503);
+    expect(part(sent[1]!, 'name')).toBe(part(sent[0]!, 'name'));
+    // The retry delay is 0.05 s here; only Retry-After explains a full second.
+    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(sent.filter((r) => r.status === 200)).toHaveLength(6);
+  });
+
+  it('corrects its clock from the Date of a 401 and signs the next requests with the server time', async () => {
+    const machine = await deployedMachine();
+    proxy.seen.length = 0;
+    const ahead = new Date(Date.now() + 3600_000);
+    proxy.inject({ status: 401, headers: { Date: ahead.toUTCString() }, body: 'Authorization Error: timestamp expired' });
+    const run = await report(machine, '--metadata-url', proxy.url);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/updated clock skew to 3[56]\d\d/);
+    expect(proxy.seen[0]!.status).toBe(401);
+    const corrected = Number(proxy.seen[1]!.oauth.oauth_timestamp);
+    expect(Math.abs(corrected - ahead.getTime() / 1000)).toBeLessThan(30);
+    expect(signals(proxy.seen).every((r) => Math.abs(Number(r.oauth.oauth_timestamp) - ahead.getTime() / 1000) < 60)).toBe(true);
+  });
+
+  it('reports a result MAAS rejects with a 4xx and drops it instead of retrying it forever', async () => {
+    const machine = await deployedMachine();
+    proxy.seen.length = 0;
+    proxy.inject({ status: 400, body: 'Invalid script_result_id', match: (method) => method === 'POST' });
+    const run = await report(machine, '--metadata-url', proxy.url);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/MAAS rejected the result of 20-maas-03-machine-resources: .*HTTP 400.*Invalid script_result_id/);
+    expect(await spoolFiles(machine)).toEqual([]);
+    expect(signals(proxy.seen)).toHaveLength(6);
+
+    proxy.seen.length = 0;
+    const next = await report(machine, '--metadata-url', proxy.url);
+    expect(next.exitCode).toBe(0);
+    expect(signals(proxy.seen)).toHaveLength(6);
+  });
+});
+
+describe('report-results on the wire', () => {
+  interface WirePart {
+    name: string;
+    filename: string | null;
+    content_type: string | null;
+    part_headers: string[];
+    value: string | null;
+  }
+  interface WireRequest {
+    method: string;
+    path: string;
+    headers: [string, string][];
+    oauth: Record<string, string>;
+    multipart: { boundary_len: number; parts: WirePart[] } | null;
+    response_status: number;
+  }
+  async function recorded(scenario: string): Promise<WireRequest[]> {
+    const text = await readFile(join(WIRE, scenario, 'requests.jsonl'), 'utf8');
+    return text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as WireRequest);
+  }
+
+  // The upstream recording's script: stdout and stderr lines, its MAAS environment on stderr, a result file.
+  const FIXTURE_SCRIPT = [
+    '#!/bin/sh',
+    'echo "stdout line"',
+    'echo "stderr line" >&2',
+    'env | grep -E "^(DOWNLOAD_PATH|HAS_STARTED|MAAS_BASE_URL|MAAS_RESOURCES_FILE|OUTPUT_COMBINED_PATH|OUTPUT_STDERR_PATH|OUTPUT_STDOUT_PATH|RESULT_PATH|RUNTIME)=" | sort >&2',
+    'echo "status: passed" > "$RESULT_PATH"',
+    'exit ${EXIT_WITH:-0}',
+    '',
+  ].join('\n');
+
+  async function runLikeTheRecording(exitWith: number): Promise<{ run: CliRun; seen: SeenRequest[]; proxy: FaultProxy }> {
+    const proxy = await startFaultProxy(new URL(server.url).origin);
+    const machine = await deployedMachine();
+    const resultId = storedResultId(machine.systemId, '50-maas-01-commissioning');
+    proxy.rewrite('maas-scripts', (tar) => withScripts(tar, [{ name: '50-maas-01-commissioning', body: FIXTURE_SCRIPT, timeoutSeconds: 60, resultId }], true));
+    const run = await runCli(['report-results', '--config', machine.creds, '--metadata-url', proxy.url, '--state-dir', machine.stateDir, '--server-scripts'], {
+      env: { ...FAST_RETRIES, EXIT_WITH: String(exitWith) },
+    });
+    await proxy.close();
+    return { run, seen: proxy.seen, proxy };
+  }
+
+  /** Replaces what differs between any two runs (port, temp dir) by the recording's placeholders. */
+  function normalise(text: string, port: string): string {
+    return text.replaceAll(`127.0.0.1:${port}`, '127.0.0.1:PORT').replace(/\/[^\s=]*\/maas-run-scripts-[A-Za-z0-9]+/g, '$TMPDIR/run');
+  }
+
+  function shape(request: SeenRequest, port: string) {
+    return {
+      method: request.method,
+      path: request.path,
+      oauthKeys: Object.keys(request.oauth),
+      parts: request.parts.map((p) => ({ name: p.name, filename: p.filename ?? null, content_type: p.contentType ?? null })),
+      values: Object.fromEntries(request.parts.filter((p) => !['runtime', 'script_result_id', 'script_version_id'].includes(p.name)).map((p) => [p.name, normalise(p.value.toString(), port)])),
+    };
+  }
+
+  function recordedShape(request: WireRequest) {
+    return {
+      method: request.method,
+      path: request.path,
+      oauthKeys: Object.keys(request.oauth),
+      parts: (request.multipart?.parts ?? []).map((p) => ({ name: p.name, filename: p.filename, content_type: p.content_type })),
+      values: Object.fromEntries((request.multipart?.parts ?? []).filter((p) => !['runtime', 'script_result_id', 'script_version_id'].includes(p.name)).map((p) => [p.name, p.value ?? ''])),
+    };
+  }
+
+  it('sends the same requests as the upstream client: scripts download, then one signal with the same fields, files and order', async () => {
+    const [expected, { run, seen, proxy }] = await Promise.all([recorded('report-results-config'), runLikeTheRecording(0)]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const port = new URL(proxy.url).port;
+    expect(seen.map((r) => shape(r, port))).toEqual(expected.map(recordedShape));
+    const post = seen[1]!;
+    // Same framing: a 31-letter boundary, explicit length, no chunking; same OAuth header layout.
+    expect(String(post.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=[A-Za-z]{31}$/);
+    expect(Number(post.headers['content-length'])).toBe(post.body.length);
+    expect(post.oauth.oauth_signature_method).toBe('PLAINTEXT');
+    expect(String(post.headers.authorization)).toMatch(/^OAuth oauth_nonce="\d+", oauth_timestamp="\d+", oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key="[^"]+", oauth_token="[^"]+", oauth_signature="%26[^"]+"$/);
+  });
+
+  it('differs from upstream on purpose for a failing script: the real exit code and its error (D1)', async () => {
+    const [expected, { run, seen, proxy }] = await Promise.all([recorded('report-results-script-fails'), runLikeTheRecording(3)]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const port = new URL(proxy.url).port;
+    const ours = shape(seen[1]!, port);
+    const theirs = recordedShape(expected[1]!);
+    // Upstream ignores the exit code and sends 0; we send 3 with MAAS's error text, still WORKING.
+    expect(theirs.values.exit_status).toBe('0');
+    expect(ours.values.exit_status).toBe('3');
+    expect(ours.values.status).toBe('WORKING');
+    expect(ours.values.error).toBe('Failed to execute 50-maas-01-commissioning: 3');
+    const { error: _error, ...rest } = ours.values;
+    expect({ ...rest, exit_status: '0' }).toEqual(theirs.values);
+    expect(ours.parts.filter((p) => p.name !== 'error')).toEqual(theirs.parts);
+  });
+
+  it('ends with exit 1 and "No script returned" when MAAS has no scripts (204), as upstream does', async () => {
+    const machine = await deployedMachine();
+    const proxy = await startFaultProxy(new URL(server.url).origin);
+    proxy.inject({ status: 204 });
+    const run = await report(machine, '--metadata-url', proxy.url);
+    await proxy.close();
+    const expected = await recorded('report-results-no-scripts');
+    expect(run.exitCode).toBe(Number((await readFile(join(WIRE, 'report-results-no-scripts', 'rc'), 'utf8')).trim()));
+    expect(run.stderr).toContain((await readFile(join(WIRE, 'report-results-no-scripts', 'stderr'), 'utf8')).trim());
+    expect(proxy.seen.map((r) => [r.method, r.path])).toEqual(expected.map((r) => [r.method, r.path]));
+  });
+});
+
+describe('report-results usage', () => {
+  it('exits 2 naming the fix when neither a config nor a URL is given', async () => {
+    const run = await runCli(['report-results', '--machine-token', 'a:b:c']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/No MAAS URL set: pass --config FILE .* or --metadata-url URL/);
+  });
+
+  it('exits 2 on a malformed machine token without echoing it', async () => {
+    const run = await runCli(['report-results', '--machine-token', 'only-one-part-s3cret', '--metadata-url', 'http://127.0.0.1:1/MAAS']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/--machine-token/);
+    expect(run.stderr).not.toContain('s3cret');
+  });
+
+  it('prints one JSON summary with status, exit code, runtime, bytes and delivery per result', async () => {
+    const machine = await deployedMachine();
+    const run = await report(machine, '--json');
+    expect(run.exitCode, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { ok: boolean; delivered: number; results: Record<string, unknown>[] };
+    expect(summary.ok).toBe(true);
+    expect(summary.delivered).toBe(6);
+    for (const result of summary.results) {
+      expect(Object.keys(result)).toEqual(expect.arrayContaining(['name', 'status', 'exit_status', 'runtime', 'bytes', 'delivery']));
+      expect(result.delivery).toBe('delivered');
+      expect(result.bytes as number).toBeGreaterThan(0);
+    }
+  });
+
+  it('logs plain timestamped lines when not on a terminal, one per collector', async () => {
+    const machine = await deployedMachine();
+    const run = await report(machine);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z report-results (info|warning|error): /.test(l))).toBe(true);
+    expect(lines.filter((l) => / ran \S+ \(built-in\): /.test(l)).length).toBeGreaterThanOrEqual(5);
+  });
+});
