@@ -210,7 +210,7 @@ function uniqueSystemId(store: Store): string {
 function macAddresses(store: Store, values: readonly string[], addError: (name: string, message: string) => void): string[] {
   const problems: string[] = [];
   const macs: string[] = [];
-  const owners = macOwners(store);
+  const owners = values.length > 0 ? macOwners(store) : new Map<string, string>();
   for (const value of values) {
     const mac = normaliseMac(value);
     if (mac === undefined) problems.push(`'${value}' is not a valid MAC address.`);
