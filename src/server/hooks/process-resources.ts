@@ -183,10 +183,29 @@ function sortKeys(record: Record<string, string>): Record<string, string> {
 
 /**
  * Release (Part A item 4, our decision; upstream differs, §6.5): keep physical interfaces (minus
- * SR-IOV VFs), drop VLANs, bonds and bridges; clear the OS and the hugepage configuration.
+ * SR-IOV VFs), drop VLANs, bonds and bridges; clear the OS and the hugepage configuration. As in
+ * MAAS, a bridge first hands its IPs to its parent (here: the first kept physical one below it).
  */
 export function releaseHardware(hw: MachineHardware): MachineHardware {
-  const interfaces = hw.interfaces.filter((i) => i.type === 'physical' && !i.sriovVf).map((i) => ({ ...i, parents: [] }));
+  const byId = new Map(hw.interfaces.map((i) => [i.id, i]));
+  const kept = (i: HardwareInterface): boolean => i.type === 'physical' && !i.sriovVf;
+  const interfaces = hw.interfaces.filter(kept).map((i) => ({ ...i, parents: [], links: i.links.map((l) => ({ ...l })) }));
+  const keptById = new Map(interfaces.map((i) => [i.id, i]));
+  const physicalBelow = (iface: HardwareInterface, seen: Set<number>): HardwareInterface | undefined => {
+    for (const parentId of iface.parents) {
+      const parent = byId.get(parentId);
+      if (!parent || seen.has(parentId)) continue;
+      seen.add(parentId);
+      const found = keptById.get(parentId) ?? physicalBelow(parent, seen);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const bridge of hw.interfaces.filter((i) => i.type === 'bridge')) {
+    const target = physicalBelow(bridge, new Set([bridge.id]));
+    if (!target) continue;
+    for (const link of bridge.links) if (!target.links.some((l) => l.address === link.address)) target.links.push({ ...link });
+  }
   return {
     ...hw,
     osystem: '',

@@ -232,6 +232,15 @@ describe('release', () => {
     expect(renderHardware(released, 'x7ghqk').interface_set?.map((i) => i.children)).toEqual([[], []]);
   });
 
+  it('hands the IPs of a bridge to the physical interface below it before dropping the bridge', () => {
+    const doc = compactReport();
+    const nets = networksOf(doc);
+    nets.br0 = network('52:54:00:12:34:99', [{ family: 'inet', address: '192.168.5.5', netmask: '24', scope: 'global' }], { bridge: { upper_devices: ['bond0'] } });
+    nets.bond0 = network('52:54:00:12:34:98', [], { bond: { lower_devices: ['ens3'] } });
+    const released = releaseHardware(deployed(doc));
+    expect(released.interfaces.map((i) => [i.name, i.links.map((l) => `${l.address}/${l.netmask}`)])).toEqual([['ens3', ['10.0.0.50/24', '192.168.5.5/24']]]);
+  });
+
   it('drops interfaces that are SR-IOV virtual functions of a card', () => {
     const doc = compactReport();
     const card = resourcesOf(doc).network.cards[0]!;
