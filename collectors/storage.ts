@@ -6,7 +6,7 @@ import type { Host } from '../src/host/host.js';
 import type { Disk, DiskPartition, StorageResources } from '../src/maas/types.js';
 import type { Collector } from './types.js';
 import { decodeUdevString, readBlockUdev, type UdevRecord } from './lib/udev.js';
-import { numaNodeOf, pciAddressOf, readNumber, usbAddressOf } from './lib/sysfs.js';
+import { linkName, numaNodeOf, pciAddressOf, readNumber, usbAddressOf } from './lib/sysfs.js';
 
 const BLOCK = '/sys/class/block';
 
@@ -102,8 +102,8 @@ async function readDisk(host: Host, name: string, ctx: Context): Promise<Disk | 
   // Whole disks have device/; bcache devices are kept too. Multipath members have no dev file.
   if (dev === undefined || isPartition || (!hasDevice && !hasBcache)) return undefined;
   const deviceDir = hasDevice ? `${dir}/device` : dir;
-  const [subsystemPath, resolved, udev, model, ro, size, removable, wwid, devWwid, numa, pbs, rotational, fwRev, entries] = await Promise.all([
-    host.resolve(`${deviceDir}/subsystem`),
+  const [subsystemName, resolved, udev, model, ro, size, removable, wwid, devWwid, numa, pbs, rotational, fwRev, entries] = await Promise.all([
+    linkName(host, `${deviceDir}/subsystem`),
     host.resolve(deviceDir),
     readBlockUdev(host, dev),
     host.readOptional(`${deviceDir}/model`),
@@ -118,9 +118,8 @@ async function readDisk(host: Host, name: string, ctx: Context): Promise<Disk | 
     host.readOptional(`${deviceDir}/firmware_rev`),
     host.list(dir),
   ]);
-  const subsystem = subsystemPath ? posix.basename(subsystemPath) : '';
+  const subsystem = subsystemName ?? '';
   if (subsystem === 'rbd') return undefined;
-  if (!udev) ctx.warnings.add('storage: no udev database (/run/udev/data): serials from sysfs, no filesystem UUIDs (partial data)');
   const p = udev?.properties;
   const isRemovable = removable === '1';
   const fullModel = p?.get('ID_MODEL_ENC') ? decodeUdevString(p.get('ID_MODEL_ENC')!).trim() : p?.get('ID_MODEL');
@@ -165,13 +164,15 @@ async function readDisk(host: Host, name: string, ctx: Context): Promise<Disk | 
 
 /** Reads resources.storage; `total` counts disks plus partitions, as LXD does. */
 export async function readStorage(host: Host): Promise<{ storage: StorageResources; warnings: string[] }> {
-  const [names, mountinfo, byId, byPath] = await Promise.all([
+  const [names, mountinfo, byId, byPath, udevPresent] = await Promise.all([
     host.list(BLOCK),
     host.readText('/proc/self/mountinfo'),
     diskLinks(host, '/dev/disk/by-id'),
     diskLinks(host, '/dev/disk/by-path'),
+    host.isDirectory('/run/udev/data'),
   ]);
   const ctx: Context = { mounted: mountedDevices(mountinfo ?? ''), byId, byPath, warnings: new Set() };
+  if (!udevPresent) ctx.warnings.add('storage: no udev database (/run/udev/data): serials from sysfs, no filesystem UUIDs (partial data)');
   const disks = (await Promise.all(names.map((n) => readDisk(host, n, ctx)))).filter((d): d is Disk => d !== undefined);
   const total = disks.reduce((sum, d) => sum + 1 + (d.partitions?.length ?? 0), 0);
   return { storage: { disks, total }, warnings: [...ctx.warnings] };

@@ -1,7 +1,7 @@
 // Builds a small fake filesystem root (sysfs, procfs, udev, /dev links) in a temp directory.
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { onTestFinished } from 'vitest';
 import type { CommandResult, RunCommand } from '../../src/host/run-command.js';
 
@@ -13,7 +13,7 @@ export interface Link {
 /** Path (relative to the root) → file text, bytes, or a symlink target. */
 export type Tree = Record<string, string | Buffer | Link>;
 
-/** Marks a tree entry as a symlink to `target` (absolute targets stay inside the root). */
+/** Marks a tree entry as a symlink to `target` (an absolute target means a path inside the root). */
 export const link = (target: string): Link => ({ link: target });
 
 /** Writes `tree` under a fresh temp directory removed after the test; returns the directory. */
@@ -24,12 +24,17 @@ export async function makeRoot(tree: Tree): Promise<string> {
   return root;
 }
 
+/** Absolute targets are made relative, as sysfs links are, so they resolve inside the tree. */
+function inside(path: string, target: string): string {
+  return target.startsWith('/') ? posix.relative(posix.dirname(`/${path}`), target) || '.' : target;
+}
+
 /** Writes `tree` under an existing directory. */
 export async function writeTree(root: string, tree: Tree): Promise<void> {
   for (const [path, content] of Object.entries(tree)) {
     const full = join(root, path);
     await mkdir(dirname(full), { recursive: true });
-    if (typeof content === 'object' && !Buffer.isBuffer(content)) await symlink(content.link, full);
+    if (typeof content === 'object' && !Buffer.isBuffer(content)) await symlink(inside(path, content.link), full);
     else await writeFile(full, content);
   }
 }

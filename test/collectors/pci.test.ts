@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseVpd, readPci } from '../../collectors/pci.js';
+import { readGpu } from '../../collectors/gpu.js';
+import { readUsb } from '../../collectors/usb.js';
+import { createHost } from '../../src/host/host.js';
+import { makeRoot, noCommands } from '../helpers/make-root.js';
+import { edgeMachine } from './edge-machine.js';
+
+function vpdResource(tag: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([tag, body.length & 0xff, body.length >> 8]), body]);
+}
+
+function keyword(key: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from([value.length]), Buffer.from(value, 'latin1')]);
+}
+
+describe('parseVpd', () => {
+  it('reads the product name and keeps only the keywords LXD keeps', () => {
+    const bytes = Buffer.concat([
+      vpdResource(0x82, Buffer.from('ConnectX-6 Dx')),
+      vpdResource(0x90, Buffer.concat([keyword('PN', 'MCX623106AN'), keyword('SN', 'MT2112X00001'), keyword('RV', '\u0000'), keyword('V2', 'vendor')])),
+      Buffer.from([0x78]),
+    ]);
+    expect(parseVpd(bytes)).toEqual({ product_name: 'ConnectX-6 Dx', entries: { PN: 'MCX623106AN', SN: 'MT2112X00001', V2: 'vendor' } });
+  });
+
+  it('gives an empty object for empty or foreign data', () => {
+    expect(parseVpd(Buffer.alloc(0))).toEqual({});
+    expect(parseVpd(Buffer.from([0x10, 0, 0]))).toEqual({});
+  });
+});
+
+describe('readPci', () => {
+  it('lists every PCI function with ids, names, driver, NUMA node and IOMMU group', async () => {
+    const pci = await readPci(createHost({ root: await makeRoot(edgeMachine()), run: noCommands, uname: { release: '6.8.0-test' } }));
+    expect(pci.total).toBe(pci.devices?.length);
+    const pf = pci.devices?.find((d) => d.pci_address === '0000:03:00.0');
+    expect(pf).toEqual({
+      driver: 'igb', driver_version: '5.4.0-k', numa_node: 1, pci_address: '0000:03:00.0', vendor: 'Intel Corporation', vendor_id: '8086',
+      product: 'I210 Gigabit Network Connection', product_id: '1533', iommu_group: 12, vpd: {},
+    });
+    const vf = pci.devices?.find((d) => d.pci_address === '0000:03:10.4');
+    expect(vf).toMatchObject({ driver: '', driver_version: '', iommu_group: 0 });
+    // A driver built into the kernel has no module version: the kernel release stands in.
+    expect(pci.devices?.find((d) => d.pci_address === '0000:03:10.0')?.driver_version).toBe('6.8.0-test');
+  });
+});
+
+describe('readGpu', () => {
+  it('finds the display controller with its DRM card and render nodes', async () => {
+    const gpu = await readGpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    expect(gpu.total).toBe(1);
+    expect(gpu.cards?.[0]).toMatchObject({
+      driver: 'i915', pci_address: '0000:00:02.0', vendor_id: '8086', product: 'CoffeeLake-S GT2 [UHD Graphics 630]',
+      drm: { id: 0, card_name: 'card0', card_device: '226:0', render_name: 'renderD128', render_device: '226:128' },
+    });
+  });
+});
+
+describe('readUsb', () => {
+  it('lists non-hub devices with names from usb.ids and their interfaces', async () => {
+    const usb = await readUsb(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    expect(usb.total).toBe(1);
+    expect(usb.devices?.[0]).toMatchObject({
+      bus_address: 1, device_address: 3, serial: '4C530001', vendor: 'SanDisk Corp.', vendor_id: '0781', product: 'Cruzer Blade', product_id: '5567', speed: 480,
+      interfaces: [{ class: 'Mass Storage', class_id: 8, driver: 'usb-storage', number: 0, subclass: 'SCSI', subclass_id: 6 }],
+    });
+  });
+});
