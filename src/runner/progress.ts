@@ -20,6 +20,8 @@ export interface ResultSummary {
   from_spool: boolean;
   /** Why the result failed or was not delivered. */
   error?: string;
+  /** A remark on the delivery, e.g. that MAAS already held a result whose answer was lost. */
+  note?: string;
 }
 
 /** The --json document. */
@@ -100,7 +102,7 @@ export function createProgress(mode: ProgressMode, { stdout, stderr, now = () =>
 
 function describeDelivery(s: ResultSummary): string {
   const origin = s.from_spool ? 'spooled result ' : '';
-  if (s.delivery === 'delivered') return `${origin}delivered`;
+  if (s.delivery === 'delivered') return `${origin}delivered${s.note ? ` (${s.note})` : ''}`;
   if (s.delivery === 'spooled') return `${origin}kept in the spool for the next run`;
   return `${origin}rejected by MAAS${s.error ? `: ${s.error}` : ''}`;
 }

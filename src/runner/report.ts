@@ -81,17 +81,33 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
   try {
     const deliver = deliverer(deps, state, summary);
 
-    // 1. What earlier runs could not deliver goes first.
-    const { signals: spooled, damaged } = await state.spool.list();
-    for (const path of damaged) problem(summary, deps.progress, `an unreadable spool file was moved aside: ${path}`);
-    if (spooled.length > 0) deps.progress.info(`delivering ${spooled.length} result(s) left from earlier runs`);
-    for (const signal of spooled) await deliver(signal, true);
-
-    // 2. The machine's scripts, from MAAS or (when it cannot be reached) from the last run's copy.
     const paths = runPaths(base);
     await Promise.all([mkdir(paths.scripts), mkdir(paths.out), mkdir(paths.downloads), writeFile(paths.resourcesFile, '')]);
-    const entries = await fetchEntries(deps, state, summary, deliver, paths);
-    if (entries === undefined) return finish(summary, deps, deliver.halted());
+
+    // 1. What earlier runs could not deliver goes first. A send that may have reached MAAS
+    //    (its answer was lost, or the run died before forgetting it) is checked against what
+    //    MAAS holds, which the scripts tarball carries, so it is not stored twice.
+    const { signals: spooled, damaged } = await state.spool.list();
+    for (const path of damaged) problem(summary, deps.progress, `an unreadable spool file was moved aside: ${path}`);
+    let scripts: LoadedScripts | undefined;
+    const unsure = spooled.filter((s) => s.inFlight);
+    if (unsure.length > 0) {
+      scripts = await loadScripts(deps, state, summary, deliver, paths);
+      for (const signal of scripts.fresh ? unsure : []) {
+        if (await alreadyStored(signal, paths)) await deliver.confirm(signal);
+      }
+    }
+    const left = spooled.filter((s) => !deliver.confirmed(s));
+    if (left.length > 0) deps.progress.info(`delivering ${left.length} result(s) left from earlier runs`);
+    for (const signal of left) await deliver(signal, true);
+
+    // 2. The machine's scripts, from MAAS or (when it cannot be reached) from the last run's copy.
+    scripts ??= await loadScripts(deps, state, summary, deliver, paths);
+    if (scripts.stop) return finish(summary, deps, deliver.halted());
+    const entries = scripts.extracted
+      ? await readIndex(join(paths.scripts, 'index.json'))
+      : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
+        DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 
     // 3. Run everything, then send one signal per result in the index's order.
     const pending = await produce(entries, options, deps, paths, origin);
@@ -109,7 +125,8 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
 /** Sends spooled signals one by one; after MAAS proved unreachable (or refused the credentials) it only keeps them spooled. */
 function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
   let halt: Halt;
-  const send = async (signal: SpooledSignal, fromSpool: boolean): Promise<void> => {
+  const confirmedPaths = new Set<string>();
+  const lineOf = (signal: SpooledSignal, fromSpool: boolean): ResultSummary => {
     const line: ResultSummary = {
       name: signal.fields.name,
       status: signal.fields.status,
@@ -120,8 +137,23 @@ function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
       from_spool: fromSpool,
     };
     if (signal.fields.error) line.error = signal.fields.error;
+    return line;
+  };
+  const record = (line: ResultSummary) => {
+    summary.results.push(line);
+    if (line.delivery === 'delivered') summary.delivered += 1;
+    else if (line.delivery === 'spooled') summary.spooled += 1;
+    else {
+      summary.rejected += 1;
+      summary.problems.push(`MAAS rejected the result of ${line.name}: ${line.error}`);
+    }
+    deps.progress.delivered(line);
+  };
+  const send = async (signal: SpooledSignal, fromSpool: boolean): Promise<void> => {
+    const line = lineOf(signal, fromSpool);
     if (!halt) {
       try {
+        await state.spool.markInFlight(signal);
         await deps.client.signal(signal.fields, signal.files);
         line.delivery = 'delivered';
         await state.spool.remove(signal);
@@ -137,16 +169,16 @@ function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
         }
       }
     }
-    summary.results.push(line);
-    if (line.delivery === 'delivered') summary.delivered += 1;
-    else if (line.delivery === 'spooled') summary.spooled += 1;
-    else {
-      summary.rejected += 1;
-      summary.problems.push(`MAAS rejected the result of ${line.name}: ${line.error}`);
-    }
-    deps.progress.delivered(line);
+    record(line);
   };
   return Object.assign(send, {
+    /** Records a spooled result MAAS is known to hold already, and forgets it without sending. */
+    confirm: async (signal: SpooledSignal) => {
+      await state.spool.remove(signal);
+      confirmedPaths.add(signal.path);
+      record({ ...lineOf(signal, true), delivery: 'delivered', note: 'already stored by MAAS; not sent again' });
+    },
+    confirmed: (signal: SpooledSignal) => confirmedPaths.has(signal.path),
     halted: () => halt,
     halt: (reason: NonNullable<Halt>) => {
       halt ??= reason;
@@ -163,45 +195,70 @@ function classify(error: unknown): 'rejected' | 'unreachable' | 'auth' {
   return 'unreachable';
 }
 
-/** The index entries to run, or undefined when there is nothing to run (a reason is in the summary). */
-async function fetchEntries(
+/** What loadScripts left in the run's scripts directory. */
+interface LoadedScripts {
+  /** Nothing to run: the reason is in the summary. */
+  stop: boolean;
+  /** A tarball (fresh or cached) was extracted. */
+  extracted: boolean;
+  /** It came from MAAS during this run. */
+  fresh: boolean;
+}
+
+/** Downloads the maas-scripts tarball (or takes the last run's copy when MAAS cannot be reached) and extracts it. */
+async function loadScripts(
   deps: ReportDeps,
   state: MachineState,
   summary: RunSummary,
   deliver: ReturnType<typeof deliverer>,
   paths: RunPaths,
-): Promise<ScriptIndexEntry[] | undefined> {
+): Promise<LoadedScripts> {
   let tar: Uint8Array | null | undefined;
+  let fresh = false;
   if (!deliver.halted()) {
     deps.progress.info(`fetching scripts from ${summary.metadata_url}`);
     try {
       tar = await deps.client.downloadScripts();
+      fresh = tar !== null;
     } catch (error) {
       if (classify(error) === 'auth') {
         problem(summary, deps.progress, `${oneLine(error)}; the machine credentials are wrong or were regenerated: fetch them again with get-machine-token`);
-        return undefined;
+        return { stop: true, extracted: false, fresh };
       }
       if (classify(error) === 'rejected') {
         problem(summary, deps.progress, oneLine(error));
-        return undefined;
+        return { stop: true, extracted: false, fresh };
       }
       deliver.halt({ kind: 'unreachable', message: oneLine(error) });
       deps.progress.warn(`${oneLine(error)}; running with the scripts of the last run and spooling the results`);
     }
     if (tar === null) {
       problem(summary, deps.progress, 'No script returned: MAAS has no scripts for this machine (HTTP 204); is it Deployed with hardware sync?');
-      return undefined;
+      return { stop: true, extracted: false, fresh };
     }
     if (tar) await state.saveScripts(tar);
   }
   tar ??= await state.loadScripts();
-  if (!tar) {
-    // Never reached MAAS for this machine: the six deploy-info results are stored by name.
-    return DEPLOY_INFO_SCRIPTS.map((name) => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
-  }
+  if (!tar) return { stop: false, extracted: false, fresh };
   const { skipped } = await extractTar(tar, paths.scripts);
   for (const member of skipped) deps.progress.warn(`tarball member ${member.name} skipped: ${member.reason}`);
-  return readIndex(join(paths.scripts, 'index.json'));
+  return { stop: false, extracted: true, fresh };
+}
+
+/**
+ * Whether MAAS already holds exactly this result: the tarball carries each started result's
+ * stored files as out/<name>.<result id>[.out|.err|.yaml] (§4.3), and they all match.
+ */
+async function alreadyStored(signal: SpooledSignal, paths: RunPaths): Promise<boolean> {
+  const { name, script_result_id: id } = signal.fields;
+  if (id === undefined || signal.files.length === 0) return false;
+  for (const file of signal.files) {
+    const suffix = file.name === name ? '' : file.name.slice(name.length);
+    if (!file.name.startsWith(name) || !['', '.out', '.err', '.yaml'].includes(suffix)) return false;
+    const stored = await readFile(join(paths.scripts, 'out', `${name}.${id}${suffix}`)).catch(() => undefined);
+    if (!stored || !stored.equals(Buffer.from(file.content))) return false;
+  }
+  return true;
 }
 
 /**

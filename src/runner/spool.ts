@@ -28,6 +28,11 @@ export interface SpooledSignal {
   sequence: number;
   /** The spool file holding it. */
   readonly path: string;
+  /**
+   * A send was started and not known to have finished: MAAS may have stored it already (the
+   * answer was lost, or the process died before forgetting it). Check before sending again.
+   */
+  inFlight: boolean;
 }
 
 interface StoredSignal {
@@ -47,6 +52,8 @@ export interface Spool {
   list(): Promise<{ signals: SpooledSignal[]; damaged: string[] }>;
   /** Forgets a delivered (or rejected) result; a no-op when a newer put already replaced it. */
   remove(signal: SpooledSignal): Promise<void>;
+  /** Durably notes that `signal` is about to be sent (see SpooledSignal.inFlight). */
+  markInFlight(signal: SpooledSignal): Promise<void>;
 }
 
 /** The state kept per machine: its spool and the last scripts tarball it was given. */
@@ -109,7 +116,7 @@ function createSpool(dir: string): Spool {
         files: files.map((f) => ({ name: f.name, base64: Buffer.from(f.content).toString('base64') })),
       };
       await writeAtomic(path, Buffer.from(JSON.stringify(stored)));
-      return { fields, files: [...files], createdAt: stored.createdAt, sequence: stored.sequence, path };
+      return { fields, files: [...files], createdAt: stored.createdAt, sequence: stored.sequence, path, inFlight: false };
     },
     async list() {
       const signals: SpooledSignal[] = [];
@@ -117,7 +124,10 @@ function createSpool(dir: string): Spool {
       for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
         const path = join(dir, name);
         try {
-          signals.push(decode(JSON.parse(await readFile(path, 'utf8')) as StoredSignal, path));
+          const signal = decode(JSON.parse(await readFile(path, 'utf8')) as StoredSignal, path);
+          // The marker names the sequence it was written for: a newer result of the script is not in flight.
+          signal.inFlight = (await readFile(markerOf(path), 'utf8').catch(() => '')) === String(signal.sequence);
+          signals.push(signal);
         } catch {
           await rename(path, `${path}.damaged`).catch(() => undefined);
           damaged.push(`${path}.damaged`);
@@ -132,10 +142,15 @@ function createSpool(dir: string): Spool {
         const current = JSON.parse(await readFile(signal.path, 'utf8')) as StoredSignal;
         if (current.sequence !== signal.sequence) return;
         await unlink(signal.path);
+        await rm(markerOf(signal.path), { force: true });
         await syncDir(dir);
       } catch (error) {
         if (!hasCode(error, 'ENOENT')) throw error;
       }
+    },
+    async markInFlight(signal) {
+      await writeAtomic(markerOf(signal.path), Buffer.from(String(signal.sequence)));
+      signal.inFlight = true;
     },
   };
 }
@@ -150,7 +165,12 @@ function decode(stored: StoredSignal, path: string): SpooledSignal {
     createdAt: stored.createdAt,
     sequence: stored.sequence,
     path,
+    inFlight: false,
   };
+}
+
+function markerOf(path: string): string {
+  return `${path}.sending`;
 }
 
 /** Writes `path` so that a crash leaves the old or the new content, never a mix: temp, fsync, rename, fsync dir. */

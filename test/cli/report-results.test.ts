@@ -282,6 +282,30 @@ describe('report-results when MAAS fails', () => {
     expect(signals(proxy.seen)).toHaveLength(6);
   });
 
+  it('does not store a result twice when MAAS took it but the answer was lost', async () => {
+    const machine = await deployedMachine();
+    proxy.seen.length = 0;
+    proxy.inject({ status: 200, loseAnswer: true, match: (method) => method === 'POST' });
+    const lost = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir, '--metadata-url', proxy.url], {
+      env: { ...FAST_RETRIES, MAAS_RUN_SCRIPTS_ATTEMPTS: '1' },
+    });
+    expect(lost.exitCode).toBe(1);
+    const [first] = signals(proxy.seen);
+    const name = part(first!, 'name')!;
+    expect(storedResults(machine.systemId).get(name)?.status).toBe(ScriptResultStatus.PASSED);
+    expect(await spoolFiles(machine)).toHaveLength(6);
+
+    proxy.seen.length = 0;
+    const next = await report(machine, '--metadata-url', proxy.url, '--json');
+    expect(next.exitCode, next.stderr).toBe(0);
+    const summary = JSON.parse(next.stdout) as { results: { name: string; from_spool: boolean; delivery: string; note?: string }[] };
+    expect(summary.results.find((r) => r.from_spool && r.name === name)).toMatchObject({ delivery: 'delivered', note: expect.stringMatching(/already stored/) });
+    // The lost one is confirmed from the scripts tarball, not sent again: this run sends it once, as its own new result.
+    expect(signals(proxy.seen).filter((r) => part(r, 'name') === name)).toHaveLength(1);
+    expect(signals(proxy.seen)).toHaveLength(11);
+    expect(await spoolFiles(machine)).toEqual([]);
+  });
+
   it('waits as long as a 503 Retry-After asks before sending again', async () => {
     const machine = await deployedMachine();
     proxy.seen.length = 0;

@@ -26,6 +26,8 @@ export interface Injected {
   body?: string;
   /** Only for requests matching this (default: all). */
   match?: (method: string, path: string) => boolean;
+  /** Forward the request to the server, then cut the connection instead of answering (a lost answer). */
+  loseAnswer?: boolean;
 }
 
 /** Rewrites the body of a forwarded answer (e.g. adds a script to the maas-scripts tarball). */
@@ -73,7 +75,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         };
         seen.push(record);
         const index = queue.findIndex((q) => !q.match || q.match(record.method, record.path));
-        if (index >= 0) {
+        const lose = index >= 0 && queue[index]!.loseAnswer === true;
+        if (lose) queue.splice(index, 1);
+        if (index >= 0 && !lose) {
           const [answer] = queue.splice(index, 1) as [Injected];
           record.status = answer.status;
           res.writeHead(answer.status, { 'Content-Type': 'text/plain', ...answer.headers });
@@ -84,6 +88,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
           (answer) => {
             record.status = answer.statusCode ?? 0;
+            if (lose) {
+              answer.resume();
+              answer.on('end', () => req.socket.destroy());
+              return;
+            }
             const rewrite = [...rewrites].find(([part]) => record.path.includes(part))?.[1];
             if (!rewrite || answer.statusCode !== 200) {
               res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -73,6 +73,30 @@ describe('the spool', () => {
     await state.close();
   });
 
+  it('remembers across a reopen that a send was started, until the result is removed', async () => {
+    const dir = await stateDir();
+    const state = await openMachineState(dir, 'm');
+    const signal = await state.spool.put(fields('x'), []);
+    expect(signal.inFlight).toBe(false);
+    await state.spool.markInFlight(signal);
+    await state.close();
+    const again = await openMachineState(dir, 'm');
+    const [listed] = (await again.spool.list()).signals;
+    expect(listed!.inFlight).toBe(true);
+    await again.spool.remove(listed!);
+    expect(await readdir(again.spool.dir)).toEqual([]);
+    await again.close();
+  });
+
+  it('does not count a newer result of the same script as in flight', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    await state.spool.markInFlight(await state.spool.put(fields('x', 1), []));
+    await state.spool.put(fields('x', 2), []);
+    const [listed] = (await state.spool.list()).signals;
+    expect([listed!.fields.exit_status, listed!.inFlight]).toEqual([2, false]);
+    await state.close();
+  });
+
   it('keeps machines apart', async () => {
     const dir = await stateDir();
     const one = await openMachineState(dir, 'one');
