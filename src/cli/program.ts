@@ -45,9 +45,11 @@ export function buildProgram(): Command {
     .option('--hostname <NAME>', 'name of a new machine (default: this host name up to the first dot)')
     .option('--dir <DIR>', 'directory for the creds file', '.')
     .option('--root <dir>', 'read NICs and host name from a captured tree (sys/, proc/) instead of this machine')
-    .action(async (maasUrl: string, adminCredentials: Credentials, opts: { hostname?: string; dir: string; root?: string }) => {
+    .option('--no-report', 'only register: do not run report-results right after')
+    .option('--state-dir <dir>', 'state directory of the report that follows (see report-results)')
+    .action(async (maasUrl: string, adminCredentials: Credentials, opts: { hostname?: string; dir: string; root?: string; report: boolean; stateDir?: string }, command: Command) => {
       const { runRegisterMachine } = await import('./commands/register-machine.js');
-      await runRegisterMachine({ maasUrl, adminCredentials, ...opts });
+      await runRegisterMachine({ maasUrl, adminCredentials, ...opts, debug: globalOptions(command).debug });
     });
 
   const getToken: Command = program
@@ -73,6 +75,17 @@ export function buildProgram(): Command {
     .action(async (opts: { only?: string[]; output?: string; format: 'json' | 'yaml'; root?: string }) => {
       const { collect } = await import('./commands/collect.js');
       await collect(opts);
+    });
+
+  program
+    .command('serve')
+    .description('run the bundled MAAS-compatible server (for trying the tool without a real MAAS); prints the MAAS URL and the admin API key, or takes the key from MAAS_ADMIN_KEY')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '5240')
+    .option('--db <file>', 'keep state in this SQLite file (default: in memory)')
+    .action(async (opts: { host: string; port: string; db?: string }, command: Command) => {
+      const { serve } = await import('./commands/serve.js');
+      await serve({ ...opts, debug: globalOptions(command).debug });
     });
 
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).

@@ -1,0 +1,88 @@
+// `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
+// that survives a restart.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, PROJECT_ROOT } from '../helpers/cli.js';
+import { oauthHeader } from './server-harness.js';
+
+const FIXED_KEY = 'ServeTestConsumer:ServeTestToken:ServeTestSecretServeTestSecret';
+
+// Starts `serve` and resolves with the printed URL and key once it listens.
+async function startServe(args: string[], env: Record<string, string> = {}) {
+  const child = execa(process.execPath, [CLI, 'serve', '--port', '0', ...args], { reject: false, env, stdin: 'ignore' });
+  let out = '';
+  const started = await new Promise<{ url: string; keyLine: string }>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /MAAS URL: (\S+)/.exec(out)?.[1];
+      const keyLine = /Admin API key: (.*)\n/.exec(out)?.[1];
+      if (url && keyLine) resolve({ url, keyLine });
+    });
+    void child.then((result) => reject(new Error(`serve exited early (${result.exitCode}): ${String(result.stderr)}`)));
+  });
+  return { ...started, child, output: () => out };
+}
+
+describe('the serve command', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the MAAS URL and a working admin key, and stops cleanly on SIGTERM', async () => {
+    const server = await startServe([]);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/MAAS$/);
+    const key = server.keyLine.trim();
+    expect(key).toMatch(/^[^:]+:[^:]+:[^:]+$/);
+    const response = await fetch(`${server.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(key) } });
+    expect([response.status, await response.json()]).toEqual([200, []]);
+    server.child.kill('SIGTERM');
+    expect((await server.child).exitCode).toBe(0);
+  });
+
+  it('takes the admin key from MAAS_ADMIN_KEY without printing it, and keeps SQLite state across restarts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
+    dirs.push(dir);
+    const db = join(dir, 'state.db');
+    const first = await startServe(['--db', db], { MAAS_ADMIN_KEY: FIXED_KEY });
+    expect(first.output()).not.toContain('ServeTestSecret');
+    const form = new FormData();
+    form.set('hostname', 'survivor');
+    form.set('deployed', 'true');
+    const created = (await (await fetch(`${first.url}/api/2.0/machines/`, { method: 'POST', body: form, headers: { Authorization: oauthHeader(FIXED_KEY) } })).json()) as { system_id: string };
+    const token = (await (await fetch(`${first.url}/api/2.0/machines/${created.system_id}/?op=get_token`, { headers: { Authorization: oauthHeader(FIXED_KEY) } })).json()) as Record<string, string>;
+    first.child.kill('SIGTERM');
+    await first.child;
+
+    const second = await startServe(['--db', db], { MAAS_ADMIN_KEY: FIXED_KEY });
+    const listed = (await (await fetch(`${second.url}/api/2.0/machines/?hostname=survivor`, { headers: { Authorization: oauthHeader(FIXED_KEY) } })).json()) as { system_id: string; status_name: string }[];
+    expect(listed.map((m) => [m.system_id, m.status_name])).toEqual([[created.system_id, 'Deployed']]);
+    const machineKey = `${token.consumer_key}:${token.token_key}:${token.token_secret}`;
+    expect((await fetch(`${second.url}/metadata/2012-03-01/maas-scripts`, { headers: { Authorization: oauthHeader(machineKey) } })).status).toBe(200);
+    second.child.kill('SIGTERM');
+    await second.child;
+  });
+
+  it('serves the single-file CLI at /MAAS/maas-run-scripts, anonymously', async () => {
+    const server = await startServe([]);
+    const response = await fetch(`${server.url}/maas-run-scripts`);
+    const bundle = readFileSync(join(PROJECT_ROOT, 'build/maas-run-scripts'));
+    expect(response.status).toBe(200);
+    expect(Buffer.from(await response.arrayBuffer()).equals(bundle)).toBe(true);
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+
+  it('refuses a port in use with a one-line error and exit code 2', async () => {
+    const server = await startServe([]);
+    const port = new URL(server.url).port;
+    const second = await execa(process.execPath, [CLI, 'serve', '--port', port], { reject: false, stdin: 'ignore', timeout: 30_000 });
+    expect(second.exitCode).toBe(2);
+    expect(String(second.stderr).trim().split('\n')).toEqual([`cannot listen on 127.0.0.1:${port}: the port is in use; choose another with --port`]);
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+});
