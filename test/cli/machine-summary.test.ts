@@ -23,11 +23,11 @@ describe('formatMachineSummary', () => {
   });
 
   it('lists every disk with its size and every NIC with its MAC and addresses', () => {
-    const disk = { name: 'nvme0n1', size: 500_107_862_016, model: 'Samsung SSD', serial: 'S4EW', tags: ['ssd'] } as BlockDeviceJson;
+    const disk = { name: 'nvme0n1', size: 500_107_862_016, model: 'Samsung SSD', serial: 'S4EW', tags: ['ssd'] } as unknown as BlockDeviceJson;
     const nic = {
       name: 'eth0', type: 'physical', mac_address: '52:54:00:12:34:56', parents: [],
       links: [{ id: 1, mode: 'static', ip_address: '10.0.0.50' }],
-    } as InterfaceJson;
+    } as unknown as InterfaceJson;
     const bond = { name: 'bond0', type: 'bond', mac_address: '52:54:00:12:34:57', parents: ['eth1', 'eth2'], links: [] } as unknown as InterfaceJson;
     const text = formatMachineSummary(machine({ physicalblockdevice_set: [disk], interface_set: [nic, bond] }));
     expect(text).toMatch(/nvme0n1 +500\.1 GB +Samsung SSD S4EW \[ssd\]/);
