@@ -111,9 +111,9 @@ export function dmiKeypairs(records: readonly DmiRecord[]): [keyword: string, va
 }
 
 /** Runs `dmidecode` when the host runs as root; undefined when not root or the tool fails. */
-export async function readDmidecode(host: Host, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<DmiRecord[] | undefined> {
+export async function readDmidecode(host: Host, timeoutMs = 20_000): Promise<DmiRecord[] | undefined> {
   if (!host.isRoot) return undefined;
-  const result = await host.run('dmidecode', [], { timeoutMs: options.timeoutMs ?? 20_000, signal: options.signal });
+  const result = await host.run('dmidecode', [], { timeoutMs });
   if (result.failed) return undefined;
   return parseDmidecode(result.stdout);
 }

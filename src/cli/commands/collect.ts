@@ -1,7 +1,7 @@
 // `maas-run-scripts collect`: runs the built-in collectors with no server. Prints one
 // collector's output (the machine-resources document by default), or writes every file
 // report-results would upload for each deploy-info script into a directory.
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { collectorNamed, deployInfoCollectors } from '../../../collectors/index.js';
@@ -109,10 +109,16 @@ async function ensureDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Writes through a temporary file and a rename, so a reader never sees half a file. */
 async function writeAtomic(path: string, content: string): Promise<void> {
   const temp = `${path}.tmp-${process.pid}`;
-  await writeFile(temp, content);
-  await rename(temp, path);
+  try {
+    await writeFile(temp, content);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new CliError(`cannot write ${path}: ${(error as Error).message}; check the --output directory's permissions and free space`, { cause: error });
+  }
 }
 
 function failureLine(outcome: CollectorOutcome): string {
