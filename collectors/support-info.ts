@@ -105,8 +105,11 @@ async function detailedBlockDevices(host: Host, notes: string[]): Promise<string
   if (pairs.notFound) return commandBody(pairs, notes);
   let out = `${withNewline(commandBody(pairs, notes))}\n`;
   const devices = names.failed ? [] : names.stdout.split('\n').map((n) => n.trim()).filter(Boolean);
-  const parts = await Promise.all(
-    devices.map(async (dev) => {
+  // A storage server may have hundreds of devices: a few udevadm at a time, not hundreds at once.
+  const parts = await mapLimit(
+    devices,
+    4,
+    async (dev) => {
       if (!(await host.exists(`/dev/${dev}`))) return `${dev} device node not found, skipping\n`;
       const [udev, sectors] = await Promise.all([
         host.run('udevadm', ['info', '-q', 'all', '-n', dev], { timeoutMs: COMMAND_TIMEOUT_MS }),
@@ -115,12 +118,26 @@ async function detailedBlockDevices(host: Host, notes: string[]): Promise<string
       // sysfs counts 512-byte sectors whatever the device's own block size.
       const size64 = sectors !== undefined && /^\d+$/.test(sectors) ? String(BigInt(sectors) * 512n) : '?';
       return `${dev}:\n${withNewline(commandBody(udev, notes))}\n    size64: ${size64}\n       bsz: ?\n`;
-    }),
+    },
   );
   out += parts.join('');
   out += '\n';
   out += await diskLinks(host);
   return out;
+}
+
+/** Maps `items` through `fn` with at most `limit` calls in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** The /dev/disk symlinks as "link -> target", sorted by target like upstream's `sort -k2`. */

@@ -9,6 +9,7 @@ import {
   cloudConfigUrl,
   cpuModelCounts,
   formatSections,
+  mapLimit,
   parseProcVersion,
   supportInfoCollector,
 } from '../../collectors/support-info.js';
@@ -172,5 +173,27 @@ describe('pure helpers', () => {
 
   it('separates sections by one blank line and keeps empty bodies empty', () => {
     expect(formatSections([{ title: 'A', body: 'x' }, { title: 'B', body: '' }])).toBe('-----BEGIN A-----\nx\n-----END A-----\n\n-----BEGIN B-----\n-----END B-----\n');
+  });
+});
+
+describe('mapLimit', () => {
+  it('never has more than the limit in flight and keeps the input order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const gates: (() => void)[] = [];
+    const running = mapLimit([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      inFlight -= 1;
+      return n * 10;
+    });
+    // Release the waiting calls one by one until all have run.
+    while (gates.length > 0 || inFlight > 0) {
+      await new Promise((r) => setImmediate(r));
+      gates.shift()?.();
+    }
+    expect(await running).toEqual([10, 20, 30, 40, 50, 60, 70]);
+    expect(most).toBe(3);
   });
 });
