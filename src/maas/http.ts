@@ -337,11 +337,15 @@ const NETWORK_REASONS: Record<string, string> = {
 function networkReason(error: unknown, timeoutMs: number): string {
   const err = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined;
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${(timeoutMs / 1000).toFixed(1)} s`;
+  // fetch wraps the socket error: "fetch failed" with the real reason in `cause`.
+  let deepest = err?.message?.split('\n')[0] ?? String(error);
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
     const code = (current as { code?: string }).code;
+    const message = (current as Error).message?.split('\n')[0];
     if (code && NETWORK_REASONS[code]) return NETWORK_REASONS[code];
-    if (code) return `${code}${(current as Error).message ? ` (${(current as Error).message.split('\n')[0]})` : ''}`;
+    if (code) return `${code}${message ? ` (${message})` : ''}`;
+    if (message) deepest = message;
     current = (current as { cause?: unknown }).cause;
   }
-  return err?.message?.split('\n')[0] ?? String(error);
+  return deepest;
 }
