@@ -152,12 +152,13 @@ function serveBundle(path: string | undefined): Reply {
   return { status: 200, body: readFileSync(path), contentType: 'text/javascript; charset=utf-8' };
 }
 
-// The single-file CLI: this very file when the server runs from it, else the project's build.
+// The single-file CLI: this very file when the server runs from it, else the project's build
+// (found from dist/src/server/ or, in tests, from src/server/).
 function defaultBundlePath(): string | undefined {
   const self = fileURLToPath(import.meta.url);
   if (self.endsWith('/maas-run-scripts')) return self;
-  const built = resolve(dirname(self), '../../../build/maas-run-scripts');
-  return existsSync(built) ? built : undefined;
+  const candidates = ['../../../build/maas-run-scripts', '../../build/maas-run-scripts'].map((p) => resolve(dirname(self), p));
+  return candidates.find((p) => existsSync(p) && existsSync(resolve(dirname(p), '../package.json')));
 }
 
 /** Options of startMaasServer. */
