@@ -32,7 +32,7 @@ const getToken = (args: string[], cwd?: string): Promise<CliRun> =>
 async function withMachine(options: FakeMaasOptions = {}): Promise<{ maas: FakeMaas; systemId: string }> {
   const maas = await fake({ systemIds: ['xyz123'], ...options });
   const out = await dir();
-  const run = await runCli(['register-machine', maas.url, maas.adminKey, '--hostname', 'web01', '--dir', out]);
+  const run = await runCli(['register-machine', maas.url, maas.adminKey, '--no-report', '--hostname', 'web01', '--dir', out]);
   expect(run.exitCode, run.stderr).toBe(0);
   maas.requests.length = 0;
   return { maas, systemId: maas.machines[0]!.system_id };

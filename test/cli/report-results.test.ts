@@ -1,6 +1,6 @@
 // report-results as users run it: the built CLI as a subprocess against the bundled server on
 // 127.0.0.1, often through a small proxy that records requests and injects faults.
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { extract, pack } from 'tar-stream';
@@ -157,15 +157,13 @@ async function withScripts(tar: Buffer, scripts: CustomScript[], only = false): 
 describe('report-results against the bundled server', () => {
   it('reports this machine after register-machine: the server shows its CPUs, memory, disks and interfaces, Deployed; release makes it Ready', async () => {
     const dir = await mkdtemp(join(work, 'register-'));
-    const registered = await runCli(['register-machine', server.url, server.adminKey, '--dir', dir, '--hostname', 'this-host'], { env: FAST_RETRIES });
-    expect(registered.stderr).toBe('');
-    expect(registered.exitCode).toBe(0);
+    const stateDir = join(dir, 'state');
+    // register-machine reports right away (Part A item 3): no report-results run is needed.
+    const registered = await runCli(['register-machine', server.url, server.adminKey, '--dir', dir, '--hostname', 'this-host', '--state-dir', stateDir], { env: FAST_RETRIES });
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    expect(registered.stdout).toMatch(/done: 6 delivered/);
     const [credsName] = (await readdir(dir)).filter((f) => f.endsWith('-creds.yaml'));
     const systemId = /metadata\/status\/([^/\s]+)/.exec(await readFile(join(dir, credsName!), 'utf8'))![1]!;
-    const stateDir = join(dir, 'state');
-    // register-machine reports right away unless told not to; running report-results again must be harmless.
-    const run = await runCli(['report-results', '--config', join(dir, credsName!), '--state-dir', stateDir], { env: FAST_RETRIES });
-    expect(run.exitCode, run.stderr).toBe(0);
 
     const collected = await runCli(['collect', '--only', 'resources']);
     expect(collected.exitCode).toBe(0);
@@ -186,6 +184,24 @@ describe('report-results against the bundled server', () => {
 
     const released = await admin.releaseMachine(systemId);
     expect(released.status_name).toBe('Ready');
+  });
+
+  it('register-machine --no-report only registers: the results stay pending until report-results runs', async () => {
+    const dir = await mkdtemp(join(work, 'no-report-'));
+    const stateDir = join(dir, 'state');
+    // A tree of its own (no NICs), so it is not taken for this host, which the test above registered.
+    const root = join(dir, 'root');
+    await mkdir(join(root, 'proc/sys/kernel'), { recursive: true });
+    await writeFile(join(root, 'proc/sys/kernel/hostname'), 'quiet-host\n');
+    const registered = await runCli(['register-machine', server.url, server.adminKey, '--dir', dir, '--root', root, '--no-report', '--state-dir', stateDir], { env: FAST_RETRIES });
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    const [credsName] = (await readdir(dir)).filter((f) => f.endsWith('-creds.yaml'));
+    const systemId = /metadata\/status\/([^/\s]+)/.exec(await readFile(join(dir, credsName!), 'utf8'))![1]!;
+    expect([...storedResults(systemId).values()].map((r) => r.status)).toEqual(Array(6).fill(ScriptResultStatus.PENDING));
+
+    const run = await runCli(['report-results', '--config', join(dir, credsName!), '--state-dir', stateDir, '--root', root], { env: FAST_RETRIES });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect([...storedResults(systemId).values()].every((r) => r.status !== ScriptResultStatus.PENDING)).toBe(true);
   });
 
   it('follows a changed hardware tree on every run and never creates a second machine', async () => {

@@ -205,8 +205,22 @@ async function create(
   }
 }
 
-/** The CLI action: parses nothing (commander did), runs registerMachine with the real host. */
-export async function runRegisterMachine(options: RegisterOptions & { root?: string }): Promise<void> {
+/** The CLI action: parses nothing (commander did), runs registerMachine with the real host, then reports (Part A item 3) unless `report` is false. */
+export async function runRegisterMachine(
+  options: RegisterOptions & { root?: string; report?: boolean; stateDir?: string; debug?: boolean },
+): Promise<void> {
   const host = options.root ? createHost({ root: options.root, isRoot: false }) : createHost();
-  await registerMachine(options, { host });
+  const registered = await registerMachine(options, { host });
+  if (options.report === false) return;
+  const { runReport } = await import('./report-results.js');
+  try {
+    await runReport(
+      { metadataUrl: registered.endpoint, credentials: registered.credentials, endpoint: registered.endpoint },
+      { stateDir: options.stateDir, root: options.root, debug: options.debug },
+    );
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    const reason = error.message.replace(/^report-results: /, '');
+    throw new CliError(`machine ${registered.systemId} is registered, but reporting its hardware failed: ${reason}; retry with report-results --config ${registered.credsPath}`, { cause: error });
+  }
 }
