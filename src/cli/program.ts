@@ -77,6 +77,17 @@ export function buildProgram(): Command {
       await collect(opts);
     });
 
+  program
+    .command('serve')
+    .description('run the bundled MAAS-compatible server (for trying the tool without a real MAAS); prints the MAAS URL and the admin API key, or takes the key from MAAS_ADMIN_KEY')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '5240')
+    .option('--db <file>', 'keep state in this SQLite file (default: in memory)')
+    .action(async (opts: { host: string; port: string; db?: string }, command: Command) => {
+      const { serve } = await import('./commands/serve.js');
+      await serve({ ...opts, debug: globalOptions(command).debug });
+    });
+
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
   return program;
