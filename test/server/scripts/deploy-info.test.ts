@@ -25,7 +25,7 @@ async function untar(tar: Buffer): Promise<Member[]> {
   const reader = extract();
   reader.on('entry', (header, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
     stream.on('end', () => {
       members.push({ name: header.name, mode: header.mode ?? 0, content: Buffer.concat(chunks) });
       next();
