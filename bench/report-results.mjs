@@ -1,0 +1,89 @@
+// report-results end to end against the bundled server (in this process, on 127.0.0.1), as a
+// fresh CLI process each round: wall time, CPU time (user+sys, its children included) and peak
+// RSS, side by side in the same run with each built-in collector run alone (`collect --only X`,
+// also a fresh process): the sum and the max of those. Rounds alternate so noise hits all
+// alike; medians are compared. Figures come from GNU time when installed (wall time only otherwise).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { deployInfoCollectors } from '../dist/collectors/index.js';
+import { MaasClient } from '../dist/src/maas/client.js';
+import { credsYaml, parseCredentials } from '../dist/src/maas/credentials.js';
+import { startMaasServer } from '../dist/src/server/server.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CLI = 'bin/maas-run-scripts';
+const GNU_TIME = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const work = mkdtempSync(join(tmpdir(), 'bench-report-'));
+const server = await startMaasServer({ port: 0 });
+try {
+  const admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
+  const machine = await admin.createMachine({ hostname: 'bench-host', deployed: 'true' });
+  const token = await admin.getMachineToken(machine.system_id);
+  const creds = join(work, 'creds.yaml');
+  writeFileSync(creds, credsYaml({ consumer_key: token.consumer_key, endpoint: `${server.url}/metadata/status/${machine.system_id}`, token_key: token.token_key, token_secret: token.token_secret }), { mode: 0o600 });
+
+  // Runs the CLI in a child (the server answers from this process, so spawn asynchronously).
+  const measure = (args) =>
+    new Promise((resolve, reject) => {
+      const stats = join(work, 'time.txt');
+      const argv = GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M', '-o', stats, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+      const start = performance.now();
+      import('node:child_process').then(({ spawn }) => {
+        const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (c) => (stderr += c));
+        child.on('error', reject);
+        child.on('close', async (code) => {
+          const wallMs = performance.now() - start;
+          if (code !== 0 && args[0] === 'report-results') return reject(new Error(`report-results failed (${code}): ${stderr.trim()}`));
+          if (!GNU_TIME) return resolve({ wallMs, cpuMs: NaN, rssKiB: NaN });
+          const { readFileSync } = await import('node:fs');
+          const [, user, sys, rss] = readFileSync(stats, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+          resolve({ wallMs, cpuMs: (user + sys) * 1000, rssKiB: rss });
+        });
+      });
+    });
+
+  const report = () => measure(['report-results', '--config', creds, '--state-dir', join(work, 'state')]);
+  const alone = (name) => measure(['collect', '--only', name, ...(name === 'resources' ? [] : ['--output', join(work, `out-${name}`)])]);
+
+  await report(); // warm-up: page cache, tool lookups
+  const rows = { report: [], sumWall: [], maxWall: [], sumCpu: [], maxRss: [] };
+  const perCollector = new Map(deployInfoCollectors.map((c) => [c.name, []]));
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const r = await report();
+    rows.report.push(r);
+    const singles = [];
+    for (const collector of deployInfoCollectors) {
+      const s = await alone(collector.name);
+      perCollector.get(collector.name).push(s.wallMs);
+      singles.push(s);
+    }
+    rows.sumWall.push(singles.reduce((a, s) => a + s.wallMs, 0));
+    rows.maxWall.push(Math.max(...singles.map((s) => s.wallMs)));
+    rows.sumCpu.push(singles.reduce((a, s) => a + s.cpuMs, 0));
+    rows.maxRss.push(Math.max(...singles.map((s) => s.rssKiB)));
+  }
+
+  const wall = median(rows.report.map((r) => r.wallMs));
+  const cpu = median(rows.report.map((r) => r.cpuMs));
+  const rss = median(rows.report.map((r) => r.rssKiB));
+  for (const [name, times] of perCollector) console.log(`  collect --only ${name.padEnd(13)} alone: median ${median(times).toFixed(0)} ms wall`);
+  console.log(`  report-results (6 signals to the bundled server): median ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} ms CPU, ${(rss / 1024).toFixed(1)} MiB peak RSS`);
+  console.log(`  wall: report / sum of collectors alone = ${(wall / median(rows.sumWall)).toFixed(2)}×, report / slowest alone = ${(wall / median(rows.maxWall)).toFixed(2)}×`);
+  if (GNU_TIME) {
+    console.log(`  CPU:  report / sum of collectors alone = ${(cpu / median(rows.sumCpu)).toFixed(2)}×`);
+    console.log(`  RSS:  report / largest collector alone = ${(rss / median(rows.maxRss)).toFixed(2)}×`);
+  } else {
+    console.log('  CPU and RSS not measured: GNU time is not installed');
+  }
+  console.log(`  [${ROUNDS} rounds, ${process.getuid?.() === 0 ? 'root' : 'not root'}; each figure includes one Node start-up]`);
+} finally {
+  await server.close();
+  rmSync(work, { recursive: true, force: true });
+}
