@@ -3,8 +3,8 @@
 // RSS, side by side in the same run with each built-in collector run alone (`collect --only X`,
 // also a fresh process): the sum and the max of those. Rounds alternate so noise hits all
 // alike; medians are compared. Figures come from GNU time when installed (wall time only otherwise).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,19 +33,16 @@ try {
       const stats = join(work, 'time.txt');
       const argv = GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M', '-o', stats, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
       const start = performance.now();
-      import('node:child_process').then(({ spawn }) => {
-        const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (c) => (stderr += c));
-        child.on('error', reject);
-        child.on('close', async (code) => {
-          const wallMs = performance.now() - start;
-          if (code !== 0 && args[0] === 'report-results') return reject(new Error(`report-results failed (${code}): ${stderr.trim()}`));
-          if (!GNU_TIME) return resolve({ wallMs, cpuMs: NaN, rssKiB: NaN });
-          const { readFileSync } = await import('node:fs');
-          const [, user, sys, rss] = readFileSync(stats, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-          resolve({ wallMs, cpuMs: (user + sys) * 1000, rssKiB: rss });
-        });
+      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c) => (stderr += c));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const wallMs = performance.now() - start;
+        if (code !== 0 && args[0] === 'report-results') return reject(new Error(`report-results failed (${code}): ${stderr.trim()}`));
+        if (!GNU_TIME) return resolve({ wallMs, cpuMs: NaN, rssKiB: NaN });
+        const [, user, sys, rss] = readFileSync(stats, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+        resolve({ wallMs, cpuMs: (user + sys) * 1000, rssKiB: rss });
       });
     });
 
