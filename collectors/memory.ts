@@ -24,10 +24,15 @@ export function memoryBlocks(entries: readonly string[]): string[] {
   return entries.filter((e) => /^memory\d+$/.test(e));
 }
 
-async function onlineBytes(host: Host, blocks: readonly string[], blockSize: number): Promise<number> {
-  if (blockSize === 0) return 0;
-  const states = await Promise.all(blocks.map((b) => host.readOptional(`${MEMORY}/${b}/online`)));
-  return states.filter((s) => s === '1').length * blockSize;
+/** Online state of every memory block, read a bounded number at a time (there can be thousands). */
+async function onlineBlocks(host: Host, blocks: readonly string[]): Promise<Set<string>> {
+  const online = new Set<string>();
+  for (let i = 0; i < blocks.length; i += 64) {
+    const batch = blocks.slice(i, i + 64);
+    const states = await Promise.all(batch.map((b) => host.readOptional(`${MEMORY}/${b}/online`)));
+    batch.forEach((b, j) => states[j] === '1' && online.add(b));
+  }
+  return online;
 }
 
 /** Reads resources.memory. */
@@ -44,7 +49,8 @@ export async function readMemory(host: Host): Promise<MemoryResources> {
   const hugeTotal = (info.get('HugePages_Total') ?? 0) * hugeSize;
   const hugeFree = (info.get('HugePages_Free') ?? 0) * hugeSize;
   const memTotal = info.get('MemTotal') ?? 0;
-  const blocksTotal = await onlineBytes(host, memoryBlocks(memoryEntries), blockSize);
+  const online = blockSize > 0 ? await onlineBlocks(host, memoryBlocks(memoryEntries)) : new Set<string>();
+  const blocksTotal = online.size * blockSize;
   const total = blocksTotal > 0 ? blocksTotal : memTotal;
 
   const nodeNames = nodeEntries.filter((e) => /^node\d+$/.test(e));
@@ -55,7 +61,7 @@ export async function readMemory(host: Host): Promise<MemoryResources> {
         const [text, entries] = await Promise.all([host.readText(`${dir}/meminfo`), host.list(dir)]);
         if (text === undefined) return undefined;
         const node = parseMeminfo(text);
-        const nodeBlocks = await onlineBytes(host, memoryBlocks(entries), blockSize);
+        const nodeBlocks = memoryBlocks(entries).filter((b) => online.has(b)).length * blockSize;
         return {
           numa_node: Number(name.slice(4)),
           hugepages_used: ((node.get('HugePages_Total') ?? 0) - (node.get('HugePages_Free') ?? 0)) * hugeSize,

@@ -1,10 +1,12 @@
 // The top-level `networks`: state of every kernel interface (addresses, counters, flags, and
-// bond/bridge/VLAN relations), from /sys/class/net, /proc/net and `ip -j addr`.
+// bond/bridge/VLAN relations), from /sys/class/net and /proc/net.
 //
-// IPv4 addresses are only available from the kernel over netlink, which Node cannot speak, so
-// they come from `ip -j addr` (iproute2). Without it, IPv6 addresses still come from
-// /proc/net/if_inet6 and, on the running system, IPv4 ones from the C library's getifaddrs
-// (os.networkInterfaces: interfaces that are up and running only).
+// The kernel gives IPv4 addresses only over netlink, which Node reaches through the C library's
+// getifaddrs (os.networkInterfaces) on the running system; IPv6 addresses come from
+// /proc/net/if_inet6. getifaddrs as libuv filters it hides interfaces that are up without a
+// carrier, so when such an interface exists (and for any other root, such as a captured tree)
+// `ip -j addr` (iproute2) is asked instead. IPv4 addresses on interfaces that are
+// administratively down are reported only when `ip` is used.
 import { networkInterfaces } from 'node:os';
 import type { Host } from '../src/host/host.js';
 import type { NetworkAddress, NetworkState } from '../src/maas/types.js';
@@ -154,9 +156,11 @@ async function readBridge(host: Host, dir: string): Promise<NetworkState['bridge
   };
 }
 
-/** Where the addresses came from, for the warnings. */
-async function readAddresses(host: Host): Promise<{ byName: Map<string, NetworkAddress[]>; warning?: string }> {
-  const [ip, inet6] = await Promise.all([host.run('ip', ['-j', 'addr'], { timeoutMs: 5_000 }), host.readText('/proc/net/if_inet6')]);
+/** Addresses per interface, and a warning when some could not be read. */
+async function readAddresses(host: Host, hiddenByLibc: boolean): Promise<{ byName: Map<string, NetworkAddress[]>; warning?: string }> {
+  const inet6 = parseIfInet6((await host.readText('/proc/net/if_inet6')) ?? '');
+  if (host.root === '/' && !hiddenByLibc) return { byName: withLocalIpv4(inet6) };
+  const ip = await host.run('ip', ['-j', 'addr'], { timeoutMs: 5_000 });
   if (!ip.failed) {
     try {
       return { byName: parseIpAddrJson(ip.stdout) };
@@ -164,59 +168,63 @@ async function readAddresses(host: Host): Promise<{ byName: Map<string, NetworkA
       // fall through to the kernel files
     }
   }
-  const byName = parseIfInet6(inet6 ?? '');
-  if (host.root !== '/') return { byName, warning: 'networks: `ip` unavailable: IPv4 addresses left out (partial data)' };
+  if (host.root !== '/') return { byName: inet6, warning: 'networks: `ip` unavailable: IPv4 addresses left out (partial data)' };
+  return { byName: withLocalIpv4(inet6), warning: 'networks: `ip` unavailable: IPv4 addresses of interfaces without carrier are missing (partial data)' };
+}
+
+/** Adds the running system's IPv4 addresses (getifaddrs) in front of the IPv6 ones. */
+function withLocalIpv4(inet6: Map<string, NetworkAddress[]>): Map<string, NetworkAddress[]> {
+  const byName = new Map(inet6);
   for (const [name, list] of Object.entries(networkInterfaces())) {
     const v4 = (list ?? []).filter((a) => a.family === 'IPv4' && a.cidr);
     const entries = v4.map((a): NetworkAddress => ({ family: 'inet', address: a.address, netmask: a.cidr!.split('/')[1]!, scope: addressScope(a.address) }));
-    byName.set(name, [...entries, ...(byName.get(name) ?? [])]);
+    if (entries.length > 0) byName.set(name, [...entries, ...(byName.get(name) ?? [])]);
   }
-  return { byName, warning: 'networks: `ip` unavailable: IPv4 addresses of interfaces that are down are missing (partial data)' };
+  return byName;
 }
 
 /** Reads `networks`: one NetworkState per kernel interface, keyed (and sorted) by name. */
 export async function readNetworks(host: Host): Promise<{ networks: Record<string, NetworkState>; warnings: string[] }> {
-  const [entries, devText, vlanText, addresses] = await Promise.all([
-    host.list(NET),
-    host.readText('/proc/net/dev'),
-    host.readText('/proc/net/vlan/config'),
-    readAddresses(host),
-  ]);
+  const [entries, devText, vlanText] = await Promise.all([host.list(NET), host.readText('/proc/net/dev'), host.readText('/proc/net/vlan/config')]);
   const counters = parseProcNetDev(devText ?? '');
   const vlans = parseVlanConfig(vlanText ?? '');
   // bonding_masters is a file in /sys/class/net, not an interface.
   const names = (await Promise.all(entries.map(async (n) => ((await host.isDirectory(`${NET}/${n}`)) ? n : undefined)))).filter(
     (n): n is string => n !== undefined,
   );
-  const states = await Promise.all(
-    names.map(async (name): Promise<[string, NetworkState]> => {
+  const raw = await Promise.all(
+    names.map(async (name) => {
       const dir = `${NET}/${name}`;
-      const [flagsText, address, mtu, bond, bridge] = await Promise.all([
+      const [flagsText, address, mtu, carrier, bond, bridge] = await Promise.all([
         host.readOptional(`${dir}/flags`),
         host.readOptional(`${dir}/address`),
         host.readOptional(`${dir}/mtu`),
+        host.readOptional(`${dir}/carrier`),
         readBond(host, dir),
         readBridge(host, dir),
       ]);
-      const flags = flagsText ? parseInt(flagsText, 16) || 0 : 0;
-      const type = interfaceType(flags);
-      return [
-        name,
-        {
-          addresses: addresses.byName.get(name) ?? [],
-          counters: counters.get(name) ?? { bytes_received: 0, bytes_sent: 0, packets_received: 0, packets_sent: 0 },
-          hwaddr: type === 'loopback' || !address ? '' : address.toLowerCase(),
-          mtu: toInt(mtu),
-          state: flags & IFF_UP ? 'up' : 'down',
-          type,
-          bond,
-          bridge,
-          vlan: vlans.get(name) ?? null,
-          ovn: null,
-        },
-      ];
+      return { name, flags: flagsText ? parseInt(flagsText, 16) || 0 : 0, address, mtu, carrier, bond, bridge };
     }),
   );
+  const addresses = await readAddresses(host, raw.some((r) => r.flags & IFF_UP && r.carrier !== '1'));
+  const states = raw.map(({ name, flags, address, mtu, bond, bridge }): [string, NetworkState] => {
+    const type = interfaceType(flags);
+    return [
+      name,
+      {
+        addresses: addresses.byName.get(name) ?? [],
+        counters: counters.get(name) ?? { bytes_received: 0, bytes_sent: 0, packets_received: 0, packets_sent: 0 },
+        hwaddr: type === 'loopback' || !address ? '' : address.toLowerCase(),
+        mtu: toInt(mtu),
+        state: flags & IFF_UP ? 'up' : 'down',
+        type,
+        bond,
+        bridge,
+        vlan: vlans.get(name) ?? null,
+        ovn: null,
+      },
+    ];
+  });
   states.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return { networks: Object.fromEntries(states), warnings: addresses.warning ? [addresses.warning] : [] };
 }

@@ -61,11 +61,29 @@ const DMI_FILES = [
   'board_vendor', 'board_name', 'board_serial', 'board_version',
 ];
 
+/**
+ * Files that container managers create (and that systemd-detect-virt checks too), with the
+ * manager's name: when one exists the answer is "container" without starting the tool.
+ */
+export const CONTAINER_MARKERS: readonly [path: string, name: string][] = [
+  ['/run/systemd/container', 'systemd'],
+  ['/run/host/container-manager', 'systemd'],
+  ['/.dockerenv', 'docker'],
+  ['/run/.containerenv', 'podman'],
+  ['/proc/vz/veinfo', 'openvz'],
+];
+
+/** LXD's system type: a container marker file when present, else systemd-detect-virt's answer. */
+export async function systemType(host: Host): Promise<string> {
+  const marked = await Promise.all(CONTAINER_MARKERS.map(([path]) => host.exists(path)));
+  if (marked.some(Boolean)) return 'container';
+  return virtType(await host.run('systemd-detect-virt', [], { timeoutMs: 5_000 }));
+}
+
 /** Reads resources.system; warnings say which root-only strings were left empty. */
 export async function readSystem(host: Host): Promise<{ system: SystemResources; warnings: string[] }> {
   const warnings: string[] = [];
-  const [present, detect] = await Promise.all([host.isDirectory(DMI), host.run('systemd-detect-virt', [], { timeoutMs: 5_000 })]);
-  const type = virtType(detect);
+  const [present, type] = await Promise.all([host.isDirectory(DMI), systemType(host)]);
   if (!present) {
     warnings.push(`system: ${DMI} is absent (no DMI on this platform): vendor, product and serials left empty`);
     return { system: buildSystem(undefined, type), warnings };

@@ -1,9 +1,12 @@
 // Vendor/product names from the pci.ids and usb.ids databases, when the host has them.
-// The files are large (over a megabyte), so each is read once, lazily, and searched rather than
-// parsed whole.
+// The files are large (over a megabyte), so each is read once, lazily, kept as bytes and
+// searched; only the lines a lookup needs are decoded.
 import type { Host } from '../../src/host/host.js';
 
 const DIRS = ['/usr/share/misc', '/usr/share/hwdata', '/usr/share'];
+const NL = 0x0a;
+const TAB = 0x09;
+const HASH = 0x23;
 
 /** A loaded ids database. */
 export interface IdsDatabase {
@@ -13,40 +16,38 @@ export interface IdsDatabase {
   usbClass(classId: string, subclassId?: string): string;
 }
 
-/** Finds vendor/product names in ids-format text. Pure: tests pass small texts. */
-export function idsDatabase(text: string): IdsDatabase {
-  const section = (header: string): string | undefined => {
-    const at = text.indexOf(`\n${header}`);
-    if (at < 0) return undefined;
-    const start = at + 1;
-    let end = start + header.length;
-    // The section runs until the next line that does not start with a tab.
-    for (;;) {
-      const nl = text.indexOf('\n', end);
-      if (nl < 0) return text.slice(start);
-      end = nl + 1;
-      if (text[end] !== '\t' && text[end] !== '#') return text.slice(start, nl);
-    }
+/** Finds vendor/product names in ids-format data. Pure: tests pass small texts. */
+export function idsDatabase(data: string | Buffer): IdsDatabase {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const lineAt = (start: number) => {
+    const end = bytes.indexOf(NL, start);
+    return bytes.toString('utf8', start, end < 0 ? bytes.length : end);
   };
-  const nameAfter = (line: string | undefined, prefixLength: number) => (line === undefined ? '' : line.slice(prefixLength).trim());
-  const vendorSection = (id: string) => section(`${id.toLowerCase()}  `);
+  // Byte range of the block starting with `header` at a line start (from the newline before it,
+  // -1 at the very start): its own line, then its tab-indented children and comment lines.
+  const block = (header: string): [number, number] | undefined => {
+    const first = bytes.toString('utf8', 0, header.length) === header;
+    const at = first ? -1 : bytes.indexOf(`\n${header}`, 0, 'utf8');
+    if (at < 0 && !first) return undefined;
+    let end = bytes.indexOf(NL, at + 1);
+    while (end >= 0 && (bytes[end + 1] === TAB || bytes[end + 1] === HASH)) end = bytes.indexOf(NL, end + 1);
+    return [at, end < 0 ? bytes.length : end];
+  };
+  // The name on the first line of a block, after its `prefixLength`-long id part.
+  const name = (range: [number, number] | undefined, prefixLength: number) => (range ? lineAt(range[0] + 1).slice(prefixLength).trim() : '');
+  // A child line ("\tID  name") inside a block; grandchildren have two tabs and never match.
+  const child = (range: [number, number] | undefined, id: string) => {
+    if (!range) return '';
+    const at = bytes.indexOf(`\n\t${id.toLowerCase()}  `, Math.max(0, range[0]), 'utf8');
+    return at < 0 || at >= range[1] ? '' : lineAt(at + 2).slice(id.length).trim();
+  };
+  const vendorBlock = (id: string) => block(`${id.toLowerCase()}  `);
   return {
-    vendor: (vendorId) => {
-      const s = vendorSection(vendorId);
-      return s === undefined ? '' : nameAfter(s.split('\n')[0], vendorId.length);
-    },
-    product: (vendorId, productId) => {
-      const s = vendorSection(vendorId);
-      if (s === undefined) return '';
-      const line = s.split('\n').find((l) => l.startsWith(`\t${productId.toLowerCase()}  `));
-      return nameAfter(line, productId.length + 1);
-    },
+    vendor: (vendorId) => name(vendorBlock(vendorId), vendorId.length),
+    product: (vendorId, productId) => child(vendorBlock(vendorId), productId),
     usbClass: (classId, subclassId) => {
-      const s = section(`C ${classId.toLowerCase()}  `);
-      if (s === undefined) return '';
-      const lines = s.split('\n');
-      if (subclassId === undefined) return nameAfter(lines[0], classId.length + 2);
-      return nameAfter(lines.find((l) => l.startsWith(`\t${subclassId.toLowerCase()}  `)), subclassId.length + 1);
+      const range = block(`C ${classId.toLowerCase()}  `);
+      return subclassId === undefined ? name(range, classId.length + 2) : child(range, subclassId);
     },
   };
 }
@@ -62,8 +63,8 @@ export function loadIds(host: Host, file: 'pci.ids' | 'usb.ids'): Promise<IdsDat
   if (!loaded) {
     loaded = (async () => {
       for (const dir of DIRS) {
-        const text = await host.readText(`${dir}/${file}`);
-        if (text !== undefined) return idsDatabase(`\n${text}`);
+        const data = await host.readBytes(`${dir}/${file}`);
+        if (data !== undefined) return idsDatabase(data);
       }
       return EMPTY;
     })();

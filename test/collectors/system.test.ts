@@ -38,6 +38,13 @@ describe('readSystem', () => {
     expect(warnings.join('\n')).toMatch(/not running as root.*partial/);
   });
 
+  it('answers "container" from a container manager’s marker file without running systemd-detect-virt', async () => {
+    const root = await makeRoot({ ...edgeMachine(), 'run/systemd/container': 'lxc\n' });
+    // The tool would say otherwise: the marker file must win.
+    const { system } = await readSystem(createHost({ root, run: cannedCommands({ 'systemd-detect-virt': 'kvm\n' }), isRoot: true }));
+    expect(system.type).toBe('container');
+  });
+
   it('reports null firmware, chassis and board when the machine has no DMI', async () => {
     const host = createHost({ root: await makeRoot(edgeMachine({ noDmi: true })), run: cannedCommands({ 'systemd-detect-virt': 'kvm\n' }), isRoot: true });
     const { system, warnings } = await readSystem(host);

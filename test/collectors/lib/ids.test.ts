@@ -24,3 +24,16 @@ describe('idsDatabase', () => {
     expect(db.usbClass('03', '01')).toBe('Boot Interface Subclass');
   });
 });
+
+describe('idsDatabase at the edges of the file', () => {
+  it('finds a vendor on the very first line and a product on the very last', () => {
+    const db = idsDatabase(Buffer.from('abcd  First Vendor\n\t0001  Last Product'));
+    expect(db.vendor('abcd')).toBe('First Vendor');
+    expect(db.product('abcd', '0001')).toBe('Last Product');
+  });
+
+  it('does not mistake a subsystem line (two tabs) for a product', () => {
+    const db = idsDatabase('\n8086  Intel\n\t1521  I350\n\t\t8086 0001  I350-T4\n');
+    expect(db.product('8086', '8086')).toBe('');
+  });
+});
