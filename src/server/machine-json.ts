@@ -2,7 +2,7 @@
 // hardware fields derived from its reports.
 import { HARDWARE_INFO_KEYS, NodeStatus, ScriptResultStatus } from '../maas/types.js';
 import type { MachineJson, NumaNodeJson } from '../maas/types.js';
-import { hardwareMacs, renderHardware } from './hooks/process-resources.js';
+import { hardwareMacs, hardwareUuid, renderHardware } from './hooks/process-resources.js';
 import type { MachineHardware } from './hooks/process-resources.js';
 import type { MachineRecord, ScriptResultRecord, Store } from './store.js';
 
@@ -124,4 +124,9 @@ export function renderMachine(store: Store, machine: MachineRecord): MachineJson
 /** Every MAC the machine's interfaces have (from creation or reports). */
 export function machineMacs(machine: MachineRecord): string[] {
   return hardwareMacs(machine.hardware as MachineHardware);
+}
+
+/** The machine with new hardware and the index fields (MACs, UUID) the store looks it up by. */
+export function withHardware(machine: MachineRecord, hardware: MachineHardware): MachineRecord {
+  return { ...machine, hardware, macs: hardwareMacs(hardware), hardwareUuid: hardwareUuid(hardware) };
 }

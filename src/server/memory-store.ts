@@ -75,6 +75,10 @@ export function memoryStore(): Store {
       return undefined;
     },
     listMachines: () => [...machines.values()].map(copy),
+    machinesByMac(macs) {
+      return [...machines.values()].filter((m) => m.macs.some((mac) => macs.includes(mac))).map(copy);
+    },
+    machinesByHardwareUuid: (uuid) => [...machines.values()].filter((m) => m.hardwareUuid === uuid).map(copy),
     putMachine: (machine) => set(machines, machine.systemId, copy(machine)),
     deleteMachine: (systemId) => set(machines, systemId, undefined),
 

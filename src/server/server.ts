@@ -202,7 +202,8 @@ export async function startMaasServer(options: StartOptions = {}): Promise<Runni
   const server = createMaasServer({ store, log: options.log, now: options.now, bundlePath: options.bundlePath });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    // A deep accept queue: a fleet reporting at once opens many connections together.
+    server.listen({ port: options.port ?? 0, host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolveListen();
     });

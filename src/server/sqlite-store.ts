@@ -17,6 +17,10 @@ CREATE INDEX IF NOT EXISTS tokens_by_machine ON tokens(system_id);
 CREATE TABLE IF NOT EXISTS machines (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, system_id TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS machines_by_hostname ON machines(hostname);
+CREATE TABLE IF NOT EXISTS machine_macs (system_id TEXT NOT NULL, mac TEXT NOT NULL, PRIMARY KEY (system_id, mac));
+CREATE INDEX IF NOT EXISTS machine_macs_by_mac ON machine_macs(mac);
+CREATE TABLE IF NOT EXISTS machine_uuids (system_id TEXT PRIMARY KEY, uuid TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS machine_uuids_by_uuid ON machine_uuids(uuid);
 CREATE TABLE IF NOT EXISTS script_results (
   id INTEGER PRIMARY KEY, script_set_id INTEGER NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS results_by_set ON script_results(script_set_id, name, id);
@@ -75,6 +79,16 @@ export function sqliteStore(path: string): Store {
     updateMachine: db.prepare('UPDATE machines SET hostname = ?, doc = ? WHERE system_id = ?'),
     insertMachine: db.prepare('INSERT INTO machines (system_id, hostname, doc) VALUES (?, ?, ?)'),
     deleteMachine: db.prepare('DELETE FROM machines WHERE system_id = ?'),
+    deleteMacs: db.prepare('DELETE FROM machine_macs WHERE system_id = ?'),
+    insertMac: db.prepare('INSERT OR IGNORE INTO machine_macs (system_id, mac) VALUES (?, ?)'),
+    machinesByMac: db.prepare<[string], { doc: string }>(
+      'SELECT m.doc FROM machines m WHERE m.system_id IN (SELECT system_id FROM machine_macs WHERE mac IN (SELECT value FROM json_each(?))) ORDER BY m.seq',
+    ),
+    deleteUuid: db.prepare('DELETE FROM machine_uuids WHERE system_id = ?'),
+    insertUuid: db.prepare('INSERT INTO machine_uuids (system_id, uuid) VALUES (?, ?)'),
+    machinesByUuid: db.prepare<[string], { doc: string }>(
+      'SELECT m.doc FROM machines m JOIN machine_uuids u ON u.system_id = m.system_id WHERE u.uuid = ? ORDER BY m.seq',
+    ),
     resultsOfSet: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? ORDER BY name, id'),
     getResult: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE id = ?'),
     putResult: db.prepare('INSERT OR REPLACE INTO script_results (id, script_set_id, name, doc) VALUES (?, ?, ?, ?)'),
@@ -136,11 +150,25 @@ export function sqliteStore(path: string): Store {
     machineByHostname: (hostname) => parse<MachineRecord>(q.machineByHostname.get(hostname)),
     listMachines: () => q.listMachines.all().map((row) => JSON.parse(row.doc) as MachineRecord),
     putMachine(machine) {
-      const doc = JSON.stringify(machine);
-      const changed = q.updateMachine.run(machine.hostname, doc, machine.systemId).changes;
-      if (changed === 0) q.insertMachine.run(machine.systemId, machine.hostname, doc);
+      store.transaction(() => {
+        const doc = JSON.stringify(machine);
+        const changed = q.updateMachine.run(machine.hostname, doc, machine.systemId).changes;
+        if (changed === 0) q.insertMachine.run(machine.systemId, machine.hostname, doc);
+        q.deleteMacs.run(machine.systemId);
+        for (const mac of machine.macs) q.insertMac.run(machine.systemId, mac);
+        q.deleteUuid.run(machine.systemId);
+        if (machine.hardwareUuid !== null) q.insertUuid.run(machine.systemId, machine.hardwareUuid);
+      });
     },
-    deleteMachine: (systemId) => void q.deleteMachine.run(systemId),
+    deleteMachine(systemId) {
+      store.transaction(() => {
+        q.deleteMachine.run(systemId);
+        q.deleteMacs.run(systemId);
+        q.deleteUuid.run(systemId);
+      });
+    },
+    machinesByMac: (macs) => q.machinesByMac.all(JSON.stringify(macs)).map((row) => JSON.parse(row.doc) as MachineRecord),
+    machinesByHardwareUuid: (uuid) => q.machinesByUuid.all(uuid).map((row) => JSON.parse(row.doc) as MachineRecord),
 
     resultsOfSet: (scriptSetId) => q.resultsOfSet.all(scriptSetId).map((row) => JSON.parse(row.doc) as ScriptResultRecord),
     getResult: (id) => parse<ScriptResultRecord>(q.getResult.get(id)),

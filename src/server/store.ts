@@ -37,6 +37,9 @@ export interface MachineRecord {
   /** Id of the current commissioning script set (the deploy-info set for a deployed machine). */
   scriptSetId: number | null;
   hardware: unknown;
+  /** Index fields derived from `hardware` (set with withHardware()): its physical MACs and UUID. */
+  macs: string[];
+  hardwareUuid: string | null;
   /** Error text stored by an OK signal (Part B §3.4). */
   error: string;
   created: number;
@@ -92,6 +95,10 @@ export interface Store {
   machineByHostname(hostname: string): MachineRecord | undefined;
   /** All machines, oldest first. */
   listMachines(): MachineRecord[];
+  /** Machines with an interface having one of these MACs (lower-case colon form). */
+  machinesByMac(macs: readonly string[]): MachineRecord[];
+  /** Machines whose hardware UUID is `uuid`. */
+  machinesByHardwareUuid(uuid: string): MachineRecord[];
   putMachine(machine: MachineRecord): void;
   deleteMachine(systemId: string): void;
 

@@ -36,6 +36,8 @@ function machine(systemId: string, hostname: string): MachineRecord {
     workloadAnnotations: {},
     scriptSetId: null,
     hardware: { any: 'json' },
+    macs: [],
+    hardwareUuid: null,
     error: '',
     created: 0,
   };
@@ -95,6 +97,23 @@ describe.each([
     expect(store.getToken(tk!)).toMatchObject({ consumerKey: ck, tokenSecret: ts, consumerSecret: '', username: 'carol', systemId: null });
     expect(store.getUser('carol')).toEqual({ username: 'carol', isAdmin: false });
     expect(() => store.addUser('carol', { admin: true })).toThrow(/already exists/);
+    store.close();
+  });
+});
+
+describe.each([
+  ['memory', () => memoryStore()],
+  ['sqlite', () => sqliteStore(tempDb())],
+] as [string, () => Store][])('lookups by MAC and hardware UUID in the %s store', (_kind, make) => {
+  it('finds machines by any of their MACs and by UUID, following updates', () => {
+    const store = make();
+    store.putMachine({ ...machine('eeeeee', 'one'), macs: ['52:54:00:00:00:01', '52:54:00:00:00:02'], hardwareUuid: 'u-1' });
+    store.putMachine({ ...machine('ffffff', 'two'), macs: ['52:54:00:00:00:03'], hardwareUuid: 'u-1' });
+    expect(store.machinesByMac(['52:54:00:00:00:02', '52:54:00:00:00:03']).map((m) => m.hostname)).toEqual(['one', 'two']);
+    expect(store.machinesByHardwareUuid('u-1').map((m) => m.hostname)).toEqual(['one', 'two']);
+    store.putMachine({ ...machine('eeeeee', 'one'), macs: [], hardwareUuid: null });
+    expect(store.machinesByMac(['52:54:00:00:00:01'])).toEqual([]);
+    expect(store.machinesByHardwareUuid('u-1').map((m) => m.hostname)).toEqual(['two']);
     store.close();
   });
 });

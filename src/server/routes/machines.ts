@@ -9,7 +9,7 @@ import { emptyHardware, hasHardwareData, releaseHardware } from '../hooks/proces
 import type { MachineHardware } from '../hooks/process-resources.js';
 import { HttpError, badRequest, conflict, forbidden, formErrors, machineNotFound } from '../http-error.js';
 import { newSystemId, newToken } from '../ids.js';
-import { aggregateStatus, machineMacs, nodeStatusLabel, renderMachine } from '../machine-json.js';
+import { aggregateStatus, machineMacs, nodeStatusLabel, renderMachine, withHardware } from '../machine-json.js';
 import { field } from '../request-body.js';
 import { DEPLOY_INFO_CATALOGUE } from '../scripts/deploy-info.js';
 import type { MachineRecord, Store, TokenRecord, UserRecord } from '../store.js';
@@ -139,7 +139,7 @@ function createMachine(ctx: RequestContext): Reply {
 
   const machine = store.transaction(() => {
     const systemId = uniqueSystemId(store);
-    const record: MachineRecord = {
+    const base: MachineRecord = {
       systemId,
       hostname,
       domain: 'maas',
@@ -153,12 +153,15 @@ function createMachine(ctx: RequestContext): Reply {
       powerParameters: power,
       workloadAnnotations: {},
       scriptSetId: null,
-      // MAAS keeps the MACs (as eth0, eth1, …) only together with an architecture when it does
-      // not require them (Part B E1, quirk 17); it validates them all the same.
-      hardware: emptyHardware({ architecture, macAddresses: macsOptional && architecture === '' ? [] : macs }),
+      hardware: null,
+      macs: [],
+      hardwareUuid: null,
       error: '',
       created: ctx.now().getTime() / 1000,
     };
+    // MAAS keeps the MACs (as eth0, eth1, …) only together with an architecture when it does not
+    // require them (Part B E1, quirk 17); it validates them all the same.
+    const record = withHardware(base, emptyHardware({ architecture, macAddresses: macsOptional && architecture === '' ? [] : macs }));
     if (deployed) {
       record.scriptSetId = createDeployInfoSet(store, systemId);
       store.putToken(newToken({ systemId }));
@@ -210,7 +213,7 @@ function uniqueSystemId(store: Store): string {
 function macAddresses(store: Store, values: readonly string[], addError: (name: string, message: string) => void): string[] {
   const problems: string[] = [];
   const macs: string[] = [];
-  const owners = values.length > 0 ? macOwners(store) : new Map<string, string>();
+  const owners = macOwners(store, values.map((v) => normaliseMac(v)).filter((m): m is string => m !== undefined));
   for (const value of values) {
     const mac = normaliseMac(value);
     if (mac === undefined) problems.push(`'${value}' is not a valid MAC address.`);
@@ -222,11 +225,11 @@ function macAddresses(store: Store, values: readonly string[], addError: (name: 
   return macs;
 }
 
-/** MAC → hostname of the machine that has it, over all machines. */
-export function macOwners(store: Store): Map<string, string> {
+/** MAC → hostname of the machine that has it, for these MACs. */
+export function macOwners(store: Store, macs: readonly string[]): Map<string, string> {
   const owners = new Map<string, string>();
-  for (const machine of store.listMachines()) {
-    for (const mac of machineMacs(machine)) owners.set(mac, machine.hostname);
+  for (const machine of store.machinesByMac(macs)) {
+    for (const mac of machine.macs) if (macs.includes(mac)) owners.set(mac, machine.hostname);
   }
   return owners;
 }
@@ -342,15 +345,10 @@ function release(ctx: RequestContext, systemId: string): Reply {
     const results = machine.scriptSetId === null ? [] : store.resultsOfSet(machine.scriptSetId);
     const hardware = machine.hardware as MachineHardware;
     const passed = aggregateStatus(results) === ScriptResultStatus.PASSED && hasHardwareData(hardware);
-    const next: MachineRecord = {
-      ...machine,
-      status: passed ? NodeStatus.READY : NodeStatus.NEW,
-      owner: null,
-      osystem: '',
-      distroSeries: '',
-      workloadAnnotations: {},
-      hardware: releaseHardware(hardware),
-    };
+    const next: MachineRecord = withHardware(
+      { ...machine, status: passed ? NodeStatus.READY : NodeStatus.NEW, owner: null, osystem: '', distroSeries: '', workloadAnnotations: {} },
+      releaseHardware(hardware),
+    );
     const token = store.machineToken(systemId);
     if (token) store.deleteToken(token.tokenKey);
     store.putMachine(next);

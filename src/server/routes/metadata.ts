@@ -8,7 +8,7 @@ import type { Reply, RequestContext } from '../context.js';
 import { HookError, deriveHardware, hardwareMacs, hardwareUuid, withoutMacs, withoutUuid } from '../hooks/process-resources.js';
 import type { MachineHardware } from '../hooks/process-resources.js';
 import { HttpError, badRequest, conflict } from '../http-error.js';
-import { nodeStatusLabel } from '../machine-json.js';
+import { nodeStatusLabel, withHardware } from '../machine-json.js';
 import { field } from '../request-body.js';
 import type { ParsedForm } from '../request-body.js';
 import { catalogueScript } from '../scripts/deploy-info.js';
@@ -343,19 +343,16 @@ function processResources(ctx: RequestContext, systemId: string, stdout: Buffer,
   // a hardware UUID another machine has too is cleared on all of them.
   const macs = hardwareMacs(hardware);
   const uuid = hardwareUuid(hardware);
-  let duplicateUuid = false;
-  for (const other of store.listMachines()) {
-    if (other.systemId === systemId) continue;
-    let otherHardware = other.hardware as MachineHardware;
-    const moved = hardwareMacs(otherHardware).filter((mac) => macs.includes(mac));
-    if (moved.length > 0) otherHardware = withoutMacs(otherHardware, moved);
-    if (uuid !== null && hardwareUuid(otherHardware) === uuid) {
-      otherHardware = withoutUuid(otherHardware);
-      duplicateUuid = true;
-    }
-    if (otherHardware !== other.hardware) store.putMachine({ ...other, hardware: otherHardware });
+  const others = new Map<string, MachineRecord>();
+  for (const other of store.machinesByMac(macs)) if (other.systemId !== systemId) others.set(other.systemId, other);
+  const sharingUuid = uuid === null ? [] : store.machinesByHardwareUuid(uuid).filter((m) => m.systemId !== systemId);
+  for (const other of sharingUuid) others.set(other.systemId, other);
+  for (const other of others.values()) {
+    let otherHardware = withoutMacs(other.hardware as MachineHardware, macs);
+    if (uuid !== null && hardwareUuid(otherHardware) === uuid) otherHardware = withoutUuid(otherHardware);
+    store.putMachine(withHardware(other, otherHardware));
   }
-  if (duplicateUuid) hardware = withoutUuid(hardware);
-  store.putMachine({ ...machine, hardware });
+  if (sharingUuid.length > 0) hardware = withoutUuid(hardware);
+  store.putMachine(withHardware(machine, hardware));
   return true;
 }
