@@ -83,7 +83,8 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '5240')
     .option('--db <file>', 'keep state in this SQLite file (default: in memory)')
-    .action(async (opts: { host: string; port: string; db?: string }, command: Command) => {
+    .option('--list-controller', 'list this host as a Deployed machine, locked and annotated as the MAAS controller', false)
+    .action(async (opts: { host: string; port: string; db?: string; listController: boolean }, command: Command) => {
       const { serve } = await import('./commands/serve.js');
       await serve({ ...opts, debug: globalOptions(command).debug });
     });

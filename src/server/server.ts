@@ -13,9 +13,10 @@ import { apiKeyString, newToken } from './ids.js';
 import { memoryStore } from './memory-store.js';
 import { authenticate, oauthParams } from './oauth.js';
 import { parseForm, readBody } from './request-body.js';
-import { machineResource, machinesCollection } from './routes/machines.js';
+import { machineResource, machinesCollection, registerController } from './routes/machines.js';
 import { maasScripts, versionIndex } from './routes/metadata.js';
 import type { Store, TokenRecord } from './store.js';
+import { hostnameProblem } from './validation.js';
 
 /** Default request body limit: far above any deploy-info upload (lshw XML is a few MB). */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -172,6 +173,8 @@ export interface StartOptions {
   bundlePath?: string;
   log?: (line: string) => void;
   now?: () => Date;
+  /** List the host running the server as a locked, annotated Deployed machine of this name (Part A item 6). */
+  controllerHostname?: string;
 }
 
 /** A running server. */
@@ -195,6 +198,11 @@ export async function startMaasServer(options: StartOptions = {}): Promise<Runni
   let adminKey: string;
   try {
     adminKey = ensureAdmin(store, options.adminKey);
+    if (options.controllerHostname) {
+      const problem = hostnameProblem(options.controllerHostname);
+      if (problem || options.controllerHostname.includes('.')) throw new UsageError(`cannot list the controller as a machine: ${problem ?? 'give a host name without a domain'}`);
+      registerController(store, options.controllerHostname, 'admin', (options.now ?? (() => new Date()))());
+    }
   } catch (error) {
     store.close();
     throw error;

@@ -1,7 +1,7 @@
 // `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
 // that survives a restart.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -72,6 +72,24 @@ describe('the serve command', () => {
     const bundle = readFileSync(join(PROJECT_ROOT, 'build/maas-run-scripts'));
     expect(response.status).toBe(200);
     expect(Buffer.from(await response.arrayBuffer()).equals(bundle)).toBe(true);
+    server.child.kill('SIGTERM');
+    await server.child;
+  });
+
+  it('lists the host running the server as a locked Deployed machine annotated as the MAAS controller', async () => {
+    const server = await startServe(['--list-controller'], { MAAS_ADMIN_KEY: FIXED_KEY });
+    const machines = (await (await fetch(`${server.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(FIXED_KEY) } })).json()) as {
+      system_id: string;
+      hostname: string;
+      status_name: string;
+      locked: boolean;
+      workload_annotations: Record<string, string>;
+    }[];
+    expect(machines.map((m) => [m.hostname, m.status_name, m.locked, m.workload_annotations])).toEqual([
+      [hostname().split('.')[0], 'Deployed', true, { 'maas-controller': 'region+rack' }],
+    ]);
+    const release = await fetch(`${server.url}/api/2.0/machines/${machines[0]!.system_id}/?op=release`, { method: 'POST', headers: { Authorization: oauthHeader(FIXED_KEY) } });
+    expect(release.status).toBe(403);
     server.child.kill('SIGTERM');
     await server.child;
   });

@@ -2,6 +2,7 @@
 // without a real MAAS. It prints the MAAS URL and the admin API key: the one place a key is
 // printed, on purpose, because the operator starting the server asked for it. Give the key in
 // MAAS_ADMIN_KEY to keep it stable (and out of the output).
+import { hostname } from 'node:os';
 import { UsageError } from '../../errors.js';
 
 /** Options of the serve command. */
@@ -9,6 +10,8 @@ export interface ServeOptions {
   host: string;
   port: string;
   db?: string;
+  /** List this host as a Deployed, locked machine annotated as the MAAS controller (Part A item 6). */
+  listController?: boolean;
   debug?: boolean;
 }
 
@@ -31,6 +34,7 @@ export async function serve(options: ServeOptions, deps: { env?: NodeJS.ProcessE
       port,
       db: options.db,
       adminKey,
+      controllerHostname: options.listController ? hostname().split('.')[0] : undefined,
       log: (line) => stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
   } catch (error) {

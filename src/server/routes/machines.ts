@@ -431,3 +431,49 @@ function updateMachine(ctx: RequestContext, systemId: string): Reply {
   ctx.store.transaction(() => ctx.store.putMachine(next));
   return jsonReply(renderMachine(ctx.store, next));
 }
+
+/** The workload annotation that marks a machine running this MAAS controller (Part A item 6). */
+export const CONTROLLER_ANNOTATION = { 'maas-controller': 'region+rack' } as const;
+
+/**
+ * Extension (Part A item 6): lists the host running the server as a machine — Deployed, owned by
+ * `owner`, locked, annotated as a MAAS controller, with deploy-info scripts and a token so it can
+ * report its hardware like any deployed machine. Reuses the machine of that hostname if present.
+ */
+export function registerController(store: Store, hostname: string, owner: string, now: Date): MachineRecord {
+  return store.transaction(() => {
+    const existing = store.machineByHostname(hostname);
+    if (existing) {
+      const next = { ...existing, locked: existing.status === NodeStatus.DEPLOYED ? true : existing.locked, workloadAnnotations: { ...existing.workloadAnnotations, ...CONTROLLER_ANNOTATION } };
+      store.putMachine(next);
+      return next;
+    }
+    const systemId = uniqueSystemId(store);
+    const machine = withHardware(
+      {
+        systemId,
+        hostname,
+        domain: 'maas',
+        status: NodeStatus.DEPLOYED,
+        owner,
+        locked: true,
+        architecture: '',
+        osystem: '',
+        distroSeries: '',
+        powerType: '',
+        powerParameters: {},
+        workloadAnnotations: { ...CONTROLLER_ANNOTATION },
+        scriptSetId: createDeployInfoSet(store, systemId),
+        hardware: null,
+        macs: [],
+        hardwareUuid: null,
+        error: '',
+        created: now.getTime() / 1000,
+      },
+      emptyHardware(),
+    );
+    store.putToken(newToken({ systemId }));
+    store.putMachine(machine);
+    return machine;
+  });
+}
