@@ -1,0 +1,110 @@
+// Shared by the packaging tests: the single-file CLI, isolated temp directories, a clean
+// environment for running it, and what this host's kernel says about its CPUs and memory.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { delimiter, dirname, join, parse } from 'node:path';
+import { MaasClient } from '../../src/maas/client.js';
+import { parseCredentials } from '../../src/maas/credentials.js';
+import type { MachineJson } from '../../src/maas/types.js';
+import { PROJECT_ROOT } from '../helpers/cli.js';
+
+/** The single-file CLI `npm run build` writes. */
+export const BUNDLE = join(PROJECT_ROOT, 'build', 'maas-run-scripts');
+
+/** Builds the single file when it is missing (npm test builds it first; a lone vitest run may not). */
+export function ensureBundle(): string {
+  if (!existsSync(BUNDLE)) {
+    const built = spawnSync(process.execPath, ['scripts/build-bundle.mjs'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`building the single file failed: ${built.stderr}`);
+  }
+  return BUNDLE;
+}
+
+/**
+ * A fresh empty directory under the system temp dir, removed by cleanup(). It must sit outside
+ * the project and have no node_modules in any parent, so that nothing run from it can find the
+ * project's dependencies.
+ */
+export function isolatedDir(prefix: string, cleanup: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), `mrs-${prefix}-`));
+  cleanup.push(dir);
+  if (dir.startsWith(PROJECT_ROOT)) throw new Error(`temp dir ${dir} is inside the project`);
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, 'node_modules'))) throw new Error(`${at} has a node_modules directory a run from ${dir} could use`);
+    if (at === parse(at).root) break;
+  }
+  return dir;
+}
+
+/** Removes the directories isolatedDir() made. */
+export function removeDirs(dirs: string[]): void {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The environment for a run of the copied CLI: no NODE_PATH or NODE_OPTIONS, no npm variables,
+ * and a PATH with node's own directory but none of the project's node_modules/.bin.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value === undefined || name === 'NODE_PATH' || name === 'NODE_OPTIONS' || /^npm_/i.test(name)) continue;
+    env[name] = value;
+  }
+  const path = (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).filter((entry) => entry && !entry.includes('node_modules'));
+  env.PATH = [dirname(process.execPath), ...path].join(delimiter);
+  return { ...env, ...extra };
+}
+
+/** CPU threads the kernel knows (present ones, online or not), as MAAS counts them. */
+export function hostCpuCount(): number {
+  let present: string;
+  try {
+    present = readFileSync('/sys/devices/system/cpu/present', 'utf8').trim();
+  } catch {
+    return cpus().length;
+  }
+  let count = 0;
+  for (const range of present.split(',')) {
+    const [from, to] = range.split('-').map(Number);
+    count += to === undefined ? 1 : to - from! + 1;
+  }
+  return count;
+}
+
+/** MemTotal of /proc/meminfo in MiB: the usable memory, a little below the installed memory. */
+export function memTotalMib(): number {
+  const kib = /^MemTotal:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  if (kib === undefined) throw new Error('/proc/meminfo has no MemTotal line');
+  return Math.floor(Number(kib) / 1024);
+}
+
+/**
+ * True when `mib` can be this host's installed memory: at least MemTotal (the kernel keeps a part
+ * for itself, so MemTotal is the lower bound) and not far above it.
+ */
+export function isThisHostsMemory(mib: number): boolean {
+  const usable = memTotalMib();
+  return mib >= usable && mib <= usable * 1.25 + 256;
+}
+
+/** The machine as an admin reads it through the API. */
+export async function readMachineAsAdmin(maasUrl: string, adminKey: string, systemId: string): Promise<MachineJson> {
+  const client = new MaasClient({ baseUrl: maasUrl, credentials: parseCredentials(adminKey, 'admin key') });
+  return client.readMachine(systemId);
+}
+
+/** The one creds file register-machine wrote into `dir`. */
+export function credsFileIn(dir: string): string {
+  const names = readdirSync(dir).filter((name) => name.endsWith('-creds.yaml'));
+  if (names.length !== 1) throw new Error(`expected one creds file in ${dir}, found ${names.join(', ') || 'none'}`);
+  return join(dir, names[0]!);
+}
+
+/** The system_id in a creds file's endpoint (…/metadata/status/<id>). */
+export function systemIdOf(credsPath: string): string {
+  const id = /endpoint: \S*\/metadata\/status\/([^/\s]+)/.exec(readFileSync(credsPath, 'utf8'))?.[1];
+  if (!id) throw new Error(`${credsPath} names no machine`);
+  return id;
+}

@@ -1,0 +1,81 @@
+// The operator's flow: `maas-run-scripts serve` (the single file, run alone from an empty
+// directory) serves itself at /MAAS/maas-run-scripts; a host downloads it, makes it executable,
+// and registers itself with the downloaded copy.
+import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../helpers/cli.js';
+import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, systemIdOf } from './packaging-helpers.js';
+
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+// Starts `serve --port 0` and resolves with the URL and admin key it prints once it listens.
+function startServe(cli: string, cwd: string): { child: ResultPromise; ready: Promise<{ url: string; adminKey: string }> } {
+  const child = execa(cli, ['serve', '--port', '0'], { cwd, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
+  const ready = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
+    let url: string | undefined;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      url ??= /^MAAS URL: (\S+)$/.exec(line)?.[1];
+      const adminKey = /^Admin API key: (\S+:\S+:\S+)$/.exec(line)?.[1];
+      if (url && adminKey) resolve({ url, adminKey });
+    });
+    void child.then((result) => reject(new Error(`serve exited before listening (exit ${result.exitCode}): ${String(result.stderr)}`)));
+  });
+  return { child, ready };
+}
+
+describe('serving and downloading the single-file CLI', () => {
+  const dirs: string[] = [];
+  let serve: ResultPromise | undefined;
+  let bundle: string;
+  beforeAll(() => {
+    bundle = ensureBundle();
+  });
+  afterEach(async () => {
+    if (serve && serve.exitCode === null) {
+      serve.kill('SIGKILL');
+      await serve;
+    }
+    serve = undefined;
+    removeDirs(dirs);
+  });
+
+  it('downloads from /MAAS/maas-run-scripts a copy that runs after chmod 755 and registers this machine', async () => {
+    const serverDir = isolatedDir('serve', dirs);
+    const serverCli = join(serverDir, 'maas-run-scripts');
+    copyFileSync(bundle, serverCli);
+    const started = startServe(serverCli, serverDir);
+    serve = started.child;
+    const { url, adminKey } = await started.ready;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/MAAS$/);
+
+    // wget http://HOST:PORT/MAAS/maas-run-scripts && chmod 755 maas-run-scripts
+    const response = await fetch(`${url}/maas-run-scripts`);
+    expect(response.status).toBe(200);
+    const body = Buffer.from(await response.arrayBuffer());
+    expect(body.equals(readFileSync(bundle))).toBe(true);
+    const hostDir = isolatedDir('download', dirs);
+    const cli = join(hostDir, 'maas-run-scripts');
+    writeFileSync(cli, body);
+    chmodSync(cli, 0o755);
+    const options = { cwd: hostDir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 } as const;
+
+    const version = await execa(cli, ['--version'], options);
+    expect(version.stdout.trim()).toBe(VERSION);
+
+    // register-machine reports the hardware right after registering (no --no-report).
+    const registered = await execa(cli, ['register-machine', url, adminKey, '--dir', hostDir, '--state-dir', join(hostDir, 'state')], options);
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    const creds = credsFileIn(hostDir);
+    expect(statSync(creds).mode & 0o777).toBe(0o600);
+    const machine = await readMachineAsAdmin(url, adminKey, systemIdOf(creds));
+    expect(machine.status_name).toBe('Deployed');
+    expect(machine.cpu_count).toBe(hostCpuCount());
+
+    serve.kill('SIGTERM');
+    const stopped = await serve;
+    expect(stopped.exitCode).toBe(0);
+  });
+});

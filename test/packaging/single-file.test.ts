@@ -1,0 +1,102 @@
+// The single-file CLI (build/maas-run-scripts) copied alone into an empty directory, run there
+// as an operator runs it, against the bundled server on 127.0.0.1.
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startMaasServer, type RunningServer } from '../../src/server/server.js';
+import { PROJECT_ROOT } from '../helpers/cli.js';
+import {
+  cleanEnv,
+  credsFileIn,
+  ensureBundle,
+  hostCpuCount,
+  isolatedDir,
+  isThisHostsMemory,
+  readMachineAsAdmin,
+  removeDirs,
+  systemIdOf,
+} from './packaging-helpers.js';
+
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('the single-file CLI', () => {
+  const dirs: string[] = [];
+  let server: RunningServer | undefined;
+  let bundle: string;
+  beforeAll(() => {
+    bundle = ensureBundle();
+  });
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    removeDirs(dirs);
+  });
+
+  // Copies the single file alone into a fresh directory and returns its path there.
+  function copyAlone(): { dir: string; cli: string } {
+    const dir = isolatedDir('single', dirs);
+    const cli = join(dir, 'maas-run-scripts');
+    copyFileSync(bundle, cli);
+    return { dir, cli };
+  }
+
+  it('is an executable file with a node shebang', () => {
+    expect(readFileSync(bundle, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect(statSync(bundle).mode & 0o755).toBe(0o755);
+  });
+
+  it('needs no package at run time except the optional SQLite addon', () => {
+    const text = readFileSync(bundle, 'utf8');
+    // require("x"), and createRequire(url)("x") as the SQLite loader does.
+    const required = new Set([...text.matchAll(/(?:\brequire|createRequire\)?\([^()]*\))\(["']([^"'\s]+)["']\)/g)].map((m) => m[1]!));
+    const imported = new Set([...text.matchAll(/\bimport\(["']([^"']+)["']\)/g)].map((m) => m[1]!));
+    const builtin = (name: string) => name.startsWith('node:') || builtinModules.includes(name.split('/')[0]!) || builtinModules.includes(name);
+    expect([...required, ...imported].filter((name) => !builtin(name))).toEqual(['better-sqlite3']);
+  });
+
+  it('registers this machine and reports its hardware from an empty directory, with no node_modules in reach', async () => {
+    const { dir, cli } = copyAlone();
+    expect(readdirSync(dir)).toEqual(['maas-run-scripts']);
+    server = await startMaasServer({ host: '127.0.0.1', port: 0 });
+    const options = { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 } as const;
+
+    const registered = await execa(cli, ['register-machine', server.url, server.adminKey, '--no-report', '--dir', dir], options);
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    const creds = credsFileIn(dir);
+    expect(statSync(creds).mode & 0o777).toBe(0o600);
+    const systemId = systemIdOf(creds);
+
+    const reported = await execa(cli, ['report-results', '--config', creds, '--state-dir', join(dir, 'state')], options);
+    expect(reported.exitCode, reported.stderr).toBe(0);
+    const secret = server.adminKey.split(':')[2]!;
+    for (const output of [registered.stdout, registered.stderr, reported.stdout, reported.stderr]) expect(output).not.toContain(secret);
+
+    const machine = await readMachineAsAdmin(server.url, server.adminKey, systemId);
+    expect(machine.hostname).toBe(hostname().split('.')[0]);
+    expect(machine.status_name).toBe('Deployed');
+    expect(machine.cpu_count).toBe(hostCpuCount());
+    expect(isThisHostsMemory(machine.memory), `${machine.memory} MiB`).toBe(true);
+    expect(server.store.listMachines()).toHaveLength(1);
+  });
+
+  it('starts where Node treats an extensionless file as CommonJS without detecting module syntax (Node 20 before 20.19)', async () => {
+    const flag = '--no-experimental-detect-module';
+    // Newer Node releases may drop the flag; then there is no older loader to imitate here.
+    if (!process.allowedNodeEnvironmentFlags.has(flag)) return;
+    const { dir, cli } = copyAlone();
+    const run = await execa(process.execPath, [flag, cli, '--version'], { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe(VERSION);
+  });
+
+  it('runs from inside a directory whose package.json declares ES modules', async () => {
+    const { dir, cli } = copyAlone();
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    const run = await execa(cli, ['--version'], { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe(VERSION);
+  });
+});
