@@ -1,15 +1,15 @@
 // report-results as users run it: the built CLI as a subprocess against the bundled server on
 // 127.0.0.1, often through a small proxy that records requests and injects faults.
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { extract, pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
 import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
-import { NodeStatus, ScriptResultStatus, type ScriptIndex, type ScriptIndexEntry } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS, NodeStatus, ScriptResultStatus, type ScriptIndex, type ScriptIndexEntry } from '../../src/maas/types.js';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
-import { PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { CLI, PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
 import { useZoo } from '../helpers/zoo.js';
 
@@ -202,6 +202,23 @@ describe('report-results against the bundled server', () => {
     const run = await runCli(['report-results', '--config', join(dir, credsName!), '--state-dir', stateDir, '--root', root], { env: FAST_RETRIES });
     expect(run.exitCode, run.stderr).toBe(0);
     expect([...storedResults(systemId).values()].every((r) => r.status !== ScriptResultStatus.PENDING)).toBe(true);
+  });
+
+  it('with --server-scripts runs exactly the scripts the server sends, in order, and the server derives the hardware from them', async () => {
+    const machine = await deployedMachine();
+    // The bundled server's scripts call `maas-run-scripts collect`: put this CLI on PATH for them.
+    const bin = await mkdtemp(join(work, 'bin-'));
+    await symlink(CLI, join(bin, 'maas-run-scripts'));
+    const run = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir, '--server-scripts'], {
+      env: { ...FAST_RETRIES, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const ran = [...run.stdout.matchAll(/ ran (\S+): exit (\d+)/g)].map((m) => [m[1], m[2]]);
+    expect(ran).toEqual(DEPLOY_INFO_SCRIPTS.map((name) => [name, '0']));
+    expect(run.stdout).not.toContain('(built-in)');
+    const collected = JSON.parse((await runCli(['collect', '--only', 'resources'])).stdout) as { resources: { cpu: { total: number } } };
+    expect((await admin.readMachine(machine.systemId)).cpu_count).toBe(collected.resources.cpu.total);
+    expect([...storedResults(machine.systemId).values()].map((r) => r.status)).toEqual(Array(6).fill(ScriptResultStatus.PASSED));
   });
 
   it('follows a changed hardware tree on every run and never creates a second machine', async () => {
