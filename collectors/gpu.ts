@@ -33,7 +33,7 @@ async function readCard(host: Host, address: string, release: string): Promise<G
   if (pci.driver_version) card.driver_version = pci.driver_version;
   const drm = buildDrm(drmEntries);
   if (drm) card.drm = drm;
-  if (totalVfs !== undefined && Number(totalVfs) > 0) card.sriov = { current_vfs: Number(numVfs ?? 0), maximum_vfs: Number(totalVfs), vfs: [] };
+  if (totalVfs !== undefined && Number(totalVfs) > 0) card.sriov = { current_vfs: Number(numVfs ?? 0), maximum_vfs: Number(totalVfs), vfs: null };
   card.numa_node = pci.numa_node;
   card.pci_address = address;
   if (pci.vendor) card.vendor = pci.vendor;
@@ -61,9 +61,9 @@ export async function readGpu(host: Host): Promise<GpuResources> {
   let total = cards.size;
   for (const [parent, vf] of vfs) {
     const owner = cards.get(parent);
-    if (owner?.sriov?.vfs) owner.sriov.vfs.push(vf);
+    if (owner?.sriov) owner.sriov.vfs = [...(owner.sriov.vfs ?? []), vf];
     else cards.set(vf.pci_address!, vf);
-    total += owner ? 1 : 0;
+    total += 1;
   }
   return { cards: [...cards.values()], total };
 }

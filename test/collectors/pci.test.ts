@@ -3,7 +3,7 @@ import { parseVpd, readPci } from '../../collectors/pci.js';
 import { readGpu } from '../../collectors/gpu.js';
 import { readUsb } from '../../collectors/usb.js';
 import { createHost } from '../../src/host/host.js';
-import { makeRoot, noCommands } from '../helpers/make-root.js';
+import { link, makeRoot, noCommands } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
 
 function vpdResource(tag: number, body: Buffer): Buffer {
@@ -65,5 +65,26 @@ describe('readUsb', () => {
       bus_address: 1, device_address: 3, serial: '4C530001', vendor: 'SanDisk Corp.', vendor_id: '0781', product: 'Cruzer Blade', product_id: '5567', speed: 480,
       interfaces: [{ class: 'Mass Storage', class_id: 8, driver: 'usb-storage', number: 0, subclass: 'SCSI', subclass_id: 6 }],
     });
+  });
+});
+
+describe('readGpu with SR-IOV', () => {
+  it('lists a GPU’s virtual functions under it and counts them in the total', async () => {
+    const tree = edgeMachine();
+    const gpu = 'sys/devices/pci0000:00/0000:00:02.0';
+    Object.assign(tree, {
+      [`${gpu}/sriov_totalvfs`]: '7\n',
+      [`${gpu}/sriov_numvfs`]: '1\n',
+      'sys/devices/pci0000:00/0000:00:02.1/vendor': '0x8086\n',
+      'sys/devices/pci0000:00/0000:00:02.1/device': '0x3e92\n',
+      'sys/devices/pci0000:00/0000:00:02.1/class': '0x030000\n',
+      'sys/devices/pci0000:00/0000:00:02.1/physfn': link('/sys/devices/pci0000:00/0000:00:02.0'),
+      'sys/bus/pci/devices/0000:00:02.1': link('/sys/devices/pci0000:00/0000:00:02.1'),
+    });
+    const result = await readGpu(createHost({ root: await makeRoot(tree), run: noCommands }));
+    expect(result.cards?.map((c) => c.pci_address)).toEqual(['0000:00:02.0']);
+    expect(result.cards?.[0]?.sriov).toMatchObject({ current_vfs: 1, maximum_vfs: 7 });
+    expect(result.cards?.[0]?.sriov?.vfs?.map((v) => v.pci_address)).toEqual(['0000:00:02.1']);
+    expect(result.total).toBe(2);
   });
 });
