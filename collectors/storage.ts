@@ -130,8 +130,9 @@ async function readDisk(host: Host, name: string, ctx: Context): Promise<Disk | 
     (x): x is DiskPartition => x !== undefined,
   );
   partitions.sort((a, b) => a.partition - b.partition);
+  // Like LXD, the last matching link (in name order) of each directory wins.
   const deviceId = ctx.byId.filter(([, t]) => t === name).pop()?.[0] ?? '';
-  const devicePath = ctx.byPath.find(([, t]) => t === name)?.[0];
+  const devicePath = ctx.byPath.filter(([, t]) => t === name).pop()?.[0];
   const pci = resolved ? pciAddressOf(resolved) : undefined;
   const usb = resolved ? await usbAddressOf(host, resolved) : undefined;
   const type = diskType(subsystem, udev, name, isRemovable);

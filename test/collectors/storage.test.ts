@@ -70,6 +70,8 @@ describe('readStorage on NVMe, SATA, SAS, USB and virtio disks', () => {
   it('gives the SATA disk its full udev model, sata type, revision and SSD rotation rate', async () => {
     const { byId } = await disks();
     expect(byId('sda')).toMatchObject({ model: 'Samsung SSD 860 EVO 500GB', type: 'sata', firmware_version: 'RVT04B6Q', rpm: 0, serial: 'S3Z1NB0K000001' });
+    // Two by-path links lead to it; the last one in name order is kept, as LXD does.
+    expect(byId('sda').device_path).toBe('pci-0000:00:17.0-ata-1.0');
   });
 
   it('reads a SAS disk’s serial from VPD page 0x80 and marks it rotational', async () => {
