@@ -35,11 +35,19 @@ run(['-e', '0']);
 const first = run(['--input-type=module', '-e', COLLECT]);
 const doc = JSON.parse(first.stdout);
 
+// The floor the Host itself sets: importing it (and what it imports) and nothing else.
+const HOST_ONLY = `await import('./dist/src/host/host.js'); process.on('exit', () => process.stderr.write('maxRSS=' + process.resourceUsage().maxRSS + '\\n'));`;
+
 const bare = [];
+const hostOnly = [];
+const hostRss = [];
 const collect = [];
 const rss = [];
 for (let round = 0; round < ROUNDS; round += 1) {
   bare.push(run(['-e', '0']).ms);
+  const h = run(['--input-type=module', '-e', HOST_ONLY]);
+  hostOnly.push(h.ms);
+  hostRss.push(Number(/maxRSS=(\d+)/.exec(h.stderr)?.[1] ?? NaN) / 1024);
   const r = run(['--input-type=module', '-e', COLLECT]);
   collect.push(r.ms);
   rss.push(Number(/maxRSS=(\d+)/.exec(r.stderr)?.[1] ?? NaN) / 1024);
@@ -49,6 +57,7 @@ const ratio = median(collect) / median(bare);
 const peak = Math.max(...rss);
 console.log(`  machine: ${doc.resources.cpu.total} CPUs, ${doc.resources.storage.disks?.length ?? 0} disks, ${Object.keys(doc.networks).length} interfaces, ${doc.resources.pci.total} PCI devices`);
 console.log(`  node -e 0:               median ${median(bare).toFixed(1)} ms`);
+console.log(`  import of the Host only: median ${median(hostOnly).toFixed(1)} ms, peak RSS ${Math.max(...hostRss).toFixed(1)} MiB (${(median(hostOnly) / median(bare)).toFixed(2)}× bare: the floor under any collector)`);
 console.log(`  resources collector:     median ${median(collect).toFixed(1)} ms`);
 console.log(`  collector / bare start = ${ratio.toFixed(2)}× (target ≤ ${TIME_TARGET}×) ${ratio <= TIME_TARGET ? 'OK' : 'OVER TARGET'} [${ROUNDS} rounds]`);
 console.log(`  peak RSS = ${peak.toFixed(1)} MiB (median ${median(rss).toFixed(1)} MiB; target ≤ ${RSS_TARGET_MIB} MiB) ${peak <= RSS_TARGET_MIB ? 'OK' : 'OVER TARGET'}`);
