@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { CliError, MaasApiError, ParseError } from '../errors.js';
@@ -236,12 +236,13 @@ async function loadScripts(
       problem(summary, deps.progress, 'No script returned: MAAS has no scripts for this machine (HTTP 204); is it Deployed with hardware sync?');
       return { stop: true, extracted: false, fresh };
     }
-    if (tar) await state.saveScripts(tar);
   }
   tar ??= await state.loadScripts();
   if (!tar) return { stop: false, extracted: false, fresh };
   const { skipped } = await extractTar(tar, paths.scripts);
   for (const member of skipped) deps.progress.warn(`tarball member ${member.name} skipped: ${member.reason}`);
+  // Kept for runs that cannot reach MAAS, once it is known to extract.
+  if (fresh) await state.saveScripts(tar);
   return { stop: false, extracted: true, fresh };
 }
 
@@ -310,7 +311,14 @@ async function produce(entries: ScriptIndexEntry[], options: ReportOptions, deps
       pending.push(collectorSignal(entry, collector, outcomes.get(collector.name)!));
       continue;
     }
-    const file = join(paths.scripts, entry.path ?? '');
+    const file = resolve(paths.scripts, entry.path ?? '');
+    if (!file.startsWith(`${paths.scripts}${sep}`)) {
+      // Like a tar member that leaves the directory: never executed.
+      const error = `Failed to execute ${entry.name}: 126 (its path ${JSON.stringify(entry.path ?? '')} is not inside the scripts directory)`;
+      deps.progress.ran({ name: entry.name, exitStatus: 126, timedOut: false, runtimeSeconds: 0, error, builtIn: false });
+      pending.push({ fields: signalFields(entry, 126, false, 0, error), files: [`${entry.name}.out`, `${entry.name}.err`, entry.name].map((name) => ({ name, content: name.endsWith('.err') ? `${error}\n` : '' })) });
+      continue;
+    }
     const outcome = await runScript({
       name: entry.name,
       file,

@@ -93,6 +93,8 @@ interface CustomScript {
   timeoutSeconds?: number;
   /** The result row it reports into (see addCustomResult). */
   resultId?: number;
+  /** The index's path for it, when not commissioning/<name>. */
+  path?: string;
 }
 
 /**
@@ -137,7 +139,7 @@ async function withScripts(tar: Buffer, scripts: CustomScript[], only = false): 
   const original = index['1.0'].commissioning_scripts ?? [];
   const added: ScriptIndexEntry[] = scripts.map((s) => {
     const base = original.find((e) => e.name === s.name);
-    return { ...base, name: s.name, ...(s.resultId !== undefined ? { script_result_id: s.resultId } : {}), timeout_seconds: s.timeoutSeconds ?? 60, default: false, tags: ['deploy-info'], path: `commissioning/${s.name}`, has_started: false };
+    return { ...base, name: s.name, ...(s.resultId !== undefined ? { script_result_id: s.resultId } : {}), timeout_seconds: s.timeoutSeconds ?? 60, default: false, tags: ['deploy-info'], path: s.path ?? `commissioning/${s.name}`, has_started: false };
   });
   index['1.0'].commissioning_scripts = only ? added : [...original, ...added];
   const kept = members.filter((m) => m.name !== 'index.json' && (!only || !m.name.startsWith('commissioning/')));
@@ -271,6 +273,49 @@ describe('report-results against the bundled server', () => {
       const child = Number(await readFile(pidFile, 'utf8'));
       const state = await readFile(`/proc/${child}/status`, 'utf8').catch(() => 'gone');
       expect(state === 'gone' || /^State:\s+Z/m.test(state)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('report-results and a hostile or broken tarball', () => {
+  it('never runs a script whose index path leaves the scripts directory, and reports it as failed', async () => {
+    const proxy = await startFaultProxy(new URL(server.url).origin);
+    try {
+      const machine = await deployedMachine();
+      const marker = join(work, `escaped-${counter}`);
+      const outside = join(work, `outside-${counter}.sh`);
+      await writeFile(outside, `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
+      const resultId = addCustomResult(machine.systemId, '93-escape');
+      proxy.rewrite('maas-scripts', (tar) => withScripts(tar, [{ name: '93-escape', body: '#!/bin/sh\n', resultId, path: `../../../../../../..${outside}` }]));
+      const run = await report(machine, '--metadata-url', proxy.url);
+      expect(run.exitCode, run.stderr).toBe(0);
+      await expect(readFile(marker)).rejects.toThrow();
+      expect(storedResults(machine.systemId).get('93-escape')).toMatchObject({ status: ScriptResultStatus.FAILED, exitStatus: 126 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails in one line on a tarball that is not a tar, and keeps the last good copy for offline runs', async () => {
+    const proxy = await startFaultProxy(new URL(server.url).origin);
+    try {
+      const machine = await deployedMachine();
+      expect((await report(machine, '--metadata-url', proxy.url)).exitCode).toBe(0);
+      proxy.rewrite('maas-scripts', () => Buffer.from('this is not a tarball at all, but long enough to look at'.repeat(20)));
+      const broken = await report(machine, '--metadata-url', proxy.url);
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stderr.trim().split('\n')).toHaveLength(1);
+      expect(broken.stderr).toMatch(/cannot parse the maas-scripts tarball/);
+
+      proxy.rewrite('maas-scripts', undefined);
+      await proxy.down();
+      const offline = await report(machine, '--metadata-url', proxy.url);
+      await proxy.up();
+      expect(offline.exitCode).toBe(1);
+      expect(offline.stdout).toMatch(/ran resources \(built-in\)/);
+      expect(await spoolFiles(machine)).toHaveLength(6);
     } finally {
       await proxy.close();
     }
