@@ -225,7 +225,8 @@ export class HttpSession {
       if (outcome.skewSeconds !== undefined && !skewRetried) {
         // A 401/403 with a Date we can read: sign again once with the server's time.
         skewRetried = true;
-        if (outcome.skewSeconds !== this.skewSeconds) {
+        // Date has one-second resolution: a difference of a second is noise, not a wrong clock.
+        if (Math.abs(outcome.skewSeconds - this.skewSeconds) > 1) {
           this.skewSeconds = outcome.skewSeconds;
           this.log(`updated clock skew to ${outcome.skewSeconds}`);
           attempt -= 1; // the correction is not one of the policy's attempts
@@ -290,7 +291,7 @@ export class HttpSession {
       } else {
         const serverMs = Date.parse(date); // RFC 1123 dates say GMT, so this is UTC (D8)
         if (Number.isNaN(serverMs)) this.log(`failed to convert date '${date}'`);
-        else result.skewSeconds = Math.trunc((serverMs - this.now()) / 1000);
+        else result.skewSeconds = Math.round((serverMs - this.now()) / 1000);
       }
     }
     return result;

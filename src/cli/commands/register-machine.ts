@@ -71,7 +71,7 @@ export async function registerMachine(options: RegisterOptions, deps: RegisterDe
   const arch = debianArchitecture(uname.machine);
 
   const ownPath = join(dir, `${hostname}-creds.yaml`);
-  let found = (await fromCredsFile(client, ownPath, warn)) ?? (await lookUp(client, macs, hostname));
+  let found = (await fromCredsFile(client, ownPath, warn)) ?? (await lookUp(client, macs, hostname, warn));
   let created = false;
   if (!found) {
     const outcome = await create(client, { hostname, macs, arch }, deps, warn);
@@ -145,9 +145,13 @@ async function fromCredsFile(client: MaasClient, path: string, warn: (line: stri
   }
 }
 
-async function lookUp(client: MaasClient, macs: string[], hostname: string): Promise<Found | undefined> {
+async function lookUp(client: MaasClient, macs: string[], hostname: string, warn: (line: string) => void): Promise<Found | undefined> {
   if (macs.length > 0) {
     const byMac = await client.listMachines({ mac_address: macs });
+    if (byMac.length > 1) {
+      // MAAS lists by internal id, so the first is the oldest record of this hardware.
+      warn(`several machines have this host's MAC addresses (${byMac.map((m) => `${m.hostname} ${m.system_id}`).join(', ')}); using ${byMac[0]!.system_id}`);
+    }
     if (byMac.length > 0) return { machine: byMac[0]!, matchedBy: 'mac' };
   }
   const byName = await client.listMachines({ hostname: [hostname] });
@@ -186,7 +190,7 @@ async function create(
         }
         if (/already in use/i.test(error.body)) {
           // D3: a MAC of this host is known to MAAS, so the host is registered already.
-          const again = await lookUp(client, identity.macs, identity.hostname);
+          const again = await lookUp(client, identity.macs, identity.hostname, warn);
           if (again) return { created: false, found: again };
           throw new CliError(
             `${error.message.split(': HTTP')[0]}: MAAS says a MAC address of this host is in use, but no machine visible to this API key has it; check MAAS's devices and controllers`,
@@ -199,7 +203,7 @@ async function create(
       if (now() + delay >= deadline) throw error;
       warn(`${(error as Error).message}; checking whether MAAS created the machine anyway, then retrying in ${(delay / 1000).toFixed(1)} s`);
       await sleep(delay);
-      const again = await lookUp(client, identity.macs, identity.hostname);
+      const again = await lookUp(client, identity.macs, identity.hostname, warn);
       if (again) return { created: false, found: again };
     }
   }
