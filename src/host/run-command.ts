@@ -2,7 +2,6 @@
 // LC_ALL=C, no shell, a timeout that kills the whole process group, and a clear "not found".
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
 
 /** What a finished (or killed) command left behind. Never throws for a failing command. */
 export interface CommandResult {
@@ -109,6 +108,8 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
     if (options.signal?.aborted) return notRun(`${file}: not started, the collector was stopped`, false);
     const [head, ...rest] = await lowPriority([executable, ...args], dirs);
     const timeoutMs = options.timeoutMs ?? 30_000;
+    // execa is loaded on first use: most collectors never run a command, and start-up time counts.
+    const { execa } = await import('execa');
     const child = execa(head!, rest, {
       env: { ...options.env, LC_ALL: 'C', LANG: 'C' },
       extendEnv: true,
