@@ -235,6 +235,18 @@ describe('HttpSession', () => {
     expect((error as Error).message).not.toContain(secret);
   });
 
+  it('does not follow a redirect (upstream must not be redirected either) and says where it points', async () => {
+    const maas = await fake();
+    maas.failNext(1, { status: 301, headers: { Location: 'https://maas.example.com/MAAS/api/2.0/machines/' } });
+    const { get } = session(maas);
+    const error = await get().catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      'Listing failed: HTTP 301 Moved Permanently: the server redirects to https://maas.example.com/MAAS/api/2.0/machines/; give the final MAAS URL (…/MAAS) instead',
+    );
+    expect(isRetryable(error)).toBe(false);
+    expect(maas.requests).toHaveLength(1);
+  });
+
   it('summarises an HTML error page instead of printing it', async () => {
     const maas = await fake();
     maas.failNext(1, { status: 404, body: '<!DOCTYPE html>\n<html><body><h1>Not here</h1>\n</body></html>' });
