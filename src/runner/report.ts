@@ -292,16 +292,21 @@ async function produce(entries: ScriptIndexEntry[], options: ReportOptions, deps
   const outcomes = new Map<string, CollectorOutcome>();
   if (collectors.length > 0) {
     deps.progress.info(`running ${collectors.length} built-in collector(s)`);
-    for (const outcome of await deps.collectors.run(collectors, deps.host)) {
-      outcomes.set(outcome.name, outcome);
-      deps.progress.ran({
-        name: outcome.name,
-        exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
-        timedOut: outcome.timedOut,
-        runtimeSeconds: outcome.runtimeSeconds,
-        builtIn: true,
-      });
-    }
+    // All at once, each shown as soon as it is done.
+    await Promise.all(
+      collectors.map(async (collector) => {
+        for (const outcome of await deps.collectors.run([collector], deps.host)) {
+          outcomes.set(outcome.name, outcome);
+          deps.progress.ran({
+            name: outcome.name,
+            exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
+            timedOut: outcome.timedOut,
+            runtimeSeconds: outcome.runtimeSeconds,
+            builtIn: true,
+          });
+        }
+      }),
+    );
   }
 
   const pending: PendingSignal[] = [];
