@@ -102,15 +102,22 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     for (const signal of left) await deliver(signal, true);
 
     // 2. The machine's scripts, from MAAS or (when it cannot be reached) from the last run's copy.
+    //    The built-in collectors need nothing from them but the names, which are known: they
+    //    start now, while the tarball downloads.
+    const early = options.serverScripts ? undefined : startCollectors(builtInsFor(DEPLOY_INFO_SCRIPTS, deps), deps);
+    early?.catch(() => undefined); // awaited below; never left unhandled if loading stops the run
     scripts ??= await loadScripts(deps, state, summary, deliver, paths);
-    if (scripts.stop) return finish(summary, deps, deliver.halted());
+    if (scripts.stop) {
+      await early;
+      return finish(summary, deps, deliver.halted());
+    }
     const entries = scripts.extracted
       ? await readIndex(join(paths.scripts, 'index.json'))
       : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
         DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 
     // 3. Run everything, then send one signal per result in the index's order.
-    const pending = await produce(entries, options, deps, paths, origin);
+    const pending = await produce(entries, options, deps, paths, origin, early);
     for (const signal of pending) {
       const stored = await state.spool.put(signal.fields, signal.files);
       await deliver(stored, false);
@@ -280,7 +287,14 @@ export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
 }
 
 /** Runs the collectors and scripts for `entries`; returns one pending signal per entry, in order. */
-async function produce(entries: ScriptIndexEntry[], options: ReportOptions, deps: ReportDeps, paths: RunPaths, origin: string): Promise<PendingSignal[]> {
+async function produce(
+  entries: ScriptIndexEntry[],
+  options: ReportOptions,
+  deps: ReportDeps,
+  paths: RunPaths,
+  origin: string,
+  early: Promise<Map<string, CollectorOutcome>> | undefined,
+): Promise<PendingSignal[]> {
   const builtIn = new Map<string, DeployInfoCollector>();
   if (!options.serverScripts) {
     for (const entry of entries) {
@@ -288,32 +302,15 @@ async function produce(entries: ScriptIndexEntry[], options: ReportOptions, deps
       if (collector) builtIn.set(entry.name, collector);
     }
   }
-  const collectors = [...new Set(builtIn.values())];
-  const outcomes = new Map<string, CollectorOutcome>();
-  if (collectors.length > 0) {
-    deps.progress.info(`running ${collectors.length} built-in collector(s)`);
-    // All at once, each shown as soon as it is done.
-    await Promise.all(
-      collectors.map(async (collector) => {
-        for (const outcome of await deps.collectors.run([collector], deps.host)) {
-          outcomes.set(outcome.name, outcome);
-          deps.progress.ran({
-            name: outcome.name,
-            exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
-            timedOut: outcome.timedOut,
-            runtimeSeconds: outcome.runtimeSeconds,
-            builtIn: true,
-          });
-        }
-      }),
-    );
-  }
+  // Collectors started early cover the deploy-info names; any other is run now.
+  const outcomes = await (early ?? startCollectors([...new Set(builtIn.values())], deps));
 
   const pending: PendingSignal[] = [];
   for (const entry of entries) {
     const collector = builtIn.get(entry.name);
     if (collector) {
-      pending.push(collectorSignal(entry, collector, outcomes.get(collector.name)!));
+      const outcome = outcomes.get(collector.name) ?? (await startCollectors([collector], deps)).get(collector.name)!;
+      pending.push(collectorSignal(entry, collector, outcome));
       continue;
     }
     const file = resolve(paths.scripts, entry.path ?? '');
@@ -336,6 +333,33 @@ async function produce(entries: ScriptIndexEntry[], options: ReportOptions, deps
     pending.push(scriptSignal(entry, outcome));
   }
   return pending;
+}
+
+/** Runs `collectors` all at once, showing each as soon as it is done; outcomes by collector name. */
+async function startCollectors(collectors: readonly DeployInfoCollector[], deps: ReportDeps): Promise<Map<string, CollectorOutcome>> {
+  const outcomes = new Map<string, CollectorOutcome>();
+  if (collectors.length === 0) return outcomes;
+  deps.progress.info(`running ${collectors.length} built-in collector(s)`);
+  await Promise.all(
+    collectors.map(async (collector) => {
+      for (const outcome of await deps.collectors.run([collector], deps.host)) {
+        outcomes.set(outcome.name, outcome);
+        deps.progress.ran({
+          name: outcome.name,
+          exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
+          timedOut: outcome.timedOut,
+          runtimeSeconds: outcome.runtimeSeconds,
+          builtIn: true,
+        });
+      }
+    }),
+  );
+  return outcomes;
+}
+
+/** The distinct built-in collectors answering `names`. */
+function builtInsFor(names: readonly string[], deps: ReportDeps): DeployInfoCollector[] {
+  return [...new Set(names.map((n) => deps.collectors.forScript(n)).filter((c): c is DeployInfoCollector => c !== undefined))];
 }
 
 /** The signal for a script the server sent and we ran (D1: real exit code, WORKING or TIMEDOUT). */
