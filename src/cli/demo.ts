@@ -1,6 +1,6 @@
-// The `npm start` demo: the bundled server on loopback (in memory), this machine registered and
-// reported by the single-file CLI run as a subprocess (what an operator runs), then the machine
-// as the server sees it. `--keep-serving` stays up afterwards and prints the URL and admin key.
+// The `npm start` demo: the bundled server on loopback (in memory), this machine registered (and
+// so reported) by the single-file CLI run as a subprocess, as an operator runs it, then the
+// machine as the server sees it. `--keep-serving` stays up and prints the URL and admin key.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
@@ -51,19 +51,16 @@ export async function runDemo(argv: readonly string[], deps: DemoDeps = {}): Pro
     stdout.write(`Creds file and report state go to ${dir}\n\n`);
 
     const run = (args: string[]) => runCli(cli, args, { stdout, stderr, secrets, interrupted });
-    stdout.write(`$ maas-run-scripts register-machine ${server.url} <admin key> --dir ${dir}\n`);
-    await run(['register-machine', server.url, server.adminKey, '--dir', dir, '--state-dir', join(dir, 'state')]);
+    const stateDir = join(dir, 'state');
+    stdout.write(`$ maas-run-scripts register-machine ${server.url} <admin key> --dir ${dir} --state-dir ${stateDir}\n`);
+    await run(['register-machine', server.url, server.adminKey, '--dir', dir, '--state-dir', stateDir]);
     const credsPath = await findCredsFile(dir);
     const { endpoint } = await readCredsFile(credsPath);
     const systemId = decodeURIComponent(/\/metadata\/status\/([^/]+)\/?$/.exec(endpoint)?.[1] ?? '');
     if (!systemId) throw new DemoError(`the creds file ${credsPath} names no machine (endpoint ${endpoint})`);
 
-    // register-machine reports right after registering (Part A D4) unless it was built without
-    // that step: report only when the server holds no result yet, so nothing is sent twice.
-    if (!hasResults(server, systemId)) {
-      stdout.write(`\n$ maas-run-scripts report-results --config ${credsPath}\n`);
-      await run(['report-results', '--config', credsPath, '--state-dir', join(dir, 'state')]);
-    }
+    // register-machine reports the hardware right after registering (Part A D4): check it did.
+    if (!hasResults(server, systemId)) throw new DemoError(`register-machine left machine ${systemId} without hardware results: run it with --debug to see why`);
 
     const admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
     const machine = await admin.readMachine(systemId);

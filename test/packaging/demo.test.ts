@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/cli/demo.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, ensureBundle, hostCpuCount, isolatedDir, isThisHostsMemory, removeDirs } from './packaging-helpers.js';
+import { BUNDLE, cleanEnv, ensureBundle, hostCpuCount, isolatedDir, isThisHostsMemory, removeDirs } from './packaging-helpers.js';
 
 const DEMO = join(PROJECT_ROOT, 'scripts', 'demo.mjs');
 // An API key as the bundled server makes them: 18:18:32 characters.
@@ -121,6 +121,24 @@ describe('npm start', () => {
     expect(await refused(`${url}/api/2.0/machines/`)).toBe(true);
     const tempDir = /^Creds file and report state go to (\S+)$/m.exec(out.join(''))?.[1];
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  });
+
+  it('fails with a one-line error when register-machine leaves the machine without hardware', async () => {
+    // The real single file, run with --no-report added: registers, reports nothing.
+    const dir = isolatedDir('demo-noreport', dirs);
+    const wrapper = join(dir, 'register-only.mjs');
+    writeFileSync(
+      wrapper,
+      `import { spawnSync } from 'node:child_process';\nconst run = spawnSync(process.execPath, [${JSON.stringify(BUNDLE)}, ...process.argv.slice(2), '--no-report'], { stdio: 'inherit' });\nprocess.exit(run.status ?? 1);\n`,
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runDemo([], { cli: wrapper, stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } });
+    const tempDir = /^Creds file and report state go to (\S+)$/m.exec(out.join(''))?.[1];
+    if (tempDir) dirs.push(tempDir);
+    expect(code).toBe(1);
+    expect(err.join('').trimEnd().split('\n').at(-1)).toMatch(/^npm start failed: register-machine left machine \w+ without hardware results/);
+    expect(out.join('')).not.toContain('The machine as the server sees it');
   });
 
   it('refuses an unknown option with a usage line and exit 2', async () => {
