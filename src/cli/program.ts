@@ -16,9 +16,13 @@ export function buildProgram(): Command {
     .description('Bring running Linux machines under MAAS without disturbing them: register them as Deployed and keep their hardware data current.')
     .version(VERSION, '-V, --version')
     .option('--debug', 'show details (script output, stack traces) while running', false)
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => process.stdout.write(s),
+      // Usage errors stay on one line, with the way to learn the right usage at its end.
+      outputError: (s, write) => write(`${s.trimEnd()} (run with --help for usage)\n`),
+    });
 
   program
     .command('report-results')
@@ -99,7 +103,7 @@ function maasUrlArgument(value: string): string {
   try {
     return normaliseMaasUrl(value);
   } catch (error) {
-    throw new InvalidArgumentError((error as Error).message.replace(/^MAAS_URL '[^']*' /, ''));
+    throw new InvalidArgumentError((error as Error).message.replace(/^MAAS_URL ('[^']*' )?/, 'It '));
   }
 }
 
