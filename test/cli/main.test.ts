@@ -12,9 +12,17 @@ describe('maas-run-scripts', () => {
     expect(run.stdout.trim()).toBe(pkg.version);
   });
 
-  it('exits 2 with a usage hint for an unknown command', async () => {
+  it('exits 2 with a one-line error and usage hint for an unknown command', async () => {
     const run = await runCli(['no-such-command']);
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toMatch(/--help/);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/unknown command 'no-such-command'.*--help/);
+  });
+
+  it('names a missing argument on one line and exits 2', async () => {
+    const run = await runCli(['get-machine-token', 'http://maas.example.com:5240/MAAS']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/missing required argument 'ADMIN_TOKEN'/);
   });
 });
