@@ -171,15 +171,21 @@ function commissioningSignal(ctx: RequestContext, machine: MachineRecord, status
   };
 
   // 1–3: group the file parts by target result; the first file fixes the result's metadata.
+  // A result this request creates is found by name by the request's later files (upstream
+  // creates it in the database at once), so `x.out`, `x.err`, `x` and `x.yaml` share one result.
   const uploads = new Map<number, { result: ScriptResultRecord; upload: Upload }>();
+  const createdByName = new Map<string, ScriptResultRecord>();
   for (const file of form.files) {
     const dot = file.name.lastIndexOf('.');
     const extension = dot > 0 ? file.name.slice(dot + 1).toLowerCase() : '';
     const kind = extension === 'out' ? 'stdout' : extension === 'err' ? 'stderr' : extension === 'yaml' ? 'result' : 'output';
     const scriptName = kind === 'output' ? file.name : file.name.slice(0, dot);
-    let target = inSet(resultId) ?? latestByName(store, setId, scriptName);
+    let target = inSet(resultId) ?? createdByName.get(scriptName) ?? latestByName(store, setId, scriptName);
     if (target && uploads.has(target.id)) target = uploads.get(target.id)!.result;
-    if (!target) target = newResult(store, machine.systemId, setId, scriptName);
+    if (!target) {
+      target = newResult(store, machine.systemId, setId, scriptName);
+      createdByName.set(scriptName, target);
+    }
     let entry = uploads.get(target.id);
     if (!entry) {
       entry = { result: target, upload: {} };
