@@ -1,6 +1,7 @@
 // resources.system: DMI strings from /sys/class/dmi/id and the virtualisation type.
 import type { Host } from '../src/host/host.js';
 import type { SystemResources } from '../src/maas/types.js';
+import { dmiCollector, type DmiInfo } from './dmi.js';
 import type { Collector } from './types.js';
 
 const DMI = '/sys/class/dmi/id';
@@ -37,29 +38,38 @@ export function virtType(result: { notFound: boolean; stdout: string }): string 
   return CONTAINERS.has(name) ? 'container' : 'virtual-machine';
 }
 
-/** Builds resources.system from DMI file contents (undefined = absent). Pure. */
-export function buildSystem(dmi: ReadonlyMap<string, string | undefined> | undefined, type: string): SystemResources {
-  const get = (k: string) => dmi?.get(k)?.trim() ?? '';
+/** Builds resources.system from DMI strings (undefined: the machine has no DMI at all). Pure. */
+export function buildSystem(dmi: DmiInfo | undefined, type: string): SystemResources {
+  const s = dmi?.system ?? {};
+  const bios = dmi?.bios ?? {};
+  const chassis = dmi?.chassis ?? {};
+  const board = dmi?.board ?? {};
   return {
-    uuid: get('product_uuid'),
-    vendor: get('sys_vendor'),
-    product: get('product_name'),
-    family: get('product_family'),
-    version: get('product_version'),
-    sku: get('product_sku'),
-    serial: get('product_serial'),
+    uuid: s.uuid ?? '',
+    vendor: s.vendor ?? '',
+    product: s.product ?? '',
+    family: s.family ?? '',
+    version: s.version ?? '',
+    sku: s.sku ?? '',
+    serial: s.serial ?? '',
     type,
-    firmware: dmi ? { vendor: get('bios_vendor'), date: get('bios_date'), version: get('bios_version') } : null,
-    chassis: dmi ? { vendor: get('chassis_vendor'), type: chassisTypeName(dmi.get('chassis_type')), serial: get('chassis_serial'), version: get('chassis_version') } : null,
-    motherboard: dmi ? { vendor: get('board_vendor'), product: get('board_name'), serial: get('board_serial'), version: get('board_version') } : null,
+    firmware: dmi ? { vendor: bios.vendor ?? '', date: bios.date ?? '', version: bios.version ?? '' } : null,
+    chassis: dmi
+      ? { vendor: chassis.vendor ?? '', type: chassisTypeName(chassis.type === undefined ? undefined : String(chassis.type)), serial: chassis.serial ?? '', version: chassis.version ?? '' }
+      : null,
+    motherboard: dmi ? { vendor: board.vendor ?? '', product: board.product ?? '', serial: board.serial ?? '', version: board.version ?? '' } : null,
   };
 }
 
-const DMI_FILES = [
-  'product_uuid', 'sys_vendor', 'product_name', 'product_family', 'product_version', 'product_sku', 'product_serial',
-  'bios_vendor', 'bios_date', 'bios_version', 'chassis_vendor', 'chassis_type', 'chassis_serial', 'chassis_version',
-  'board_vendor', 'board_name', 'board_serial', 'board_version',
-];
+/** Drops the root-only strings (serials, UUID): without root they are not this run's to report. Pure. */
+export function withoutRootOnly(dmi: DmiInfo): DmiInfo {
+  return {
+    ...dmi,
+    system: { ...dmi.system, serial: undefined, uuid: undefined },
+    board: { ...dmi.board, serial: undefined },
+    chassis: { ...dmi.chassis, serial: undefined },
+  };
+}
 
 /**
  * Files that container managers create (and that systemd-detect-virt checks too), with the
@@ -80,20 +90,17 @@ export async function systemType(host: Host): Promise<string> {
   return virtType(await host.run('systemd-detect-virt', [], { timeoutMs: 5_000 }));
 }
 
-/** Reads resources.system; warnings say which root-only strings were left empty. */
+/** Reads resources.system (DMI from sysfs, or dmidecode as root); warnings say what was left empty. */
 export async function readSystem(host: Host): Promise<{ system: SystemResources; warnings: string[] }> {
   const warnings: string[] = [];
-  const [present, type] = await Promise.all([host.isDirectory(DMI), systemType(host)]);
-  if (!present) {
+  const [dmi, type] = await Promise.all([dmiCollector.collect(host), systemType(host)]);
+  if (dmi.source === 'none') {
     warnings.push(`system: ${DMI} is absent (no DMI on this platform): vendor, product and serials left empty`);
     return { system: buildSystem(undefined, type), warnings };
   }
-  const rootOnly = new Set<string>(ROOT_ONLY_DMI);
-  const values = await Promise.all(
-    DMI_FILES.map(async (f) => [f, host.isRoot || !rootOnly.has(f) ? await host.readOptional(`${DMI}/${f}`) : undefined] as const),
-  );
+  if (dmi.source === 'dmidecode') warnings.push(`system: ${DMI} is absent: DMI strings read with dmidecode`);
   if (!host.isRoot) warnings.push(`system: not running as root: ${ROOT_ONLY_DMI.join(', ')} left empty (partial data)`);
-  return { system: buildSystem(new Map(values), type), warnings };
+  return { system: buildSystem(host.isRoot ? dmi : withoutRootOnly(dmi), type), warnings };
 }
 
 /** Collector form of readSystem. */

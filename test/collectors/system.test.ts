@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chassisTypeName, readSystem, virtType } from '../../collectors/system.js';
 import { createHost } from '../../src/host/host.js';
+import { PROJECT_ROOT } from '../helpers/cli.js';
 import { cannedCommands, makeRoot, noCommands } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
 
@@ -43,6 +46,19 @@ describe('readSystem', () => {
     // The tool would say otherwise: the marker file must win.
     const { system } = await readSystem(createHost({ root, run: cannedCommands({ 'systemd-detect-virt': 'kvm\n' }), isRoot: true }));
     expect(system.type).toBe('container');
+  });
+
+  it('reads DMI strings with dmidecode as root when the kernel exposes no /sys/class/dmi/id', async () => {
+    const dump = readFileSync(join(PROJECT_ROOT, 'test/fixtures/commands/dmidecode/rack-server.txt'), 'utf8');
+    const run = cannedCommands({ dmidecode: dump, 'systemd-detect-virt': 'none\n' });
+    const { system, warnings } = await readSystem(createHost({ root: await makeRoot(edgeMachine({ noDmi: true })), run, isRoot: true }));
+    expect(system).toMatchObject({
+      vendor: 'Example Systems', product: 'RS-2200 Gen3', family: 'RS Servers', version: '', serial: 'EXS-00012345',
+      uuid: '4c4c4544-0042-3510-8052-b4c04f4a3532', firmware: { vendor: 'Example Firmware Inc.', version: '2.14.1', date: '03/12/2024' },
+      motherboard: { vendor: 'Example Systems', product: '0X1234', serial: '.7XYZ123.CNCMS0012.', version: 'A03' },
+      chassis: { type: 'Rack Mount Chassis' },
+    });
+    expect(warnings.join('\n')).toMatch(/read with dmidecode/);
   });
 
   it('reports null firmware, chassis and board when the machine has no DMI', async () => {
