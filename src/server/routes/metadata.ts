@@ -5,7 +5,8 @@ import { NodeStatus, SIGNAL_STATUSES, ScriptResultStatus } from '../../maas/type
 import type { ScriptIndex, ScriptIndexEntry, SignalStatus } from '../../maas/types.js';
 import { requestOp, textReply, unknownOp } from '../context.js';
 import type { Reply, RequestContext } from '../context.js';
-import { HookError, deriveHardware, hardwareMacs, hardwareUuid, withoutMacs, withoutUuid } from '../hooks/process-resources.js';
+import { tagsFromModaliases } from '../hooks/modaliases.js';
+import { HookError, deriveHardware, emptyHardware, hardwareMacs, hardwareUuid, withoutMacs, withoutUuid } from '../hooks/process-resources.js';
 import type { MachineHardware } from '../hooks/process-resources.js';
 import { HttpError, badRequest, conflict } from '../http-error.js';
 import { nodeStatusLabel, withHardware } from '../machine-json.js';
@@ -311,6 +312,9 @@ function commitResult(ctx: RequestContext, machine: MachineRecord, result: Scrip
   if (result.name === '50-maas-01-commissioning' && upload.stdout && next.exitStatus === 0) {
     if (!processResources(ctx, machine.systemId, upload.stdout, now)) next.status = S.FAILED;
   }
+  if (result.name === 'maas-list-modaliases' && upload.stdout && next.exitStatus === 0) {
+    if (!processModaliases(ctx, machine.systemId, upload.stdout, now)) next.status = S.FAILED;
+  }
   store.putResult(next);
 }
 
@@ -326,6 +330,29 @@ function yamlStatus(text: string): number | undefined | 'invalid' {
   const value = (doc as Record<string, unknown>).status;
   if (value === undefined) return undefined;
   return typeof value === 'string' && value in YAML_STATUSES ? YAML_STATUSES[value] : 'invalid';
+}
+
+// MAAS's hook on the `.out` of maas-list-modaliases (Part B §5.4 item 10): switch tags. Output
+// that is not UTF-8 fails the hook, as upstream's decode does. Returns false when it failed.
+function processModaliases(ctx: RequestContext, systemId: string, stdout: Buffer, now: number): boolean {
+  const { store } = ctx;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(stdout);
+  } catch {
+    store.addEvent({
+      systemId,
+      at: now,
+      type: 'Script result',
+      description: "commissioning script 'maas-list-modaliases' failed during post-processing: the output is not valid UTF-8",
+    });
+    return false;
+  }
+  const machine = store.getMachine(systemId)!;
+  const hardware = (machine.hardware as MachineHardware | null) ?? emptyHardware();
+  const tags = tagsFromModaliases(hardware.tags, text);
+  if (tags.join('\n') !== hardware.tags.join('\n')) store.putMachine(withHardware(machine, { ...hardware, tags }));
+  return true;
 }
 
 // MAAS's hook on the `.out` of 50-maas-01-commissioning (Part B §5.4). Returns false when it
