@@ -30,11 +30,29 @@ export function buildProgram(): Command {
     .option('--config <file>', 'creds file written by register-machine or get-machine-token (reporting: maas: ...)')
     .option('--machine-token <token>', 'machine credentials ck:tk:ts; replaces those of --config')
     .option('--metadata-url <url>', "MAAS URL; replaces the config's endpoint (only scheme and host:port are used)")
-    .option('--server-scripts', 'run exactly the scripts MAAS sends instead of the built-in collectors', false)
-    .option('--state-dir <dir>', 'where undelivered results wait (default: /var/lib/maas-run-scripts as root, else $XDG_STATE_HOME/maas-run-scripts)')
+    .option('--server-scripts', 'run exactly the scripts MAAS sends instead of the built-in collectors (every result is sent)', false)
+    .option('--force', 'send every result, also those MAAS already holds unchanged', false)
+    .option('--state-dir <dir>', 'where undelivered results wait and what was delivered is remembered (default: /var/lib/maas-run-scripts as root, else $XDG_STATE_HOME/maas-run-scripts)')
     .option('--json', 'print a machine-readable summary of every result on stdout instead of progress lines', false)
     .addOption(new Option('--root <dir>', 'collect from a captured tree instead of this machine (testing)').hideHelp())
-    .action(async (opts: { config?: string; machineToken?: string; metadataUrl?: string; serverScripts: boolean; stateDir?: string; json: boolean; root?: string }, command: Command) => {
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Change-only sync (for cron and timers): a built-in result is not uploaded again',
+        'when its hardware data equals the last result this machine delivered and MAAS',
+        'still holds that result (same result row, finished, same stored files). Values',
+        'that move on an idle machine are not changes: network counters, memory in use,',
+        'current CPU frequency, mount state, file-system timestamps. Such a result shows',
+        'as "unchanged" (--json: "delivery": "unchanged"). Always sent: failed or timed-out',
+        'results, custom scripts, --server-scripts runs, results waiting in the spool, and',
+        'everything once MAAS has reset its results. --force sends everything.',
+        '',
+        'Exit status: 0 when every result was delivered or unchanged; 1 when something',
+        'failed or was spooled (the message says what); 2 for bad usage.',
+      ].join('\n'),
+    )
+    .action(async (opts: { config?: string; machineToken?: string; metadataUrl?: string; serverScripts: boolean; force: boolean; stateDir?: string; json: boolean; root?: string }, command: Command) => {
       const { reportResultsCommand } = await import('./commands/report-results.js');
       await reportResultsCommand({ ...opts, debug: globalOptions(command).debug });
     });

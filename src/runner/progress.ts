@@ -3,8 +3,8 @@
 // nothing but one machine-readable summary at the end.
 import type { Writable } from 'node:stream';
 
-/** How a result's delivery ended. */
-export type Delivery = 'delivered' | 'spooled' | 'rejected';
+/** How a result's delivery ended; 'unchanged': not sent, MAAS already holds the same hardware data (change-only sync). */
+export type Delivery = 'delivered' | 'spooled' | 'rejected' | 'unchanged';
 
 /** One line of the --json summary: a result and what became of it. */
 export interface ResultSummary {
@@ -13,7 +13,7 @@ export interface ResultSummary {
   status: string;
   exit_status: number;
   runtime: number;
-  /** Bytes of output uploaded (all files of the signal). */
+  /** Bytes of output uploaded (all files of the signal); 0 for an unchanged result. */
   bytes: number;
   delivery: Delivery;
   /** True for a result left over from an earlier run. */
@@ -29,6 +29,8 @@ export interface RunSummary {
   ok: boolean;
   metadata_url: string;
   delivered: number;
+  /** Results not sent because MAAS already holds the same hardware data. */
+  unchanged: number;
   spooled: number;
   rejected: number;
   state_dir: string;
@@ -43,7 +45,7 @@ export interface Progress {
   warn(message: string): void;
   /** A collector or script finished running. */
   ran(result: { name: string; exitStatus: number; timedOut: boolean; runtimeSeconds: number; error?: string; builtIn: boolean }): void;
-  /** A result was delivered, spooled or rejected. */
+  /** A result was delivered, spooled, rejected or found unchanged. */
   delivered(summary: ResultSummary): void;
   /** The run is over. */
   finish(summary: RunSummary): void;
@@ -95,7 +97,7 @@ export function createProgress(mode: ProgressMode, { stdout, stderr, now = () =>
     warn: (message) => log(stderr, 'warning', message),
     ran: (r) =>
       log(stdout, 'info', `ran ${r.name}${r.builtIn ? ' (built-in)' : ''}: ${r.timedOut ? 'timed out' : `exit ${r.exitStatus}`} in ${formatSeconds(r.runtimeSeconds)}`),
-    delivered: (s) => log(stdout, s.delivery === 'rejected' ? 'error' : 'info', `${s.name}: ${describeDelivery(s)} (${s.bytes} bytes)`),
+    delivered: (s) => log(stdout, s.delivery === 'rejected' ? 'error' : 'info', `${s.name}: ${describeDelivery(s)}${s.delivery === 'unchanged' ? '' : ` (${s.bytes} bytes)`}`),
     finish: (summary) => log(stdout, summary.ok ? 'info' : 'error', finalLine(summary)),
   };
 }
@@ -104,11 +106,13 @@ function describeDelivery(s: ResultSummary): string {
   const origin = s.from_spool ? 'spooled result ' : '';
   if (s.delivery === 'delivered') return `${origin}delivered${s.note ? ` (${s.note})` : ''}`;
   if (s.delivery === 'spooled') return `${origin}kept in the spool for the next run`;
+  if (s.delivery === 'unchanged') return 'unchanged since the last delivered report, not sent';
   return `${origin}rejected by MAAS${s.error ? `: ${s.error}` : ''}`;
 }
 
 function finalLine(summary: RunSummary): string {
   const parts = [`${summary.delivered} delivered`];
+  if (summary.unchanged) parts.push(`${summary.unchanged} unchanged`);
   if (summary.spooled) parts.push(`${summary.spooled} spooled in ${summary.state_dir}`);
   if (summary.rejected) parts.push(`${summary.rejected} rejected`);
   return `${summary.ok ? 'done' : 'incomplete'}: ${parts.join(', ')}`;

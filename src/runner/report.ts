@@ -2,6 +2,8 @@
 // (for ids, names and timeouts), answer the six deploy-info scripts with the built-in
 // collectors (D6) and run any other script the server sent, then send one signal per result.
 // Every result is spooled before it is sent, so nothing is lost when MAAS cannot take it.
+// Change-only sync: a built-in result whose hardware data MAAS already holds is not sent again
+// (sync-state.ts decides); --force sends everything.
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import type { Progress, ResultSummary, RunSummary } from './progress.js';
 import type { CollectorOutcome } from './run-collectors.js';
 import { formatDuration, runPaths, runScript, scriptEnvironment, TIMEOUT_EXIT_STATUS, type RunPaths, type ScriptOutcome } from './run-script.js';
 import { openMachineState, type MachineState, type SpooledSignal } from './spool.js';
+import { changeVerdict, openSyncState, type SyncState } from './sync-state.js';
 import { extractTar } from './tar.js';
 
 /** The two calls of the metadata API a run makes (MaasClient provides them). */
@@ -32,6 +35,8 @@ export interface ReportOptions {
   stateDir: string;
   /** Run exactly the scripts the server sends instead of the built-in collectors (D6). */
   serverScripts: boolean;
+  /** Send every result, even those MAAS already holds unchanged. */
+  force?: boolean;
   /** Echo script output as it arrives. */
   debug: boolean;
   /** Names the machine's state (see machineKey); by default derived from metadataUrl and the token. */
@@ -58,6 +63,10 @@ export type ReportResult = RunSummary;
 interface PendingSignal {
   fields: SignalFields;
   files: SignalFile[];
+  /** Its index.json entry. */
+  entry: ScriptIndexEntry;
+  /** A built-in collector produced it (only those may be found unchanged). */
+  builtIn: boolean;
 }
 
 /** Why delivery stopped for this run, if it did. */
@@ -70,6 +79,7 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     ok: true,
     metadata_url: `${origin}/MAAS/metadata/2012-03-01/`,
     delivered: 0,
+    unchanged: 0,
     spooled: 0,
     rejected: 0,
     state_dir: options.stateDir,
@@ -77,9 +87,11 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     problems: [],
   };
   const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
+  let sync: SyncState | undefined;
   const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-'));
   try {
-    const deliver = deliverer(deps, state, summary);
+    sync = await openSyncState(state.dir);
+    const deliver = deliverer(deps, state, sync, summary);
 
     const paths = runPaths(base);
     await Promise.all([mkdir(paths.scripts), mkdir(paths.out), mkdir(paths.downloads), writeFile(paths.resourcesFile, '')]);
@@ -116,21 +128,32 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
       : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
         DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 
-    // 3. Run everything, then send one signal per result in the index's order.
+    // 3. Run everything, then send one signal per result in the index's order, except the
+    //    built-in results MAAS already holds unchanged. That needs the index of this run, fresh
+    //    from MAAS, and nothing of the same script still waiting in the spool.
     const pending = await produce(entries, options, deps, paths, origin, early);
+    const changeOnly = !options.force && !options.serverScripts && scripts.fresh && !deliver.halted();
+    const waiting = changeOnly ? new Set((await state.spool.list()).signals.map((s) => s.fields.name)) : new Set<string>();
     for (const signal of pending) {
+      const { name } = signal.fields;
+      if (changeOnly && signal.builtIn && !waiting.has(name) && (await changeVerdict(signal, signal.entry, sync.get(name), paths.scripts)) === 'unchanged') {
+        deliver.unchanged(signal);
+        continue;
+      }
       const stored = await state.spool.put(signal.fields, signal.files);
       await deliver(stored, false);
     }
     return finish(summary, deps, deliver.halted());
   } finally {
     await rm(base, { recursive: true, force: true });
+    // Losing the records only makes the next run send everything again.
+    await sync?.save().catch((error: unknown) => deps.progress.warn(`cannot remember what was delivered in ${state.dir}: ${oneLine(error)}`));
     await state.close();
   }
 }
 
 /** Sends spooled signals one by one; after MAAS proved unreachable (or refused the credentials) it only keeps them spooled. */
-function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
+function deliverer(deps: ReportDeps, state: MachineState, sync: SyncState, summary: RunSummary) {
   let halt: Halt;
   const confirmedPaths = new Set<string>();
   const lineOf = (signal: SpooledSignal, fromSpool: boolean): ResultSummary => {
@@ -149,6 +172,7 @@ function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
   const record = (line: ResultSummary) => {
     summary.results.push(line);
     if (line.delivery === 'delivered') summary.delivered += 1;
+    else if (line.delivery === 'unchanged') summary.unchanged += 1;
     else if (line.delivery === 'spooled') summary.spooled += 1;
     else {
       summary.rejected += 1;
@@ -163,6 +187,7 @@ function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
         await state.spool.markInFlight(signal);
         await deps.client.signal(signal.fields, signal.files);
         line.delivery = 'delivered';
+        sync.delivered(signal.fields, signal.files);
         await state.spool.remove(signal);
       } catch (error) {
         const kind = classify(error);
@@ -170,6 +195,7 @@ function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
           // MAAS will never take this one: say so and drop it rather than retry forever.
           line.delivery = 'rejected';
           line.error = oneLine(error);
+          sync.forget(signal.fields.name);
           await state.spool.remove(signal);
         } else {
           halt = { kind, message: oneLine(error) };
@@ -182,10 +208,24 @@ function deliverer(deps: ReportDeps, state: MachineState, summary: RunSummary) {
     /** Records a spooled result MAAS is known to hold already, and forgets it without sending. */
     confirm: async (signal: SpooledSignal) => {
       await state.spool.remove(signal);
+      sync.delivered(signal.fields, signal.files);
       confirmedPaths.add(signal.path);
       record({ ...lineOf(signal, true), delivery: 'delivered', note: 'already stored by MAAS; not sent again' });
     },
     confirmed: (signal: SpooledSignal) => confirmedPaths.has(signal.path),
+    /** Records a result that is not sent: MAAS holds the same hardware data already. */
+    unchanged: (signal: PendingSignal) => {
+      record({
+        name: signal.fields.name,
+        status: signal.fields.status,
+        exit_status: signal.fields.exit_status,
+        runtime: signal.fields.runtime,
+        bytes: 0,
+        delivery: 'unchanged',
+        from_spool: false,
+        note: 'same hardware data as the result MAAS holds; not sent',
+      });
+    },
     halted: () => halt,
     halt: (reason: NonNullable<Halt>) => {
       halt ??= reason;
@@ -310,7 +350,7 @@ async function produce(
     const collector = builtIn.get(entry.name);
     if (collector) {
       const outcome = outcomes.get(collector.name) ?? (await startCollectors([collector], deps)).get(collector.name)!;
-      pending.push(collectorSignal(entry, collector, outcome));
+      pending.push({ ...collectorSignal(entry, collector, outcome), entry, builtIn: true });
       continue;
     }
     const file = resolve(paths.scripts, entry.path ?? '');
@@ -318,7 +358,12 @@ async function produce(
       // Like a tar member that leaves the directory: never executed.
       const error = `Failed to execute ${entry.name}: 126 (its path ${JSON.stringify(entry.path ?? '')} is not inside the scripts directory)`;
       deps.progress.ran({ name: entry.name, exitStatus: 126, timedOut: false, runtimeSeconds: 0, error, builtIn: false });
-      pending.push({ fields: signalFields(entry, 126, false, 0, error), files: [`${entry.name}.out`, `${entry.name}.err`, entry.name].map((name) => ({ name, content: name.endsWith('.err') ? `${error}\n` : '' })) });
+      pending.push({
+        fields: signalFields(entry, 126, false, 0, error),
+        files: [`${entry.name}.out`, `${entry.name}.err`, entry.name].map((name) => ({ name, content: name.endsWith('.err') ? `${error}\n` : '' })),
+        entry,
+        builtIn: false,
+      });
       continue;
     }
     const outcome = await runScript({
@@ -330,7 +375,7 @@ async function produce(
       ...(options.debug && deps.echo ? { echo: deps.echo } : {}),
     });
     deps.progress.ran({ ...outcome, builtIn: false });
-    pending.push(scriptSignal(entry, outcome));
+    pending.push({ ...scriptSignal(entry, outcome), entry, builtIn: false });
   }
   return pending;
 }
@@ -363,7 +408,7 @@ function builtInsFor(names: readonly string[], deps: ReportDeps): DeployInfoColl
 }
 
 /** The signal for a script the server sent and we ran (D1: real exit code, WORKING or TIMEDOUT). */
-function scriptSignal(entry: ScriptIndexEntry, outcome: ScriptOutcome): PendingSignal {
+function scriptSignal(entry: ScriptIndexEntry, outcome: ScriptOutcome): Omit<PendingSignal, 'entry' | 'builtIn'> {
   const files: SignalFile[] = [
     { name: `${entry.name}.out`, content: outcome.stdout },
     { name: `${entry.name}.err`, content: outcome.stderr },
@@ -374,7 +419,7 @@ function scriptSignal(entry: ScriptIndexEntry, outcome: ScriptOutcome): PendingS
 }
 
 /** The signal for a deploy-info script a built-in collector answered. */
-function collectorSignal(entry: ScriptIndexEntry, collector: DeployInfoCollector, outcome: CollectorOutcome): PendingSignal {
+function collectorSignal(entry: ScriptIndexEntry, collector: DeployInfoCollector, outcome: CollectorOutcome): Omit<PendingSignal, 'entry' | 'builtIn'> {
   const { stdout, stderr } = outcome.output;
   const exitStatus = outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode;
   const error = outcome.timedOut

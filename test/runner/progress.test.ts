@@ -18,6 +18,7 @@ const summary = (over: Partial<RunSummary> = {}): RunSummary => ({
   ok: true,
   metadata_url: 'http://127.0.0.1:5240/MAAS/metadata/2012-03-01/',
   delivered: 1,
+  unchanged: 0,
   spooled: 0,
   rejected: 0,
   state_dir: '/state',
@@ -56,6 +57,19 @@ describe('createProgress', () => {
     expect(stdout.text()).toContain('maas-lshw');
     expect(stdout.text()).toContain('kept in the spool for the next run');
     expect(stdout.text()).toContain('incomplete: 0 delivered, 1 spooled in /state');
+  });
+
+  it('says a result was not sent because it is unchanged, and counts it in the final line', () => {
+    const tty = sink();
+    const onTerminal = createProgress('tty', { stdout: tty, stderr: sink() });
+    onTerminal.delivered({ ...delivered, bytes: 0, delivery: 'unchanged' });
+    onTerminal.finish(summary({ delivered: 1, unchanged: 5 }));
+    expect(tty.text()).toMatch(/maas-lshw +unchanged since the last delivered report, not sent\n/);
+    expect(tty.text()).toContain('done: 1 delivered, 5 unchanged');
+
+    const log = sink();
+    createProgress('log', { stdout: log, stderr: sink(), now: () => new Date('2026-01-02T03:04:05Z') }).delivered({ ...delivered, bytes: 0, delivery: 'unchanged' });
+    expect(log.text()).toMatch(/report-results info: maas-lshw: unchanged since the last delivered report, not sent\n$/);
   });
 
   it('writes timestamped log lines for cron, errors marked as such', () => {

@@ -1,6 +1,6 @@
 // `maas-run-scripts report-results`: settings resolved as upstream does (§1.5), then the run of
 // src/runner/report.ts with this machine's collectors, progress output and the exit status:
-// 0 when everything was delivered, 1 (with a message saying what) otherwise.
+// 0 when everything was delivered or found unchanged, 1 (with a message saying what) otherwise.
 import { collectorForScript } from '../../../collectors/index.js';
 import { CliError, UsageError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
@@ -24,6 +24,8 @@ export interface ReportResultsOptions {
   /** Replaces the config's endpoint; only its scheme and host[:port] are used. */
   metadataUrl?: string;
   serverScripts?: boolean;
+  /** Send every result, including those MAAS already holds unchanged (change-only sync off). */
+  force?: boolean;
   stateDir?: string;
   json?: boolean;
   debug?: boolean;
@@ -82,6 +84,7 @@ export async function runReport(settings: ReportSettings, options: ReportResults
       credentials: settings.credentials,
       stateDir,
       serverScripts: Boolean(options.serverScripts),
+      force: Boolean(options.force),
       debug: Boolean(options.debug),
       machineKey: machineKey(settings.endpoint ?? settings.metadataUrl, settings.credentials),
     },
