@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
 import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
 import { DEPLOY_INFO_SCRIPTS, NodeStatus, ScriptResultStatus, type ScriptIndex, type ScriptIndexEntry } from '../../src/maas/types.js';
+import { createDeployInfoSet } from '../../src/server/routes/machines.js';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
 import { CLI, PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
-import { useZoo } from '../helpers/zoo.js';
+import { useZoo, type Zoo } from '../helpers/zoo.js';
 
 const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
 
@@ -580,5 +581,132 @@ describe('report-results usage', () => {
     const lines = run.stdout.trim().split('\n');
     expect(lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z report-results (info|warning|error): /.test(l))).toBe(true);
     expect(lines.filter((l) => / ran \S+ \(built-in\): /.test(l)).length).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('report-results change-only sync', () => {
+  // Trees of a real machine: every run reads the same hardware, byte for byte, unlike this host.
+  let m1: Zoo;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    [m1, proxy] = await Promise.all([useZoo('m1'), startFaultProxy(new URL(server.url).origin)]);
+  });
+  afterAll(() => proxy?.close());
+
+  interface Summary {
+    ok: boolean;
+    delivered: number;
+    unchanged: number;
+    results: { name: string; delivery: string; exit_status: number; bytes: number; from_spool: boolean }[];
+  }
+
+  /** Runs report-results through the recording proxy; its --json summary and the names it sent. */
+  async function syncRun(machine: TestMachine, root: string, ...args: string[]): Promise<{ run: CliRun; summary: Summary; sent: string[] }> {
+    proxy.seen.length = 0;
+    const run = await report(machine, '--metadata-url', proxy.url, '--root', root, '--json', ...args);
+    const summary = JSON.parse(run.stdout) as Summary;
+    return { run, summary, sent: signals(proxy.seen).map((r) => part(r, 'name')!) };
+  }
+
+  /** What a user sees of the machine in MAAS: its hardware and every stored result. */
+  async function serverView(systemId: string) {
+    const m = await admin.readMachine(systemId);
+    return {
+      machine: [m.status_name, m.cpu_count, m.memory, m.physicalblockdevice_set.map((d) => [d.name, d.size]), m.interface_set.map((i) => [i.name, i.mac_address])],
+      results: [...storedResults(systemId)],
+    };
+  }
+
+  /** Names of the results that did not succeed: those are always sent. */
+  const failing = (summary: Summary) => summary.results.filter((r) => r.exit_status !== 0).map((r) => r.name);
+
+  it('sends nothing on a second run over the same hardware except failed results, and the server keeps its data', async () => {
+    const machine = await deployedMachine();
+    const first = await syncRun(machine, m1.root);
+    expect(first.run.exitCode, first.run.stderr).toBe(0);
+    expect(first.sent.sort()).toEqual([...DEPLOY_INFO_SCRIPTS].sort());
+    const before = await serverView(machine.systemId);
+
+    const second = await syncRun(machine, m1.root);
+    expect(second.run.exitCode, second.run.stderr).toBe(0);
+    // On a captured tree no command runs, so lshw fails (127) and is sent every time, as any failure is.
+    expect(failing(second.summary)).toEqual(['maas-lshw']);
+    expect(second.sent).toEqual(failing(second.summary));
+    const unchanged = second.summary.results.filter((r) => r.delivery === 'unchanged');
+    expect(unchanged.map((r) => r.name).sort()).toEqual(DEPLOY_INFO_SCRIPTS.filter((n) => n !== 'maas-lshw').sort());
+    expect(unchanged.every((r) => r.bytes === 0)).toBe(true);
+    expect(second.summary).toMatchObject({ ok: true, unchanged: 5, delivered: 1 });
+    expect(await serverView(machine.systemId)).toEqual(before);
+  });
+
+  it('sends only the results a hardware change touches, and the server follows: a disk removed from the tree', async () => {
+    const machine = await deployedMachine();
+    const tree = (await useZoo('m1')).root; // a tree of its own, changed below
+    expect((await syncRun(machine, tree)).run.exitCode).toBe(0);
+    const disks = (await admin.readMachine(machine.systemId)).physicalblockdevice_set.map((d) => d.name);
+    expect(disks).toContain('vda');
+
+    await rm(join(tree, 'sys/class/block/vda'));
+    await rm(join(tree, 'sys/block/vda'));
+    const changed = await syncRun(machine, tree);
+    expect(changed.run.exitCode, changed.run.stderr).toBe(0);
+    // The disk is in the resources document (answering two scripts); lshw fails on a tree and is always sent.
+    expect(changed.sent.sort()).toEqual(['20-maas-03-machine-resources', '50-maas-01-commissioning', 'maas-lshw']);
+    const after = (await admin.readMachine(machine.systemId)).physicalblockdevice_set.map((d) => d.name);
+    expect(after.sort()).toEqual(disks.filter((d) => d !== 'vda').sort());
+  });
+
+  it('sends all six results with --force', async () => {
+    const machine = await deployedMachine();
+    expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
+    const forced = await syncRun(machine, m1.root, '--force');
+    expect(forced.run.exitCode, forced.run.stderr).toBe(0);
+    expect(forced.sent.sort()).toEqual([...DEPLOY_INFO_SCRIPTS].sort());
+    expect(forced.summary).toMatchObject({ delivered: 6, unchanged: 0 });
+  });
+
+  it('sends everything again once MAAS has a new set of results for the machine (its earlier ones are gone)', async () => {
+    const machine = await deployedMachine();
+    expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
+    // As when MAAS starts a new script set for the machine: new, pending result rows.
+    const { store } = server;
+    store.putMachine({ ...store.getMachine(machine.systemId)!, scriptSetId: createDeployInfoSet(store, machine.systemId) });
+    expect([...storedResults(machine.systemId).values()].every((r) => r.status === ScriptResultStatus.PENDING)).toBe(true);
+
+    const after = await syncRun(machine, m1.root);
+    expect(after.run.exitCode, after.run.stderr).toBe(0);
+    expect(after.sent.sort()).toEqual([...DEPLOY_INFO_SCRIPTS].sort());
+    expect([...storedResults(machine.systemId).values()].some((r) => r.status === ScriptResultStatus.PENDING)).toBe(false);
+  });
+
+  it('sends a result again when MAAS holds other data for it than this machine last delivered', async () => {
+    const machine = await deployedMachine();
+    expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
+    // Another client overwrote one result in place (same row, finished).
+    const id = storedResultId(machine.systemId, 'maas-serial-ports');
+    server.store.putResult({ ...server.store.getResult(id)!, stdout: Buffer.from('/dev/ttyS9\n').toString('base64') });
+
+    const after = await syncRun(machine, m1.root);
+    expect(after.sent.sort()).toEqual(['maas-lshw', 'maas-serial-ports']);
+    expect(storedResults(machine.systemId).get('maas-serial-ports')?.stdout).not.toBe('/dev/ttyS9\n');
+  });
+
+  it('never takes a spooled result for unchanged: after an outage the spool is delivered, exactly once, and nothing more', async () => {
+    const machine = await deployedMachine();
+    expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
+    await proxy.down();
+    const down = await report(machine, '--metadata-url', proxy.url, '--root', m1.root);
+    await proxy.up();
+    expect(down.exitCode).toBe(1);
+    expect(await spoolFiles(machine)).toHaveLength(6);
+
+    const back = await syncRun(machine, m1.root);
+    expect(back.run.exitCode, back.run.stderr).toBe(0);
+    const fromSpool = back.summary.results.filter((r) => r.from_spool);
+    expect(fromSpool.map((r) => r.delivery)).toEqual(Array(6).fill('delivered'));
+    // This run's own results equal what the spool just delivered: only the failing one goes again.
+    expect(back.sent.sort()).toEqual([...DEPLOY_INFO_SCRIPTS, 'maas-lshw'].sort());
+    expect(back.summary.unchanged).toBe(5);
+    expect(await spoolFiles(machine)).toEqual([]);
   });
 });
