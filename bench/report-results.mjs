@@ -3,7 +3,10 @@
 // RSS, side by side in the same run with each built-in collector run alone (`collect --only X`,
 // also a fresh process): the sum and the max of those. Rounds alternate so noise hits all
 // alike; medians are compared. Figures come from GNU time when installed (wall time only otherwise).
+// Change-only sync: a steady-state run (same hardware, every result unchanged) beside a full run
+// (--force), wall time and bytes on the wire (counted by a forwarding proxy), in the same rounds.
 import { spawn } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +23,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const work = mkdtempSync(join(tmpdir(), 'bench-report-'));
 const server = await startMaasServer({ port: 0 });
+let counter;
 try {
   const admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
   const machine = await admin.createMachine({ hostname: 'bench-host', deployed: 'true' });
@@ -46,15 +50,42 @@ try {
       });
     });
 
-  const report = () => measure(['report-results', '--config', creds, '--state-dir', join(work, 'state')]);
+  // Forwards to the server and counts the bytes each way, so a run's traffic can be read off.
+  const traffic = { up: 0, down: 0, posts: 0 };
+  const target = new URL(server.url);
+  counter = createServer((req, res) => {
+    if (req.method === 'POST') traffic.posts += 1;
+    req.on('data', (c) => (traffic.up += c.length));
+    const forward = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.on('data', (c) => (traffic.down += c.length));
+      answer.pipe(res);
+    });
+    req.pipe(forward);
+  });
+  await new Promise((resolve) => counter.listen(0, '127.0.0.1', resolve));
+  const viaCounter = `http://127.0.0.1:${counter.address().port}`;
+  const counted = async (args) => {
+    traffic.up = 0;
+    traffic.down = 0;
+    traffic.posts = 0;
+    const r = await measure(args);
+    return { ...r, up: traffic.up, down: traffic.down, posts: traffic.posts };
+  };
+
+  const reportArgs = ['report-results', '--config', creds, '--state-dir', join(work, 'state'), '--metadata-url', viaCounter];
+  // A full run sends all six results; a steady-state run finds them unchanged and sends none.
+  const report = () => counted([...reportArgs, '--force']);
+  const steady = () => counted(reportArgs);
   const alone = (name) => measure(['collect', '--only', name, ...(name === 'resources' ? [] : ['--output', join(work, `out-${name}`)])]);
 
   await report(); // warm-up: page cache, tool lookups
-  const rows = { report: [], sumWall: [], maxWall: [], sumCpu: [], maxRss: [] };
+  const rows = { report: [], steady: [], sumWall: [], maxWall: [], sumCpu: [], maxRss: [] };
   const perCollector = new Map(deployInfoCollectors.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
     const r = await report();
     rows.report.push(r);
+    rows.steady.push(await steady());
     const singles = [];
     for (const collector of deployInfoCollectors) {
       const s = await alone(collector.name);
@@ -79,8 +110,21 @@ try {
   } else {
     console.log('  CPU and RSS not measured: GNU time is not installed');
   }
+  const steadyWall = median(rows.steady.map((r) => r.wallMs));
+  const upFull = median(rows.report.map((r) => r.up));
+  const upSteady = median(rows.steady.map((r) => r.up));
+  const downFull = median(rows.report.map((r) => r.down));
+  const downSteady = median(rows.steady.map((r) => r.down));
+  const postsSteady = median(rows.steady.map((r) => r.posts));
+  const postsFull = median(rows.report.map((r) => r.posts));
+  console.log(
+    `  change-only: steady-state run ${steadyWall.toFixed(0)} ms wall, ${postsSteady} signals, ${upSteady} B of request bodies sent, ${downSteady} B received; ` +
+      `full run (--force) ${wall.toFixed(0)} ms, ${postsFull} signals, ${upFull} B sent, ${downFull} B received`,
+  );
+  console.log(`  change-only: steady / full = ${(steadyWall / wall).toFixed(2)}× wall, ${(upSteady / upFull).toFixed(3)}× bytes sent (the scripts tarball is downloaded either way)`);
   console.log(`  [${ROUNDS} rounds, ${process.getuid?.() === 0 ? 'root' : 'not root'}; each figure includes one Node start-up]`);
 } finally {
+  counter?.close();
   await server.close();
   rmSync(work, { recursive: true, force: true });
 }
