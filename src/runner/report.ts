@@ -136,9 +136,13 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     const waiting = changeOnly ? new Set((await state.spool.list()).signals.map((s) => s.fields.name)) : new Set<string>();
     for (const signal of pending) {
       const { name } = signal.fields;
-      if (changeOnly && signal.builtIn && !waiting.has(name) && (await changeVerdict(signal, signal.entry, sync.get(name), paths.scripts)) === 'unchanged') {
-        deliver.unchanged(signal);
-        continue;
+      if (changeOnly && signal.builtIn) {
+        const verdict = waiting.has(name) ? 'an older result is still spooled' : await changeVerdict(signal, signal.entry, sync.get(name), paths.scripts);
+        if (verdict === 'unchanged') {
+          deliver.unchanged(signal);
+          continue;
+        }
+        if (options.debug) deps.progress.info(`${name}: sending (${verdict})`);
       }
       const stored = await state.spool.put(signal.fields, signal.files);
       await deliver(stored, false);

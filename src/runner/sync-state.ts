@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hasCode } from '../errors.js';
 import type { ScriptIndexEntry, SignalFields, SignalFile } from '../maas/types.js';
 import { normaliserFor } from './normalise.js';
 import { writeAtomic } from './spool.js';
@@ -51,8 +50,8 @@ export async function openSyncState(machineDir: string): Promise<SyncState> {
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<SyncFile>;
     if (parsed.format === SYNC_FORMAT && parsed.results && typeof parsed.results === 'object') results = parsed.results;
-  } catch (error) {
-    if (!hasCode(error, 'ENOENT') && !(error instanceof SyntaxError)) throw error;
+  } catch {
+    // Missing or unreadable: start from nothing (save replaces the file, or warns).
   }
   let dirty = false;
   return {

@@ -88,6 +88,9 @@ describe('openSyncState', () => {
     expect(state.get(NAME)).toBeUndefined();
     await writeFile(join(dir, 'delivered.json'), JSON.stringify({ format: 99, results: { [NAME]: { script_result_id: 41 } } }));
     expect((await openSyncState(dir)).get(NAME)).toBeUndefined();
+    await rm(join(dir, 'delivered.json'));
+    await mkdir(join(dir, 'delivered.json'));
+    expect((await openSyncState(dir)).get(NAME)).toBeUndefined();
   });
 
   it('writes nothing when nothing changed', async () => {
