@@ -2,7 +2,7 @@
 // no trace (the server never keeps half a request).
 import { apiKeyString, newToken } from './ids.js';
 import { NONCE_TTL_SECONDS } from './store.js';
-import type { EventRecord, MachineRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
+import type { EventRecord, MachineRecord, ScriptRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
 
 type Undo = () => void;
 
@@ -13,6 +13,7 @@ export function memoryStore(): Store {
   const machines = new Map<string, MachineRecord>();
   const results = new Map<number, ScriptResultRecord>();
   const counters = new Map<string, number>();
+  const scripts = new Map<string, ScriptRecord>();
   const nonces = new Map<string, number>();
   const events: EventRecord[] = [];
   let undo: Undo[] | null = null;
@@ -95,6 +96,11 @@ export function memoryStore(): Store {
       set(counters, counter, next);
       return next;
     },
+
+    getScript: (name) => copy(scripts.get(name)),
+    listScripts: () => [...scripts.values()].sort((a, b) => a.id - b.id).map(copy),
+    putScript: (script) => set(scripts, script.name, copy(script)),
+    deleteScript: (name) => set(scripts, name, undefined),
 
     useNonce(consumerKey, tokenKey, nonce, nowSeconds) {
       if (nowSeconds >= noncePurgeAt) {

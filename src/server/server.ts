@@ -15,6 +15,7 @@ import { authenticate, oauthParams } from './oauth.js';
 import { parseForm, readBody } from './request-body.js';
 import { machineResource, machinesCollection, registerController } from './routes/machines.js';
 import { maasScripts, versionIndex } from './routes/metadata.js';
+import { scriptResource, scriptsCollection } from './routes/scripts.js';
 import type { Store, TokenRecord } from './store.js';
 import { hostnameProblem } from './validation.js';
 
@@ -95,6 +96,10 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
         return machinesCollection(ctx);
       case 'machine':
         return machineResource(ctx, route.systemId);
+      case 'scripts':
+        return scriptsCollection(ctx);
+      case 'script':
+        return scriptResource(ctx, route.name);
       case 'maas-scripts':
         return maasScripts(ctx);
       case 'metadata-version':
@@ -120,6 +125,8 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
 type Route =
   | { kind: 'machines' }
   | { kind: 'machine'; systemId: string }
+  | { kind: 'scripts' }
+  | { kind: 'script'; name: string }
   | { kind: 'maas-scripts' }
   | { kind: 'metadata-version' }
   | { kind: 'bundle' }
@@ -128,7 +135,10 @@ type Route =
 function matchRoute(path: string): Route | undefined {
   if (/^\/MAAS\/api\/2\.0\/machines\/?$/.test(path)) return { kind: 'machines' };
   const machine = /^\/MAAS\/api\/2\.0\/machines\/([^/]+)\/?$/.exec(path);
-  if (machine) return { kind: 'machine', systemId: decodeURIComponent(machine[1]!) };
+  if (machine) return { kind: 'machine', systemId: decodePathSegment(machine[1]!) };
+  if (/^\/MAAS\/api\/2\.0\/scripts\/?$/.test(path)) return { kind: 'scripts' };
+  const script = /^\/MAAS\/api\/2\.0\/scripts\/([^/]+)\/?$/.exec(path);
+  if (script) return { kind: 'script', name: decodePathSegment(script[1]!) };
   // Metadata paths tolerate extra slashes; the version segment is not validated (Part B §2.1).
   const metadata = /^\/MAAS\/metadata\/+([^/]+)\/(.*)$/.exec(path);
   if (metadata) {
@@ -140,6 +150,15 @@ function matchRoute(path: string): Route | undefined {
   if (path === '/MAAS/maas-run-scripts') return { kind: 'bundle' };
   if (/^\/MAAS\/machine-resources\/[^/]+$/.test(path)) return { kind: 'machine-resources' };
   return undefined;
+}
+
+// A %-escaped path segment; one with a broken escape is taken as it is (and then found nowhere).
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function serveBundle(path: string | undefined): Reply {

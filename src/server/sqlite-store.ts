@@ -6,7 +6,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { CliError } from '../errors.js';
 import { apiKeyString, newToken } from './ids.js';
 import { NONCE_TTL_SECONDS } from './store.js';
-import type { EventRecord, MachineRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
+import type { EventRecord, MachineRecord, ScriptRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, is_admin INTEGER NOT NULL);
@@ -24,6 +24,7 @@ CREATE INDEX IF NOT EXISTS machine_uuids_by_uuid ON machine_uuids(uuid);
 CREATE TABLE IF NOT EXISTS script_results (
   id INTEGER PRIMARY KEY, script_set_id INTEGER NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS results_by_set ON script_results(script_set_id, name, id);
+CREATE TABLE IF NOT EXISTS scripts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS nonces (
   consumer_key TEXT NOT NULL, token_key TEXT NOT NULL, nonce TEXT NOT NULL, at INTEGER NOT NULL,
@@ -95,6 +96,10 @@ export function sqliteStore(path: string): Store {
     nextId: db.prepare<[string], { value: number }>(
       'INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value',
     ),
+    getScript: db.prepare<[string], { doc: string }>('SELECT doc FROM scripts WHERE name = ?'),
+    listScripts: db.prepare<[], { doc: string }>('SELECT doc FROM scripts ORDER BY id'),
+    putScript: db.prepare('INSERT OR REPLACE INTO scripts (id, name, doc) VALUES (?, ?, ?)'),
+    deleteScript: db.prepare('DELETE FROM scripts WHERE name = ?'),
     insertNonce: db.prepare('INSERT OR IGNORE INTO nonces (consumer_key, token_key, nonce, at) VALUES (?, ?, ?, ?)'),
     purgeNonces: db.prepare('DELETE FROM nonces WHERE at < ?'),
     addEvent: db.prepare('INSERT INTO events (system_id, at, type, description) VALUES (?, ?, ?, ?)'),
@@ -176,6 +181,13 @@ export function sqliteStore(path: string): Store {
       q.putResult.run(result.id, result.scriptSetId, result.name, JSON.stringify(result));
     },
     nextId: (counter) => q.nextId.get(counter)!.value,
+
+    getScript: (name) => parse<ScriptRecord>(q.getScript.get(name)),
+    listScripts: () => q.listScripts.all().map((row) => JSON.parse(row.doc) as ScriptRecord),
+    putScript(script) {
+      q.putScript.run(script.id, script.name, JSON.stringify(script));
+    },
+    deleteScript: (name) => void q.deleteScript.run(name),
 
     useNonce(consumerKey, tokenKey, nonce, nowSeconds) {
       if (nowSeconds >= noncePurgeAt) {

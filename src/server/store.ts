@@ -64,6 +64,44 @@ export interface ScriptResultRecord {
   runtime: number | null;
 }
 
+/**
+ * A script an administrator uploaded (`POST /MAAS/api/2.0/scripts/`). The built-in deploy-info
+ * scripts are not stored: they come from the server's catalogue.
+ */
+export interface ScriptRecord {
+  id: number;
+  name: string;
+  title: string;
+  description: string;
+  /** Including the automatic ones (hardware type label, `destructive`). */
+  tags: string[];
+  /** 0 commissioning, 2 testing, 3 release (MAAS's SCRIPT_TYPE). */
+  scriptType: number;
+  /** 0 node, 1 cpu, 2 memory, 3 storage, 4 network, 5 gpu (MAAS's HARDWARE_TYPE). */
+  hardwareType: number;
+  /** 0 disabled, 1 instance, 2 any. */
+  parallel: number;
+  /** 0 means no limit. */
+  timeoutSeconds: number;
+  destructive: boolean;
+  mayReboot: boolean;
+  recommission: boolean;
+  applyConfiguredNetworking: boolean;
+  /** `modalias:…`, `pci:vvvv:pppp`, `usb:vvvv:pppp`, `system_vendor:…` and the like. */
+  forHardware: string[];
+  packages: Record<string, unknown>;
+  parameters: Record<string, unknown>;
+  results: unknown;
+  /** The script itself (UTF-8 text starting with a shebang). */
+  body: string;
+  /** Id of the script's (only) version, as index.json and signals name it. */
+  versionId: number;
+  /** The upload's `comment`. */
+  comment: string;
+  /** Seconds since the epoch. */
+  created: number;
+}
+
 /** A logged event of a machine (hook failures and the like). */
 export interface EventRecord {
   id: number;
@@ -108,6 +146,13 @@ export interface Store {
   putResult(result: ScriptResultRecord): void;
   /** Allocates a new id from a named counter ("result", "scriptset", "event", …). */
   nextId(counter: string): number;
+
+  /** An uploaded script by name. */
+  getScript(name: string): ScriptRecord | undefined;
+  /** All uploaded scripts, by id. */
+  listScripts(): ScriptRecord[];
+  putScript(script: ScriptRecord): void;
+  deleteScript(name: string): void;
 
   /** Records a nonce; false when this (consumer, token, nonce) was already used. */
   useNonce(consumerKey: string, tokenKey: string, nonce: string, nowSeconds: number): boolean;

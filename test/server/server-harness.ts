@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { extract } from 'tar-stream';
 import type { MachineJson } from '../../src/maas/types.js';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
 
@@ -117,4 +118,32 @@ export async function readMachine(h: Harness, systemId: string): Promise<Machine
   const response = await call(h, 'GET', `/api/2.0/machines/${systemId}/`, h.adminKey);
   if (response.status !== 200) throw new Error(`read failed: ${response.status}`);
   return (await response.json()) as MachineJson;
+}
+
+/** One member of a tarball. */
+export interface Member {
+  name: string;
+  mode: number;
+  content: Buffer;
+}
+
+/** The members of an uncompressed tar, in order. */
+export async function untar(tar: Buffer): Promise<Member[]> {
+  const members: Member[] = [];
+  const reader = extract();
+  reader.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
+    stream.on('end', () => {
+      members.push({ name: header.name, mode: header.mode ?? 0, content: Buffer.concat(chunks) });
+      next();
+    });
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    reader.on('finish', resolve);
+    reader.on('error', reject);
+  });
+  reader.end(tar);
+  await done;
+  return members;
 }

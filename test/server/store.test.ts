@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/server/memory-store.js';
 import { loadSqlite, sqliteStore } from '../../src/server/sqlite-store.js';
-import type { MachineRecord, Store } from '../../src/server/store.js';
+import type { MachineRecord, ScriptRecord, Store } from '../../src/server/store.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -40,6 +40,32 @@ function machine(systemId: string, hostname: string): MachineRecord {
     hardwareUuid: null,
     error: '',
     created: 0,
+  };
+}
+
+function script(id: number, name: string): ScriptRecord {
+  return {
+    id,
+    name,
+    title: '',
+    description: '',
+    tags: ['deploy-info', 'node'],
+    scriptType: 0,
+    hardwareType: 0,
+    parallel: 0,
+    timeoutSeconds: 60,
+    destructive: false,
+    mayReboot: false,
+    recommission: false,
+    applyConfiguredNetworking: false,
+    forHardware: [],
+    packages: {},
+    parameters: {},
+    results: {},
+    body: '#!/bin/sh\necho hi\n',
+    versionId: id,
+    comment: '',
+    created: 1,
   };
 }
 
@@ -87,6 +113,25 @@ describe.each([
     expect(store.useNonce('ck', 'tk', 'n1', 1000)).toBe(true);
     expect(store.useNonce('ck', 'tk', 'n1', 1001)).toBe(false);
     expect(store.useNonce('ck', 'tk2', 'n1', 1001)).toBe(true);
+    store.close();
+  });
+
+  it('keeps uploaded scripts by name, lists them by id, and forgets one deleted or written in a failed transaction', () => {
+    const store = make();
+    store.putScript(script(9, 'zz-last'));
+    store.putScript(script(8, 'aa-first'));
+    expect(() =>
+      store.transaction(() => {
+        store.putScript(script(10, 'half-saved'));
+        store.deleteScript('zz-last');
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(store.listScripts().map((s) => s.name)).toEqual(['aa-first', 'zz-last']);
+    expect(store.getScript('half-saved')).toBeUndefined();
+    store.deleteScript('aa-first');
+    expect(store.getScript('aa-first')).toBeUndefined();
+    expect(store.getScript('zz-last')).toEqual(script(9, 'zz-last'));
     store.close();
   });
 
@@ -139,8 +184,10 @@ it('reads back from the SQLite file what an earlier store wrote', () => {
     ended: 2,
     runtime: 1,
   });
+  first.putScript(script(7, 'site-check'));
   first.close();
   const second = sqliteStore(path);
+  expect(second.getScript('site-check')).toEqual(script(7, 'site-check'));
   expect(second.getMachine('dddddd')).toEqual(machine('dddddd', 'persisted'));
   expect(second.machineByHostname('persisted')?.systemId).toBe('dddddd');
   expect(second.resultsOfSet(7).map((r) => r.name)).toEqual(['maas-lshw']);

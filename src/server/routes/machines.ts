@@ -11,7 +11,7 @@ import { HttpError, badRequest, conflict, forbidden, formErrors, machineNotFound
 import { newSystemId, newToken } from '../ids.js';
 import { aggregateStatus, machineMacs, nodeStatusLabel, renderMachine, withHardware } from '../machine-json.js';
 import { field } from '../request-body.js';
-import { DEPLOY_INFO_CATALOGUE } from '../scripts/deploy-info.js';
+import { deployInfoScripts } from '../scripts/script-library.js';
 import type { MachineRecord, Store, TokenRecord, UserRecord } from '../store.js';
 import {
   MAC_OPTIONAL_POWER_TYPES,
@@ -173,10 +173,13 @@ function createMachine(ctx: RequestContext): Reply {
   return jsonReply(renderMachine(store, machine));
 }
 
-/** Creates the deploy-info script set of a deployed machine: one PENDING result per script. */
+/**
+ * Creates the deploy-info script set of a deployed machine: one PENDING result per script (the
+ * built-ins and the uploaded commissioning scripts tagged deploy-info).
+ */
 export function createDeployInfoSet(store: Store, systemId: string): number {
   const setId = store.nextId('scriptset');
-  for (const script of DEPLOY_INFO_CATALOGUE) {
+  for (const script of deployInfoScripts(store)) {
     store.putResult({
       id: store.nextId('result'),
       systemId,

@@ -12,7 +12,7 @@ import { HttpError, badRequest, conflict } from '../http-error.js';
 import { nodeStatusLabel, withHardware } from '../machine-json.js';
 import { field } from '../request-body.js';
 import type { ParsedForm } from '../request-body.js';
-import { catalogueScript } from '../scripts/deploy-info.js';
+import { deployInfoScripts, servedScript } from '../scripts/script-library.js';
 import type { MachineRecord, ScriptResultRecord, Store } from '../store.js';
 import { buildTar } from '../tarball.js';
 import type { TarMember } from '../tarball.js';
@@ -36,15 +36,17 @@ export async function maasScripts(ctx: RequestContext): Promise<Reply> {
   const statusesWithSet: number[] = [NodeStatus.COMMISSIONING, NodeStatus.DEPLOYED, NodeStatus.ENTERING_RESCUE_MODE, NodeStatus.RESCUE_MODE];
   let results: ScriptResultRecord[] = [];
   if (statusesWithSet.includes(machine.status) && machine.scriptSetId !== null) {
-    results = store.resultsOfSet(machine.scriptSetId);
+    const setId = machine.scriptSetId;
+    if (machine.status === NodeStatus.DEPLOYED) store.transaction(() => addNewDeployInfoScripts(store, machine.systemId, setId));
+    results = store.resultsOfSet(setId);
     // A deployed machine gets finished results again (re-runs); others only the unfinished ones.
     if (machine.status !== NodeStatus.DEPLOYED) results = results.filter((r) => !hasFinished(r.status));
   }
   const members: TarMember[] = [];
   const entries: ScriptIndexEntry[] = [];
   for (const result of results) {
-    const script = catalogueScript(result.name);
-    if (!script) continue; // a result whose script this server does not have: skipped, as MAAS does
+    const script = servedScript(store, result.name);
+    if (!script) continue; // a result whose script this server does not have (deleted): skipped, as MAAS does
     const path = `commissioning/${script.name}`;
     members.push({ name: path, mode: 0o755, content: script.body });
     const started = result.status !== S.PENDING;
@@ -61,14 +63,14 @@ export async function maasScripts(ctx: RequestContext): Promise<Reply> {
       script_version_id: script.versionId,
       timeout_seconds: script.timeoutSeconds,
       parallel: script.parallel,
-      hardware_type: 0,
+      hardware_type: script.hardwareType,
       parameters: {},
-      packages: {},
-      for_hardware: [],
-      apply_configured_networking: false,
+      packages: { ...script.packages },
+      for_hardware: [...script.forHardware],
+      apply_configured_networking: script.applyConfiguredNetworking,
       has_started: started,
       has_finished: hasFinished(result.status),
-      default: true,
+      default: script.isDefault,
       tags: [...script.tags],
       path,
     });
@@ -77,6 +79,16 @@ export async function maasScripts(ctx: RequestContext): Promise<Reply> {
   const index: ScriptIndex = { '1.0': { commissioning_scripts: entries } };
   members.push({ name: 'index.json', mode: 0o644, content: indexJson(index) });
   return { status: 200, body: await buildTar(members, ctx.now()), contentType: 'application/x-tar' };
+}
+
+// A deploy-info script uploaded after the machine's set was made joins the set as a PENDING
+// result the next time the machine asks for its scripts.
+function addNewDeployInfoScripts(store: Store, systemId: string, setId: number): void {
+  const present = new Set(store.resultsOfSet(setId).map((r) => r.name));
+  for (const script of deployInfoScripts(store)) {
+    if (present.has(script.name)) continue;
+    store.putResult({ ...newResult(store, systemId, setId, script.name), status: S.PENDING });
+  }
 }
 
 // Python's json.dumps layout (", " and ": " separators) with timeout_seconds as a float (60.0),
@@ -255,7 +267,7 @@ function newResult(store: Store, systemId: string, setId: number, name: string):
     systemId,
     scriptSetId: setId,
     name,
-    scriptVersionId: catalogueScript(name)?.versionId ?? null,
+    scriptVersionId: servedScript(store, name)?.versionId ?? null,
     status: S.RUNNING,
     exitStatus: null,
     stdout: null,
@@ -300,7 +312,7 @@ function commitResult(ctx: RequestContext, machine: MachineRecord, result: Scrip
     if (override === 'invalid') event(`Invalid YAML result uploaded for ${result.name}: it must be empty or a mapping with an optional known status`);
     else if (override !== undefined) next.status = override;
   }
-  const script = catalogueScript(result.name);
+  const script = servedScript(store, result.name);
   if (script && result.scriptVersionId !== null && result.scriptVersionId !== script.versionId) {
     event(`Script version ${result.scriptVersionId} of ${result.name} is unknown; results stored against version ${script.versionId}`);
     next.scriptVersionId = script.versionId;

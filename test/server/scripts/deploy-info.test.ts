@@ -6,39 +6,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { extract } from 'tar-stream';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_INFO_SCRIPTS } from '../../../src/maas/types.js';
 import { DEPLOY_INFO_CATALOGUE } from '../../../src/server/scripts/deploy-info.js';
 import { CLI, PROJECT_ROOT } from '../../helpers/cli.js';
-import { call, createDeployed, signal, startHarness, type Harness } from '../server-harness.js';
-
-interface Member {
-  name: string;
-  mode: number;
-  content: Buffer;
-}
-
-async function untar(tar: Buffer): Promise<Member[]> {
-  const members: Member[] = [];
-  const reader = extract();
-  reader.on('entry', (header, stream, next) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => void chunks.push(c as Buffer));
-    stream.on('end', () => {
-      members.push({ name: header.name, mode: header.mode ?? 0, content: Buffer.concat(chunks) });
-      next();
-    });
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    reader.on('finish', resolve);
-    reader.on('error', reject);
-  });
-  reader.end(tar);
-  await done;
-  return members;
-}
+import { call, createDeployed, signal, startHarness, untar, type Harness } from '../server-harness.js';
 
 const INDEX_KEYS = [
   'name', 'script_result_id', 'script_version_id', 'timeout_seconds', 'parallel', 'hardware_type', 'parameters', 'packages',
