@@ -11,6 +11,7 @@ import { DEPLOY_INFO_SCRIPTS, NodeStatus, ScriptResultStatus, type ScriptIndex, 
 import { createDeployInfoSet } from '../../src/server/routes/machines.js';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
 import { CLI, PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { formData, oauthHeader } from '../server/server-harness.js';
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 
@@ -99,9 +100,9 @@ interface CustomScript {
 }
 
 /**
- * Adds a PENDING result for custom script `name` to the machine's deploy-info set, as MAAS does
- * for a user's deploy-info script. The bundled server's catalogue has no custom scripts, so the
- * script itself reaches the client through the proxy's rewrite of the tarball (withScripts).
+ * Adds a PENDING result for custom script `name` to the machine's deploy-info set, for a script
+ * the scripts API cannot express (e.g. an index path outside the scripts directory): the script
+ * itself reaches the client through the proxy's rewrite of the tarball (withScripts).
  */
 function addCustomResult(systemId: string, name: string): number {
   const { store } = server;
@@ -123,6 +124,23 @@ function addCustomResult(systemId: string, name: string): number {
     runtime: null,
   });
   return id;
+}
+
+/** Uploads a commissioning script tagged deploy-info with the admin key (POST /MAAS/api/2.0/scripts/); returns its name. */
+async function uploadScript(name: string, body: string, timeoutSeconds = 60): Promise<string> {
+  const response = await fetch(`${server.url}/api/2.0/scripts/`, {
+    method: 'POST',
+    headers: { Authorization: oauthHeader(server.adminKey) },
+    body: formData({ fields: { name, type: 'commissioning', tags: 'deploy-info', timeout: String(timeoutSeconds) }, files: { script: body } }),
+  });
+  if (response.status !== 200) throw new Error(`uploading script ${name}: HTTP ${response.status} ${await response.text()}`);
+  return name;
+}
+
+/** Deletes an uploaded script with the admin key. */
+async function deleteScript(name: string): Promise<void> {
+  const response = await fetch(`${server.url}/api/2.0/scripts/${name}`, { method: 'DELETE', headers: { Authorization: oauthHeader(server.adminKey) } });
+  if (response.status !== 204) throw new Error(`deleting script ${name}: HTTP ${response.status}`);
 }
 
 /** Rewrites a maas-scripts tarball: adds `scripts` as deploy-info scripts (or keeps only them). */
@@ -245,15 +263,18 @@ describe('report-results against the bundled server', () => {
 
   it('runs a custom deploy-info script the server sends and stores its output, a failing one as FAILED with the machine still Deployed, and kills one past its timeout with its children', async () => {
     const proxy = await startFaultProxy(new URL(server.url).origin);
+    const uploaded: string[] = [];
     try {
       const machine = await deployedMachine(`${proxy.url}/MAAS`);
       const pidFile = join(work, `child-${counter}.pid`);
-      const scripts: CustomScript[] = [
+      // Uploaded as a MAAS administrator does; the server adds them to the machine's deploy-info
+      // set when it next asks for its scripts. Deleted at the end so later machines get six.
+      const scripts = [
         { name: '90-custom-ok', body: '#!/bin/sh\necho "custom says hi"\necho "status: passed" > "$RESULT_PATH"\n' },
         { name: '91-custom-exit3', body: '#!/bin/sh\necho "about to fail" >&2\nexit 3\n' },
         { name: '92-custom-hangs', timeoutSeconds: 1, body: `#!/bin/sh\nsleep 60 &\necho $! > '${pidFile}'\nsleep 60\n` },
-      ].map((s) => ({ ...s, resultId: addCustomResult(machine.systemId, s.name) }));
-      proxy.rewrite('maas-scripts', (tar) => withScripts(tar, scripts));
+      ];
+      for (const s of scripts) uploaded.push(await uploadScript(s.name, s.body, s.timeoutSeconds));
       const run = await report(machine, '--metadata-url', proxy.url);
       expect(run.exitCode, run.stderr).toBe(0);
 
@@ -275,6 +296,7 @@ describe('report-results against the bundled server', () => {
       const state = await readFile(`/proc/${child}/status`, 'utf8').catch(() => 'gone');
       expect(state === 'gone' || /^State:\s+Z/m.test(state)).toBe(true);
     } finally {
+      for (const name of uploaded) await deleteScript(name);
       await proxy.close();
     }
   });
