@@ -678,6 +678,14 @@ describe('report-results change-only sync', () => {
     expect(after.sort()).toEqual(disks.filter((d) => d !== 'vda').sort());
   });
 
+  it('explains change-only sync and --force in its --help', async () => {
+    const help = await runCli(['report-results', '--help']);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/--force +send every result/);
+    expect(help.stdout).toMatch(/Change-only sync/);
+    expect(help.stdout).toMatch(/"unchanged"/);
+  });
+
   it('sends all six results with --force', async () => {
     const machine = await deployedMachine();
     expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
