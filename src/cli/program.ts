@@ -32,6 +32,7 @@ export function buildProgram(): Command {
     .option('--metadata-url <url>', "MAAS URL; replaces the config's endpoint (only scheme and host:port are used)")
     .option('--server-scripts', 'run exactly the scripts MAAS sends instead of the built-in collectors (every result is sent)', false)
     .option('--force', 'send every result, also those MAAS already holds unchanged', false)
+    .option('--max-age <hours>', 'send unchanged results again once their last delivery is this old (default: 24)', hoursArgument)
     .option('--state-dir <dir>', 'where undelivered results wait and what was delivered is remembered (default: /var/lib/maas-run-scripts as root, else $XDG_STATE_HOME/maas-run-scripts)')
     .option('--json', 'print a machine-readable summary of every result on stdout instead of progress lines', false)
     .addOption(new Option('--root <dir>', 'collect from a captured tree instead of this machine (testing)').hideHelp())
@@ -46,13 +47,14 @@ export function buildProgram(): Command {
         'current CPU frequency, mount state, file-system timestamps. Such a result shows',
         'as "unchanged" (--json: "delivery": "unchanged"). Always sent: failed or timed-out',
         'results, custom scripts, --server-scripts runs, results waiting in the spool, and',
-        'everything once MAAS has reset its results. --force sends everything.',
+        'everything once MAAS has reset its results, and everything again once a day',
+        '(--max-age HOURS) so MAAS keeps seeing the machine report. --force sends everything.',
         '',
         'Exit status: 0 when every result was delivered or unchanged; 1 when something',
         'failed or was spooled (the message says what); 2 for bad usage.',
       ].join('\n'),
     )
-    .action(async (opts: { config?: string; machineToken?: string; metadataUrl?: string; serverScripts: boolean; force: boolean; stateDir?: string; json: boolean; root?: string }, command: Command) => {
+    .action(async (opts: { config?: string; machineToken?: string; metadataUrl?: string; serverScripts: boolean; force: boolean; maxAge?: number; stateDir?: string; json: boolean; root?: string }, command: Command) => {
       const { reportResultsCommand } = await import('./commands/report-results.js');
       await reportResultsCommand({ ...opts, debug: globalOptions(command).debug });
     });
@@ -114,6 +116,13 @@ export function buildProgram(): Command {
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
   return program;
+}
+
+/** Commander parser for a number of hours (>= 0, fractions allowed). */
+function hoursArgument(value: string): number {
+  const hours = Number(value);
+  if (value.trim() === '' || !Number.isFinite(hours) || hours < 0) throw new InvalidArgumentError('It must be a number of hours, 0 or more (e.g. 24, or 0.5).');
+  return hours;
 }
 
 /** Commander parser for MAAS_URL: an http(s) URL, trailing slashes stripped. */

@@ -17,7 +17,7 @@ import type { Progress, ResultSummary, RunSummary } from './progress.js';
 import type { CollectorOutcome } from './run-collectors.js';
 import { formatDuration, runPaths, runScript, scriptEnvironment, TIMEOUT_EXIT_STATUS, type RunPaths, type ScriptOutcome } from './run-script.js';
 import { openMachineState, type MachineState, type SpooledSignal } from './spool.js';
-import { changeVerdict, openSyncState, type SyncState } from './sync-state.js';
+import { changeVerdict, DEFAULT_MAX_AGE_MS, openSyncState, type SyncState } from './sync-state.js';
 import { extractTar } from './tar.js';
 
 /** The two calls of the metadata API a run makes (MaasClient provides them). */
@@ -37,6 +37,8 @@ export interface ReportOptions {
   serverScripts: boolean;
   /** Send every result, even those MAAS already holds unchanged. */
   force?: boolean;
+  /** Send an unchanged result again once its last delivery is this old (default 24 h). */
+  maxAgeMs?: number;
   /** Echo script output as it arrives. */
   debug: boolean;
   /** Names the machine's state (see machineKey); by default derived from metadataUrl and the token. */
@@ -137,7 +139,10 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     for (const signal of pending) {
       const { name } = signal.fields;
       if (changeOnly && signal.builtIn) {
-        const verdict = waiting.has(name) ? 'an older result is still spooled' : await changeVerdict(signal, signal.entry, sync.get(name), paths.scripts);
+        const verdict = waiting.has(name) ? 'an older result is still spooled' : await changeVerdict(signal, signal.entry, sync.get(name), paths.scripts, {
+                now: Date.now(),
+                maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
+              });
         if (verdict === 'unchanged') {
           deliver.unchanged(signal);
           continue;
@@ -191,7 +196,7 @@ function deliverer(deps: ReportDeps, state: MachineState, sync: SyncState, summa
         await state.spool.markInFlight(signal);
         await deps.client.signal(signal.fields, signal.files);
         line.delivery = 'delivered';
-        sync.delivered(signal.fields, signal.files);
+        sync.delivered(signal.fields, signal.files, Date.now());
         await state.spool.remove(signal);
       } catch (error) {
         const kind = classify(error);
@@ -212,7 +217,7 @@ function deliverer(deps: ReportDeps, state: MachineState, sync: SyncState, summa
     /** Records a spooled result MAAS is known to hold already, and forgets it without sending. */
     confirm: async (signal: SpooledSignal) => {
       await state.spool.remove(signal);
-      sync.delivered(signal.fields, signal.files);
+      sync.delivered(signal.fields, signal.files, Date.now());
       confirmedPaths.add(signal.path);
       record({ ...lineOf(signal, true), delivery: 'delivered', note: 'already stored by MAAS; not sent again' });
     },

@@ -22,6 +22,8 @@ export interface DeliveredRecord {
   fingerprint: string;
   /** sha256 (hex) of each file sent, by its suffix after the script name ('' for the combined output, '.out', '.err', '.yaml'). */
   stored: Record<string, string>;
+  /** When it was delivered (ms since the epoch); records without it are due for a refresh. */
+  delivered_at?: number;
 }
 
 interface SyncFile {
@@ -33,7 +35,7 @@ interface SyncFile {
 export interface SyncState {
   get(name: string): DeliveredRecord | undefined;
   /** Remembers a result MAAS accepted (or is known to hold). Ignored without a script_result_id. */
-  delivered(fields: SignalFields, files: readonly SignalFile[]): void;
+  delivered(fields: SignalFields, files: readonly SignalFile[], at: number): void;
   /** Forgets a script's record (MAAS refused its latest result: what it holds is no longer known). */
   forget(name: string): void;
   /** Writes the records (atomically) when they changed. */
@@ -56,9 +58,14 @@ export async function openSyncState(machineDir: string): Promise<SyncState> {
   let dirty = false;
   return {
     get: (name) => (Object.hasOwn(results, name) ? results[name] : undefined),
-    delivered(fields, files) {
+    delivered(fields, files, at) {
       if (typeof fields.script_result_id !== 'number') return;
-      results[fields.name] = { script_result_id: fields.script_result_id, fingerprint: resultFingerprint(fields, files), stored: storedDigests(fields.name, files) };
+      results[fields.name] = {
+        script_result_id: fields.script_result_id,
+        fingerprint: resultFingerprint(fields, files),
+        stored: storedDigests(fields.name, files),
+        delivered_at: at,
+      };
       dirty = true;
     },
     forget(name) {
@@ -108,7 +115,18 @@ function sha256(content: string | Uint8Array): string {
 }
 
 /** Why a result is sent although change-only sync is on (for --debug and tests), or 'unchanged'. */
-export type ChangeVerdict = 'unchanged' | 'failed' | 'never delivered' | 'not finished on MAAS' | 'new result row' | 'changed' | 'MAAS holds other data';
+export type ChangeVerdict =
+  | 'unchanged'
+  | 'failed'
+  | 'never delivered'
+  | 'not finished on MAAS'
+  | 'new result row'
+  | 'changed'
+  | 'MAAS holds other data'
+  | 'refresh due';
+
+/** How long an unchanged result may go without being sent again (--max-age): 24 hours. */
+export const DEFAULT_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /**
  * Decides whether a freshly produced built-in result may be skipped. `entry` is its index.json
@@ -119,6 +137,7 @@ export async function changeVerdict(
   entry: ScriptIndexEntry,
   record: DeliveredRecord | undefined,
   scriptsDir: string,
+  freshness: { now: number; maxAgeMs: number } = { now: Date.now(), maxAgeMs: DEFAULT_MAX_AGE_MS },
 ): Promise<ChangeVerdict> {
   const { fields, files } = result;
   if (fields.status !== 'WORKING' || fields.exit_status !== 0) return 'failed';
@@ -126,6 +145,8 @@ export async function changeVerdict(
   if (entry.has_finished !== true) return 'not finished on MAAS';
   if (entry.script_result_id !== record.script_result_id) return 'new result row';
   if (resultFingerprint(fields, files) !== record.fingerprint) return 'changed';
+  // A full refresh now and then, so MAAS sees the machine report even when nothing changes.
+  if (record.delivered_at === undefined || freshness.now - record.delivered_at >= freshness.maxAgeMs) return 'refresh due';
   const suffixes = Object.keys(record.stored);
   if (suffixes.length === 0) return 'MAAS holds other data';
   for (const suffix of suffixes) {

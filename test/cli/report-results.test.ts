@@ -695,6 +695,19 @@ describe('report-results change-only sync', () => {
     expect(forced.summary).toMatchObject({ delivered: 6, unchanged: 0 });
   });
 
+  it('sends unchanged results again once their last delivery is older than --max-age, and refuses a bad age', async () => {
+    const machine = await deployedMachine();
+    expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
+    const recent = await syncRun(machine, m1.root, '--max-age', '1');
+    expect(recent.summary).toMatchObject({ delivered: 1, unchanged: 5 }); // lshw fails on a tree: always sent
+    const due = await syncRun(machine, m1.root, '--max-age', '0');
+    expect(due.run.exitCode, due.run.stderr).toBe(0);
+    expect(due.sent.sort()).toEqual([...DEPLOY_INFO_SCRIPTS].sort());
+    const bad = await runCli(['report-results', '--max-age', 'soon', '--metadata-url', server.url]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--max-age.*number of hours/);
+  });
+
   it('sends everything again once MAAS has a new set of results for the machine (its earlier ones are gone)', async () => {
     const machine = await deployedMachine();
     expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);

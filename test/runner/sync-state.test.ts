@@ -35,9 +35,9 @@ async function heldByMaas(scriptsDir: string, id: number, files: SignalFile[]): 
   for (const file of files) await writeFile(join(scriptsDir, 'out', `${NAME}.${id}${file.name.slice(NAME.length)}`), file.content);
 }
 
-async function recordOf(result: { fields: SignalFields; files: SignalFile[] }): Promise<DeliveredRecord> {
+async function recordOf(result: { fields: SignalFields; files: SignalFile[] }, at = Date.now()): Promise<DeliveredRecord> {
   const state = await openSyncState(dir);
-  state.delivered(result.fields, result.files);
+  state.delivered(result.fields, result.files, at);
   return state.get(NAME)!;
 }
 
@@ -63,7 +63,7 @@ describe('openSyncState', () => {
   it('remembers delivered results across runs in a file only its owner can read', async () => {
     const first = await openSyncState(dir);
     expect(first.get(NAME)).toBeUndefined();
-    first.delivered(resourcesResult(1).fields, resourcesResult(1).files);
+    first.delivered(resourcesResult(1).fields, resourcesResult(1).files, Date.now());
     await first.save();
     const file = join(dir, 'delivered.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
@@ -78,7 +78,7 @@ describe('openSyncState', () => {
   it('does not remember a result that names no result row', async () => {
     const state = await openSyncState(dir);
     const { script_result_id: _id, ...fields } = resourcesResult(1).fields;
-    state.delivered(fields, resourcesResult(1).files);
+    state.delivered(fields, resourcesResult(1).files, Date.now());
     expect(state.get(NAME)).toBeUndefined();
   });
 
@@ -132,5 +132,21 @@ describe('changeVerdict', () => {
     // A tarball without the stored files proves nothing.
     await rm(join(scripts, 'out'), { recursive: true });
     expect(await changeVerdict(sent, entry(), record, scripts)).toBe('MAAS holds other data');
+  });
+
+  it('sends an unchanged result again once its last delivery is older than the refresh age', async () => {
+    const sent = resourcesResult(1000);
+    const scripts = join(dir, 'scripts');
+    await heldByMaas(scripts, 41, sent.files);
+    const hour = 3600 * 1000;
+    const deliveredAt = Date.UTC(2026, 0, 1);
+    const record = await recordOf(sent, deliveredAt);
+    const at = (elapsed: number, maxAgeMs = 24 * hour) => changeVerdict(sent, entry(), record, scripts, { now: deliveredAt + elapsed, maxAgeMs });
+    expect(await at(23 * hour)).toBe('unchanged');
+    expect(await at(24 * hour)).toBe('refresh due');
+    expect(await at(1, 0)).toBe('refresh due');
+    // A record written before delivery times were kept is refreshed at once.
+    const { delivered_at: _at, ...old } = record;
+    expect(await changeVerdict(sent, entry(), old, scripts)).toBe('refresh due');
   });
 });

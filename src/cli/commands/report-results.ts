@@ -26,6 +26,8 @@ export interface ReportResultsOptions {
   serverScripts?: boolean;
   /** Send every result, including those MAAS already holds unchanged (change-only sync off). */
   force?: boolean;
+  /** Hours after which an unchanged result is sent again (default 24). */
+  maxAge?: number;
   stateDir?: string;
   json?: boolean;
   debug?: boolean;
@@ -85,6 +87,7 @@ export async function runReport(settings: ReportSettings, options: ReportResults
       stateDir,
       serverScripts: Boolean(options.serverScripts),
       force: Boolean(options.force),
+      ...(options.maxAge === undefined ? {} : { maxAgeMs: options.maxAge * 3600 * 1000 }),
       debug: Boolean(options.debug),
       machineKey: machineKey(settings.endpoint ?? settings.metadataUrl, settings.credentials),
     },
