@@ -91,6 +91,9 @@ export function memoryStore(): Store {
     },
     getResult: (id) => copy(results.get(id)),
     putResult: (result) => set(results, result.id, copy(result)),
+    deleteResultsOfScript(name, scriptVersionId) {
+      for (const r of [...results.values()]) if (r.name === name && r.scriptVersionId === scriptVersionId) set(results, r.id, undefined);
+    },
     nextId(counter) {
       const next = (counters.get(counter) ?? 0) + 1;
       set(counters, counter, next);

@@ -93,6 +93,7 @@ export function sqliteStore(path: string): Store {
     resultsOfSet: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? ORDER BY name, id'),
     getResult: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE id = ?'),
     putResult: db.prepare('INSERT OR REPLACE INTO script_results (id, script_set_id, name, doc) VALUES (?, ?, ?, ?)'),
+    deleteResultsOfScript: db.prepare("DELETE FROM script_results WHERE name = ? AND json_extract(doc, '$.scriptVersionId') = ?"),
     nextId: db.prepare<[string], { value: number }>(
       'INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value',
     ),
@@ -179,6 +180,9 @@ export function sqliteStore(path: string): Store {
     getResult: (id) => parse<ScriptResultRecord>(q.getResult.get(id)),
     putResult(result) {
       q.putResult.run(result.id, result.scriptSetId, result.name, JSON.stringify(result));
+    },
+    deleteResultsOfScript(name, scriptVersionId) {
+      q.deleteResultsOfScript.run(name, scriptVersionId);
     },
     nextId: (counter) => q.nextId.get(counter)!.value,
 

@@ -144,6 +144,8 @@ export interface Store {
   resultsOfSet(scriptSetId: number): ScriptResultRecord[];
   getResult(id: number): ScriptResultRecord | undefined;
   putResult(result: ScriptResultRecord): void;
+  /** Deletes every result, in any set, of script `name` at version `scriptVersionId`. */
+  deleteResultsOfScript(name: string, scriptVersionId: number): void;
   /** Allocates a new id from a named counter ("result", "scriptset", "event", …). */
   nextId(counter: string): number;
 

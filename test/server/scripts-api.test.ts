@@ -168,13 +168,16 @@ describe.each(STORE_KINDS)('the scripts API with the %s store', (kind) => {
     expect(results.every((r) => r.status === ScriptResultStatus.PENDING)).toBe(true);
   });
 
-  it('deletes an uploaded script (204, then 404 and gone from tarballs) but never a built-in one', async () => {
+  it('deletes an uploaded script with its results (204, then 404 and gone from tarballs) but never a built-in one', async () => {
     const { token } = await createDeployed(h, { hostname: `deleted-script-${kind}` });
     const deleted = await call(h, 'DELETE', `${SCRIPTS}45-site-late`, h.adminKey);
     expect(deleted.status).toBe(204);
     expect((await call(h, 'GET', `${SCRIPTS}45-site-late`, h.adminKey)).status).toBe(404);
     const members = await untar(Buffer.from(await (await call(h, 'GET', '/metadata/2012-03-01/maas-scripts', token)).arrayBuffer()));
     expect(members.map((m) => m.name)).not.toContain('commissioning/45-site-late');
+    // Its results go with it, as upstream cascades the deletion: no machine waits for it.
+    const earlier = h.store.machineByHostname(`late-script-${kind}`)!;
+    expect(h.store.resultsOfSet(earlier.scriptSetId!).map((r) => r.name)).not.toContain('45-site-late');
     const builtin = await call(h, 'DELETE', `${SCRIPTS}maas-lshw`, h.adminKey);
     expect([builtin.status, await builtin.text()]).toEqual([400, 'Unable to delete default script']);
   });

@@ -135,6 +135,25 @@ describe.each([
     store.close();
   });
 
+  it('deletes the results of one script version in every set, and only those', () => {
+    const store = make();
+    const result = (id: number, setId: number, name: string, version: number | null) => ({
+      id, systemId: 'aaaaaa', scriptSetId: setId, name, scriptVersionId: version, status: 0, exitStatus: null,
+      stdout: null, stderr: null, output: null, result: null, started: null, ended: null, runtime: null,
+    });
+    store.putResult(result(1, 1, 'site-check', 9));
+    store.putResult(result(2, 2, 'site-check', 9));
+    store.putResult(result(3, 2, 'site-check', null));
+    store.putResult(result(4, 2, 'maas-lshw', 4));
+    store.deleteResultsOfScript('site-check', 9);
+    expect(store.resultsOfSet(1)).toEqual([]);
+    expect(store.resultsOfSet(2).map((r) => [r.name, r.id])).toEqual([
+      ['maas-lshw', 4],
+      ['site-check', 3],
+    ]);
+    store.close();
+  });
+
   it('creates users with working API keys', () => {
     const store = make();
     const key = store.addUser('carol', { admin: false });

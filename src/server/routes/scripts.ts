@@ -101,7 +101,12 @@ function deleteScript(ctx: RequestContext, nameOrId: string): Reply {
   const user = adminUser(ctx);
   const script = existing(ctx, nameOrId);
   if (isBuiltin(script)) throw badRequest('Unable to delete default script');
-  ctx.store.transaction(() => ctx.store.deleteScript(script.name));
+  // Its results go with it (upstream cascades the deletion), so a machine is not left waiting
+  // for a script that no longer exists.
+  ctx.store.transaction(() => {
+    ctx.store.deleteResultsOfScript(script.name, script.versionId);
+    ctx.store.deleteScript(script.name);
+  });
   ctx.log(`${user.username} deleted script '${script.name}'`);
   return { status: 204, body: '', contentType: 'text/plain' };
 }
