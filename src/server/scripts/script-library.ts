@@ -106,9 +106,11 @@ export function servedScript(store: Store, name: string): ServedScript | undefin
 
 /**
  * The scripts of a deployed machine's deploy-info set, sorted by name: the built-ins and every
- * uploaded commissioning script tagged deploy-info. Destructive scripts never run on a deployed
- * machine, and scripts bound to hardware (for_hardware) are left out: this server does not match
- * hardware to scripts.
+ * uploaded commissioning script tagged deploy-info. Extension: upstream puts only default
+ * (built-in) scripts in this set, and its client skips entries that are not default; this
+ * project's client runs them (D6), and index.json still says `default: false` for them.
+ * Destructive scripts never run on a deployed machine, and scripts bound to hardware
+ * (for_hardware) are left out: this server does not match hardware to scripts.
  */
 export function deployInfoScripts(store: Store): ServedScript[] {
   const uploaded = store
