@@ -98,11 +98,19 @@ function chassisTypeNumber(name: string): number | undefined {
   return index > 0 ? index : undefined;
 }
 
-/** DMI strings: sysfs first; dmidecode (root only) when the kernel exposes no DMI directory. */
+/** The SMBIOS table the kernel exposes; dmidecode reads it from here instead of scanning /dev/mem. */
+const SMBIOS_TABLE = '/sys/firmware/dmi/tables/DMI';
+
+/**
+ * DMI strings: sysfs first; dmidecode (root only) when the kernel exposes the SMBIOS table but no
+ * DMI directory. Without that table dmidecode would scan physical memory through /dev/mem, which
+ * is not a read we make on a production host (and finds nothing on machines without SMBIOS).
+ */
 export const dmiCollector: Collector<DmiInfo> = {
   name: 'dmi',
   collect: async (host) => {
     if (await host.isDirectory(DMI_DIR)) return readSysfsDmi(host);
+    if (!host.isRoot || !(await host.exists(SMBIOS_TABLE))) return { source: 'none', bios: {}, system: {}, board: {}, chassis: {} };
     const records = await readDmidecode(host);
     if (records && records.length > 0) return dmiInfoFromRecords(records);
     return { source: 'none', bios: {}, system: {}, board: {}, chassis: {} };

@@ -52,8 +52,21 @@ describe('dmiCollector', () => {
     expect(ran).toEqual([]);
   });
 
-  it('falls back to dmidecode as root when the kernel exposes no DMI directory', async () => {
+  it('does not run dmidecode when the kernel exposes no SMBIOS table (it would scan /dev/mem)', async () => {
     const root = await makeTree({ 'proc/cmdline': 'quiet\n' });
+    trees.push(root);
+    const ran: string[] = [];
+    const run: RunCommand = async (file) => {
+      ran.push(file);
+      throw new Error('unexpected');
+    };
+    const dmi = await dmiCollector.collect(createHost({ root, run, isRoot: true }));
+    expect(dmi.source).toBe('none');
+    expect(ran).toEqual([]);
+  });
+
+  it('falls back to dmidecode as root when the kernel exposes the SMBIOS table but no DMI directory', async () => {
+    const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
     trees.push(root);
     const text = await readFile(join(PROJECT_ROOT, 'test/fixtures/commands/dmidecode/rack-server.txt'), 'utf8');
     // This machine has no SMBIOS table, so real dmidecode cannot show the fallback: replay a capture.

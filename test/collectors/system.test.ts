@@ -48,10 +48,11 @@ describe('readSystem', () => {
     expect(system.type).toBe('container');
   });
 
-  it('reads DMI strings with dmidecode as root when the kernel exposes no /sys/class/dmi/id', async () => {
+  it('reads DMI strings with dmidecode as root when the kernel exposes its SMBIOS table but no /sys/class/dmi/id', async () => {
     const dump = readFileSync(join(PROJECT_ROOT, 'test/fixtures/commands/dmidecode/rack-server.txt'), 'utf8');
     const run = cannedCommands({ dmidecode: dump, 'systemd-detect-virt': 'none\n' });
-    const { system, warnings } = await readSystem(createHost({ root: await makeRoot(edgeMachine({ noDmi: true })), run, isRoot: true }));
+    const tree = { ...edgeMachine({ noDmi: true }), 'sys/firmware/dmi/tables/DMI': 'table' };
+    const { system, warnings } = await readSystem(createHost({ root: await makeRoot(tree), run, isRoot: true }));
     expect(system).toMatchObject({
       vendor: 'Example Systems', product: 'RS-2200 Gen3', family: 'RS Servers', version: '', serial: 'EXS-00012345',
       uuid: '4c4c4544-0042-3510-8052-b4c04f4a3532', firmware: { vendor: 'Example Firmware Inc.', version: '2.14.1', date: '03/12/2024' },
