@@ -99,7 +99,7 @@ function chassisTypeNumber(name: string): number | undefined {
 }
 
 /** The SMBIOS table the kernel exposes; dmidecode reads it from here instead of scanning /dev/mem. */
-const SMBIOS_TABLE = '/sys/firmware/dmi/tables/DMI';
+export const SMBIOS_TABLE = '/sys/firmware/dmi/tables/DMI';
 
 /**
  * DMI strings: sysfs first; dmidecode (root only) when the kernel exposes the SMBIOS table but no

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Host } from '../src/host/host.js';
 import type { CommandResult } from '../src/host/run-command.js';
 import type { DeployInfoCollector } from './types.js';
+import { SMBIOS_TABLE } from './dmi.js';
 import { dmiKeypairs, parseDmidecode } from './dmidecode.js';
 import { byteOrder, formatCounts, readModaliases } from './list-modaliases.js';
 import { isPhysicalPort, readSerialPorts } from './serial-ports.js';
@@ -165,6 +166,11 @@ async function diskLinks(host: Host): Promise<string> {
 
 /** DMI DATA and DMI KEYPAIRS: the raw SMBIOS table (base64) and the strings upstream lists. */
 async function dmiSections(host: Host, notes: string[]): Promise<{ prefix: string; sections: Section[] }> {
+  if (!(await host.exists(SMBIOS_TABLE))) {
+    // Without the kernel's copy of the table dmidecode scans physical memory through /dev/mem.
+    notes.push(`the kernel exposes no SMBIOS table (${SMBIOS_TABLE}): dmidecode is not run, as it would scan physical memory through /dev/mem`);
+    return { prefix: 'Unable to read DMI information.\n\n', sections: [{ title: 'DMI KEYPAIRS', body: dmiKeypairs([]).map(([k, v]) => `${k}=${v}\n`).join('') }] };
+  }
   const dir = await mkdtemp(join(tmpdir(), 'maas-run-scripts-dmi-'));
   try {
     const file = join(dir, 'dmi.bin');

@@ -15,7 +15,7 @@ import {
 } from '../../collectors/support-info.js';
 import { DMI_KEYWORDS } from '../../collectors/dmidecode.js';
 import { createHost } from '../../src/host/host.js';
-import { createRunCommand } from '../../src/host/run-command.js';
+import { createRunCommand, type RunCommand } from '../../src/host/run-command.js';
 import { installed, makeTree, removeTree, tempDir, unpackZoo, ZOO_SUBSETS, zooMember } from '../helpers/trees.js';
 
 const hasLspci = await installed('lspci');
@@ -122,6 +122,34 @@ describe('maas-support-info on this machine', () => {
     const { stdout } = await supportInfoCollector.produce(createHost());
     const { stdout: uname } = await execa('uname', ['-a'], { stripFinalNewline: false });
     expect(section(stdout, 'KERNEL INFO')).toBe(uname);
+  });
+});
+
+describe('DMI sections as root', () => {
+  /** Records every command and answers as if none were installed: nothing real must run here. */
+  const recording = (ran: string[]): RunCommand => async (file, args) => {
+    ran.push([file, ...args].join(' '));
+    return noTools(file, args);
+  };
+
+  it('does not run dmidecode when the kernel exposes no SMBIOS table (it would scan /dev/mem), and says so', async () => {
+    const root = await makeTree({ 'proc/cmdline': 'quiet\n' });
+    trees.push(root);
+    const ran: string[] = [];
+    const { report, notes } = await buildSupportInfo(createHost({ root, run: recording(ran), isRoot: true }));
+    expect(ran.filter((c) => c.startsWith('dmidecode'))).toEqual([]);
+    expect(report).toContain('Unable to read DMI information.\n');
+    expect(section(report, 'DMI DATA')).toBeUndefined();
+    expect((section(report, 'DMI KEYPAIRS') ?? '').split('\n').filter(Boolean)).toEqual(DMI_KEYWORDS.map(([k]) => `${k}=`));
+    expect(notes.join('\n')).toMatch(/no SMBIOS table.*\/dev\/mem/);
+  });
+
+  it('dumps the table with dmidecode when the kernel exposes it', async () => {
+    const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
+    trees.push(root);
+    const ran: string[] = [];
+    await buildSupportInfo(createHost({ root, run: recording(ran), isRoot: true }));
+    expect(ran.some((c) => c.startsWith('dmidecode --dump-bin'))).toBe(true);
   });
 });
 
