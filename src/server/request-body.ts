@@ -55,16 +55,23 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
       reject(malformed(error));
       return;
     }
-    parser.on('field', (name, value) => {
+    const addField = (name: string, value: string) => {
       const values = form.fields.get(name) ?? [];
       values.push(value);
       form.fields.set(name, values);
-    });
+    };
+    parser.on('field', addField);
+    // busboy also calls a part labelled application/octet-stream a file; Django (and so MAAS)
+    // goes by the filename alone, so such a part without one is a field.
     parser.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (error) => reject(malformed(error)));
-      stream.on('end', () => form.files.push({ name, filename: info.filename ?? name, data: Buffer.concat(chunks) }));
+      stream.on('end', () => {
+        const data = Buffer.concat(chunks);
+        if (info.filename === undefined) addField(name, data.toString('utf8'));
+        else form.files.push({ name, filename: info.filename, data });
+      });
     });
     parser.on('error', (error) => reject(malformed(error)));
     parser.on('close', () => resolve());

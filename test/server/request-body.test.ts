@@ -1,0 +1,25 @@
+// Form parsing as Django does it (Part B §2.7): a part is a file exactly when it has a filename;
+// part content types are ignored.
+import { describe, expect, it } from 'vitest';
+import { parseForm } from '../../src/server/request-body.js';
+
+const CRLF = '\r\n';
+
+/** A multipart body of raw parts (each: its header lines and its value). */
+function multipart(parts: { headers: string[]; value: string }[]): { contentType: string; body: Buffer } {
+  const boundary = 'ReviewBoundaryAbCdEfGhIjKlMnOpQrS';
+  const lines = parts.flatMap((p) => [`--${boundary}`, ...p.headers, '', p.value]);
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.from([...lines, `--${boundary}--`, ''].join(CRLF)) };
+}
+
+describe('parseForm', () => {
+  it('takes a part without a filename as a field even when it is labelled application/octet-stream', async () => {
+    const { contentType, body } = multipart([
+      { headers: ['Content-Disposition: form-data; name="hostname"', 'Content-Type: application/octet-stream'], value: 'web07' },
+      { headers: ['Content-Disposition: form-data; name="maas-lshw.out"; filename="maas-lshw.out"', 'Content-Type: text/plain'], value: '<list/>' },
+    ]);
+    const form = await parseForm(contentType, body);
+    expect(form.fields.get('hostname')).toEqual(['web07']);
+    expect(form.files.map((f) => [f.name, f.data.toString()])).toEqual([['maas-lshw.out', '<list/>']]);
+  });
+});
