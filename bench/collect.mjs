@@ -8,7 +8,9 @@ import { runCollector, runCollectors } from '../dist/src/runner/run-collectors.j
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const TARGET = 1.3;
-const host = createHost();
+// A fresh Host for every run, as each command run creates one: what a Host shares between its
+// collectors (walks of /sys) must not carry over from one measured run to the next.
+const host = () => createHost();
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -19,7 +21,7 @@ async function timed(fn) {
 }
 
 // Warm-up: fills the page cache and the tool lookups, as on a machine that has run before.
-await runCollectors(deployInfoCollectors, host);
+await runCollectors(deployInfoCollectors, host());
 
 const single = new Map(deployInfoCollectors.map((c) => [c.name, []]));
 const slowest = [];
@@ -28,13 +30,13 @@ const failed = new Set();
 for (let round = 0; round < ROUNDS; round += 1) {
   let worst = 0;
   for (const collector of deployInfoCollectors) {
-    const { ms, value } = await timed(() => runCollector(collector, host));
+    const { ms, value } = await timed(() => runCollector(collector, host()));
     if (value.output.exitCode !== 0) failed.add(collector.name);
     single.get(collector.name).push(ms);
     worst = Math.max(worst, ms);
   }
   slowest.push(worst);
-  together.push((await timed(() => runCollectors(deployInfoCollectors, host))).ms);
+  together.push((await timed(() => runCollectors(deployInfoCollectors, host()))).ms);
 }
 
 for (const [name, times] of single) console.log(`  ${name.padEnd(14)} alone: median ${median(times).toFixed(1)} ms${failed.has(name) ? ' (failed here: tool missing?)' : ''}`);

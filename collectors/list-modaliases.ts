@@ -5,8 +5,12 @@ import type { Host } from '../src/host/host.js';
 import type { DeployInfoCollector } from './types.js';
 import { findEntries } from './sysfs-walk.js';
 
-/** Every modalias line under /sys/devices, in no particular order, duplicates kept. */
-export async function readModaliases(host: Host): Promise<string[]> {
+/** Every modalias line under /sys/devices, in no particular order, duplicates kept; read once per Host. */
+export function readModaliases(host: Host): Promise<string[]> {
+  return host.shared('modaliases', () => walkModaliases(host));
+}
+
+async function walkModaliases(host: Host): Promise<string[]> {
   const files = await findEntries(host, '/sys/devices', (name) => name === 'modalias');
   const texts = await Promise.all(files.map((file) => host.readText(file)));
   return texts.flatMap((text) => (text ?? '').split('\n').filter((line) => line !== ''));

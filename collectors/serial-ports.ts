@@ -8,8 +8,12 @@ import { findEntries } from './sysfs-walk.js';
 
 const TTY_CLASS = '/sys/class/tty';
 
-/** The resolved path of every non-directory entry under /sys/class/tty, sorted and unique. */
-export async function readSerialPorts(host: Host): Promise<string[]> {
+/** The resolved path of every non-directory entry under /sys/class/tty, sorted and unique; read once per Host. */
+export function readSerialPorts(host: Host): Promise<string[]> {
+  return host.shared('serial-ports', () => walkSerialPorts(host));
+}
+
+async function walkSerialPorts(host: Host): Promise<string[]> {
   const entries = await findEntries(host, TTY_CLASS);
   // `readlink -f` needs every component but the last to exist; a dangling link is rare
   // (a port removed mid-walk) and is then printed as the link itself would point.

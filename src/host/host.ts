@@ -1,6 +1,6 @@
 // The Host: every read of /sys, /proc, /dev, /etc and /run and every external command goes
 // through one, so tests point a collector at a fixture tree by changing `root`.
-import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { arch, hostname, release, type } from 'node:os';
 import { join, posix } from 'node:path';
 import { hasCode } from '../errors.js';
@@ -39,6 +39,12 @@ export interface Host {
   /** Runs a command (never through a shell); see run-command.ts. */
   run: RunCommand;
   uname(): Promise<Uname>;
+  /**
+   * The value of `compute` for `key`, computed once per Host (a Host serves one run): results
+   * that several collectors need, such as a walk of /sys/devices. `compute` reads files only; it
+   * must not run commands, which belong to the collector that started them.
+   */
+  shared<T>(key: string, compute: () => Promise<T>): Promise<T>;
 }
 
 export interface HostOptions {
@@ -62,6 +68,7 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
       throw error;
     }
   };
+  const memo = new Map<string, Promise<unknown>>();
   const host: Host = {
     root,
     isRoot: isRoot ?? (root === '/' && process.getuid?.() === 0),
@@ -98,7 +105,8 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
         throw error;
       }
     },
-    resolve: (path) => resolveInRoot(root, path),
+    // At "/" the kernel resolves the whole path at once; a tree's links must be re-rooted by hand.
+    resolve: (path) => (root === '/' ? realpath(path).catch(() => undefined) : resolveInRoot(root, path)),
     exists: async (path) => {
       try {
         await lstat(at(path));
@@ -116,6 +124,10 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     },
     run,
     uname: async () => ({ ...(await kernelUname(root, readText)), ...uname }),
+    shared: <T>(key: string, compute: () => Promise<T>) => {
+      if (!memo.has(key)) memo.set(key, compute());
+      return memo.get(key) as Promise<T>;
+    },
   };
   return host;
 }

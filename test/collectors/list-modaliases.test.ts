@@ -1,4 +1,6 @@
 import { execa } from 'execa';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatCounts, formatSortedUnique, listModaliasesCollector, readModaliases } from '../../collectors/list-modaliases.js';
 import { createHost } from '../../src/host/host.js';
@@ -45,6 +47,16 @@ describe('maas-list-modaliases', () => {
     });
     trees.push(root);
     expect((await readModaliases(createHost({ root }))).sort()).toEqual(['misc:x', 'pci:v00001AF4d00001000', 'pci:v00008086d00001234']);
+  });
+
+  it('walks /sys/devices once per Host, so the support report reuses the list instead of walking again', async () => {
+    const root = await makeTree({ 'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n' });
+    trees.push(root);
+    const host = createHost({ root });
+    const first = await listModaliasesCollector.produce(host);
+    await writeFile(join(root, 'sys/devices/pci0000:00/modalias'), 'acpi:PNP0A03:\n');
+    expect(await listModaliasesCollector.produce(host)).toEqual(first);
+    expect((await listModaliasesCollector.produce(createHost({ root }))).stdout).toContain('acpi:PNP0A03:');
   });
 
   it('prints nothing for a tree without /sys/devices', async () => {
