@@ -23,6 +23,9 @@ export function field(form: ParsedForm, name: string): string | undefined {
   return values?.[values.length - 1];
 }
 
+// How many fields, files and parts a form may have (a signal has a few of each).
+const PART_LIMITS = { fields: 10_000, files: 1_000, parts: 11_000 } as const;
+
 /** Reads the whole body; 413 past `limit` bytes (declared or actual). */
 export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0);
@@ -48,7 +51,7 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
-        limits: { fieldSize: body.length + 1, fileSize: body.length + 1, fields: 10_000, files: 1_000, parts: 11_000 },
+        limits: { fieldNameSize: body.length + 1, fieldSize: body.length + 1, fileSize: body.length + 1, ...PART_LIMITS },
         defParamCharset: 'utf8',
       });
     } catch (error) {
@@ -73,6 +76,10 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
         else form.files.push({ name, filename: info.filename, data });
       });
     });
+    // Past a count limit busboy skips the remaining parts; the form would be stored in part.
+    for (const [event, count] of [['fieldsLimit', PART_LIMITS.fields], ['filesLimit', PART_LIMITS.files], ['partsLimit', PART_LIMITS.parts]] as const) {
+      parser.on(event, () => reject(new HttpError(413, `Request has too many form parts: at most ${count} ${event.replace('Limit', '')} are accepted`)));
+    }
     parser.on('error', (error) => reject(malformed(error)));
     parser.on('close', () => resolve());
     parser.end(body);

@@ -22,4 +22,19 @@ describe('parseForm', () => {
     expect(form.fields.get('hostname')).toEqual(['web07']);
     expect(form.files.map((f) => [f.name, f.data.toString()])).toEqual([['maas-lshw.out', '<list/>']]);
   });
+
+  it('refuses a form with more files than it keeps instead of silently dropping the rest', async () => {
+    const parts = Array.from({ length: 1001 }, (_, i) => ({
+      headers: [`Content-Disposition: form-data; name="s${i}.out"; filename="s${i}.out"`],
+      value: `${i}`,
+    }));
+    const { contentType, body } = multipart(parts);
+    await expect(parseForm(contentType, body)).rejects.toMatchObject({ status: 413 });
+  });
+
+  it('keeps a long urlencoded field name whole', async () => {
+    const name = `power_parameters_${'x'.repeat(200)}`;
+    const form = await parseForm('application/x-www-form-urlencoded', Buffer.from(`${name}=1`));
+    expect([...form.fields.keys()]).toEqual([name]);
+  });
 });
