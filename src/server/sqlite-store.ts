@@ -3,7 +3,7 @@
 // columns the server looks them up by.
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { apiKeyString, newToken } from './ids.js';
 import { NONCE_TTL_SECONDS } from './store.js';
 import type { EventRecord, MachineRecord, ScriptRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
@@ -57,12 +57,7 @@ export function loadSqlite(): typeof BetterSqlite3 {
 
 /** A Store in the SQLite file at `path` (created when missing; ":memory:" works too). */
 export function sqliteStore(path: string): Store {
-  const Database = loadSqlite();
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
+  const db = openDatabase(path);
 
   const q = {
     getUser: db.prepare<[string], { username: string; is_admin: number }>('SELECT username, is_admin FROM users WHERE username = ?'),
@@ -212,6 +207,27 @@ export function sqliteStore(path: string): Store {
     },
   };
   return store;
+}
+
+// Opens the file and makes sure it holds this server's tables; a path that cannot be opened or a
+// file that is not SQLite is the operator's to fix, said in one line.
+function openDatabase(path: string): BetterSqlite3.Database {
+  const Database = loadSqlite();
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+    return db;
+  } catch (error) {
+    if (db?.open) db.close();
+    throw new UsageError(
+      `cannot use ${path} as the server's SQLite file (${firstLine(error)}): give --db a new or existing SQLite file in a writable directory that exists`,
+      { cause: error },
+    );
+  }
 }
 
 function firstLine(error: unknown): string {

@@ -1,6 +1,6 @@
 // `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
 // that survives a restart.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -102,5 +102,20 @@ describe('the serve command', () => {
     expect(String(second.stderr).trim().split('\n')).toEqual([`cannot listen on 127.0.0.1:${port}: the port is in use; choose another with --port`]);
     server.child.kill('SIGTERM');
     await server.child;
+  });
+
+  it('refuses a --db path it cannot open, or a file that is not SQLite, with a one-line error naming the path and exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
+    dirs.push(dir);
+    const notSqlite = join(dir, 'notes.txt');
+    writeFileSync(notSqlite, 'these are notes, not a database\n'.repeat(20));
+    for (const db of [join(dir, 'missing-dir', 'state.db'), notSqlite]) {
+      const run = await execa(process.execPath, [CLI, 'serve', '--port', '0', '--db', db], { reject: false, stdin: 'ignore', timeout: 30_000 });
+      const lines = String(run.stderr).trim().split('\n');
+      expect([run.exitCode, lines.length]).toEqual([2, 1]);
+      expect(lines[0]).toContain(db);
+      expect(lines[0]).toContain('--db');
+    }
+    expect(readFileSync(notSqlite, 'utf8')).toBe('these are notes, not a database\n'.repeat(20));
   });
 });
