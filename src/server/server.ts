@@ -50,7 +50,12 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
           send(response, { status: error.status, body: error.body, contentType: error.contentType, headers: error.headers });
           return;
         }
-        log(`internal error on ${request.method} ${request.url?.split('?')[0]}: ${error instanceof Error ? error.message : String(error)}`);
+        const where = `${request.method} ${request.url?.split('?')[0]}`;
+        if (!request.complete && request.destroyed) {
+          log(`${where}: the client closed the connection before the whole request arrived; nothing stored`);
+          return;
+        }
+        log(`internal error on ${where}: ${error instanceof Error ? error.message : String(error)}`);
         send(response, textReply(500, 'Internal server error: the request was not stored; see the server log.'));
       },
     );

@@ -133,3 +133,29 @@ describe('the request body limit', () => {
     }
   });
 });
+
+describe('a client that goes away mid-request', () => {
+  it('is logged as a closed connection, not as an internal error, and the server keeps serving', async () => {
+    const lines: string[] = [];
+    const server = createMaasServer({ store: memoryStore(), log: (line) => lines.push(line) });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write('POST /MAAS/metadata/2012-03-01/ HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: 100000\r\n\r\n--XYZ\r\n');
+          setTimeout(() => socket.destroy(), 50);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await expect.poll(() => lines.length).toBe(1);
+      expect(lines[0]).toBe('POST /MAAS/metadata/2012-03-01/: the client closed the connection before the whole request arrived; nothing stored');
+      expect((await fetch(`http://127.0.0.1:${port}/MAAS/api/2.0/machines/`)).status).toBe(401);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
