@@ -43,6 +43,20 @@ export function parseVpd(bytes: Uint8Array): { product_name?: string; entries?: 
   return result;
 }
 
+/** Runtime PM states in which the device is powered: "unsupported" means it never sleeps. */
+const AWAKE = new Set(['active', 'unsupported']);
+
+/**
+ * The `vpd` file of an awake device (root only). Reading it is not a sysfs lookup: the kernel
+ * fetches the data from the device (its EEPROM, through config space) and resumes a
+ * runtime-suspended device to do so, so a sleeping device keeps its sleep and reports no VPD.
+ */
+async function readVpd(host: Host, dir: string): Promise<Buffer | undefined> {
+  const status = await host.readOptional(`${dir}/power/runtime_status`);
+  if (status !== undefined && !AWAKE.has(status)) return undefined;
+  return host.readBytes(`${dir}/vpd`);
+}
+
 /** Reads one PCI device directory (also used for NIC and GPU cards). */
 export async function readPciDevice(host: Host, address: string, kernelRelease: string): Promise<PciDevice> {
   const dir = `${SBP}/${address}`;
@@ -53,8 +67,7 @@ export async function readPciDevice(host: Host, address: string, kernelRelease: 
     driverOf(host, dir, kernelRelease),
     numaNodeOf(host, dir),
     linkName(host, `${dir}/iommu_group`),
-    // VPD is root-only; reading it only touches config space.
-    host.isRoot ? host.readBytes(`${dir}/vpd`) : Promise.resolve(undefined),
+    host.isRoot ? readVpd(host, dir) : Promise.resolve(undefined),
   ]);
   const vendorId = hexId(vendorText);
   const productId = hexId(deviceText);

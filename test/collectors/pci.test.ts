@@ -3,7 +3,7 @@ import { parseVpd, readPci } from '../../collectors/pci.js';
 import { readGpu } from '../../collectors/gpu.js';
 import { readUsb } from '../../collectors/usb.js';
 import { createHost } from '../../src/host/host.js';
-import { link, makeRoot, noCommands } from '../helpers/make-root.js';
+import { link, makeRoot, noCommands, type Tree } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
 
 function vpdResource(tag: number, body: Buffer): Buffer {
@@ -43,6 +43,27 @@ describe('readPci', () => {
     expect(vf).toMatchObject({ driver: '', driver_version: '', iommu_group: 0 });
     // A driver built into the kernel has no module version: the kernel release stands in.
     expect(pci.devices?.find((d) => d.pci_address === '0000:03:10.0')?.driver_version).toBe('6.8.0-test');
+  });
+});
+
+describe('PCI VPD as root', () => {
+  const pf = 'sys/devices/pci0000:00/0000:00:01.0/0000:03:00.0';
+  const vpd = Buffer.concat([vpdResource(0x82, Buffer.from('I210 Card')), vpdResource(0x90, keyword('SN', 'SN0001')), Buffer.from([0x78])]);
+  const vpdOf = async (runtimeStatus: string | undefined) => {
+    const tree: Tree = { ...edgeMachine(), [`${pf}/vpd`]: vpd };
+    if (runtimeStatus !== undefined) tree[`${pf}/power/runtime_status`] = `${runtimeStatus}\n`;
+    const pci = await readPci(createHost({ root: await makeRoot(tree), run: noCommands, isRoot: true }));
+    return pci.devices?.find((d) => d.pci_address === '0000:03:00.0')?.vpd;
+  };
+
+  it('is read from an awake device', async () => {
+    expect(await vpdOf('active')).toEqual({ product_name: 'I210 Card', entries: { SN: 'SN0001' } });
+    expect(await vpdOf('unsupported')).toEqual({ product_name: 'I210 Card', entries: { SN: 'SN0001' } });
+    expect(await vpdOf(undefined)).toEqual({ product_name: 'I210 Card', entries: { SN: 'SN0001' } });
+  });
+
+  it('is not read from a runtime-suspended device, since the read would wake it', async () => {
+    expect(await vpdOf('suspended')).toEqual({});
   });
 });
 
