@@ -192,7 +192,7 @@ export interface StartOptions {
   port?: number;
   /** SQLite file; state is kept in memory when absent. */
   db?: string;
-  /** The admin's API key "ck:tk:ts"; a fresh one is made (or the stored one reused) when absent. */
+  /** The admin's API key "ck:tk:ts", replacing any earlier one; a fresh one is made (or the stored one reused) when absent. */
   adminKey?: string;
   bundlePath?: string;
   log?: (line: string) => void;
@@ -269,7 +269,11 @@ function ensureAdmin(store: Store, adminKey: string | undefined): string {
     const existing = store.getToken(tokenKey);
     if (existing && existing.username !== 'admin') throw new UsageError('the admin API key given is already used by another user or machine: choose another key');
     const token: TokenRecord = { consumerKey, consumerSecret: '', tokenKey, tokenSecret, username: 'admin', systemId: null };
-    store.putUserWithKey({ username: 'admin', isAdmin: true }, token);
+    // The given key replaces any earlier one, so a rotated key leaves the old one useless.
+    store.transaction(() => {
+      for (const old of store.apiKeysOf('admin')) if (old.tokenKey !== tokenKey) store.deleteToken(old.tokenKey);
+      store.putUserWithKey({ username: 'admin', isAdmin: true }, token);
+    });
     return adminKey;
   }
   if (store.getUser('admin')) {

@@ -118,4 +118,25 @@ describe('the serve command', () => {
     }
     expect(readFileSync(notSqlite, 'utf8')).toBe('these are notes, not a database\n'.repeat(20));
   });
+
+  it('replaces the admin key on a restart with another MAAS_ADMIN_KEY: the old key stops working', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
+    dirs.push(dir);
+    const db = join(dir, 'state.db');
+    const first = await startServe(['--db', db], { MAAS_ADMIN_KEY: FIXED_KEY });
+    first.child.kill('SIGTERM');
+    await first.child;
+    const rotated = 'RotatedConsumer:RotatedToken:RotatedSecretRotatedSecret';
+    const second = await startServe(['--db', db], { MAAS_ADMIN_KEY: rotated });
+    const list = (key: string) => fetch(`${second.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(key) } }).then((r) => r.status);
+    expect([await list(rotated), await list(FIXED_KEY)]).toEqual([200, 401]);
+    second.child.kill('SIGTERM');
+    await second.child;
+    // Without MAAS_ADMIN_KEY, the key in force is the one printed.
+    const third = await startServe(['--db', db]);
+    expect(third.keyLine.trim()).toBe(rotated);
+    third.child.kill('SIGTERM');
+    await third.child;
+  });
 });
+
