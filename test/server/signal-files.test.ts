@@ -57,4 +57,41 @@ describe.each(STORE_KINDS)('files of one signal with the %s store', (kind) => {
     expect(results).toHaveLength(1);
     expect([text(results[0]!.stdout), results[0]!.exitStatus, results[0]!.status]).toEqual(['second\n', 2, ScriptResultStatus.FAILED]);
   });
+
+  it('take op from the query string too, the exit status from exit_status before script_result and result, and the result named by script_result_id', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: `fields-${kind}` });
+    const setId = h.store.getMachine(systemId)!.scriptSetId!;
+    const lshw = h.store.resultsOfSet(setId).find((r) => r.name === 'maas-lshw')!;
+    // Files named after another script still go to the result the id names (Part B §3.3 step 2).
+    const response = await call(h, 'POST', '/metadata/2012-03-01/?op=signal', token, {
+      fields: { status: 'WORKING', script_result_id: String(lshw.id), result: '5', script_result: '4', exit_status: '3' },
+      files: { 'renamed.out': 'x\n' },
+    });
+    expect([response.status, await response.text()]).toEqual([200, 'OK']);
+    expect(h.store.getResult(lshw.id)).toMatchObject({ exitStatus: 3, status: ScriptResultStatus.FAILED, stdout: Buffer.from('x\n').toString('base64') });
+    expect(resultsNamed(systemId, 'renamed')).toEqual([]);
+    const fallback = await call(h, 'POST', '/metadata/2012-03-01/', token, {
+      fields: { op: 'signal', status: 'WORKING', result: '5', script_result: '4' },
+      files: { 'maas-serial-ports.out': '' },
+    });
+    expect(fallback.status).toBe(200);
+    expect(resultsNamed(systemId, 'maas-serial-ports').map((r) => r.exitStatus)).toEqual([4]);
+  });
+
+  it('store TIMEDOUT without its exit status, keeping the one stored before', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: `timedout-${kind}` });
+    const send = (status: string, exit: string, stdout: string) =>
+      call(h, 'POST', '/metadata/2012-03-01/', token, {
+        fields: { op: 'signal', status, exit_status: exit, name: 'maas-support-info' },
+        files: { 'maas-support-info.out': stdout },
+      });
+    expect((await send('TIMEDOUT', '124', 'partial\n')).status).toBe(200);
+    expect(resultsNamed(systemId, 'maas-support-info')[0]).toMatchObject({ status: ScriptResultStatus.TIMEDOUT, exitStatus: null });
+    expect((await send('WORKING', '0', 'whole\n')).status).toBe(200);
+    expect((await send('TIMEDOUT', '124', 'partial again\n')).status).toBe(200);
+    const [result] = resultsNamed(systemId, 'maas-support-info');
+    expect([result!.status, result!.exitStatus, text(result!.stdout)]).toEqual([ScriptResultStatus.TIMEDOUT, 0, 'partial again\n']);
+    expect(h.store.getMachine(systemId)!.status).toBe(6);
+  });
 });
+
