@@ -103,12 +103,6 @@ export function requireBoolean(value: unknown, path: string): boolean {
   return value;
 }
 
-/** An optional boolean. */
-export function optionalBoolean(value: unknown, path: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  return requireBoolean(value, path);
-}
-
 /** The NUMA node with `index` from the nodes this report describes, as MAAS looks it up. */
 export function requireKnownNuma(known: ReadonlySet<number>, index: number, what: string): number {
   if (!known.has(index)) {

@@ -189,13 +189,3 @@ export const DEPLOY_INFO_CATALOGUE: readonly CatalogueScript[] = [
     body: collectorScript('maas-support-info', 'Gather support information', 'A text report of kernel, CPU, PCI, USB, network and block devices.', '300', 'support-info'),
   },
 ];
-
-/** The catalogue entry of `name`, if it is one of the deploy-info scripts. */
-export function catalogueScript(name: string): CatalogueScript | undefined {
-  return DEPLOY_INFO_CATALOGUE.find((s) => s.name === name);
-}
-
-/** The catalogue entry whose version id is `versionId`. */
-export function scriptByVersion(versionId: number): CatalogueScript | undefined {
-  return DEPLOY_INFO_CATALOGUE.find((s) => s.versionId === versionId);
-}
