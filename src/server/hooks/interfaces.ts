@@ -209,7 +209,8 @@ export interface InterfaceUpdate {
   byAddress: Map<string, number>;
 }
 
-function blankInterface(id: number, name: string, type: HardwareInterface['type'], mac: string, acquired: boolean): HardwareInterface {
+/** An interface with nothing known but its name, type and MAC; `acquired` ones go on release. */
+export function blankInterface(id: number, name: string, type: HardwareInterface['type'], mac: string, acquired: boolean): HardwareInterface {
   return {
     id,
     name,

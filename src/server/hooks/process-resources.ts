@@ -4,7 +4,7 @@
 import { REQUIRED_API_EXTENSIONS } from '../../maas/types.js';
 import { parseCpu } from './cpu.js';
 import type { HardwareInterface, IdAllocator, MachineHardware } from './hardware.js';
-import { parseCards, parseNetworks, updateInterfaces } from './interfaces.js';
+import { blankInterface, parseCards, parseNetworks, updateInterfaces } from './interfaces.js';
 import { parseMemory, updateNumaNodes } from './memory-numa.js';
 import { deriveNodeDevices } from './node-devices.js';
 import { parseDisks, updateDisks } from './storage.js';
@@ -37,28 +37,7 @@ export function emptyHardware(options: { architecture?: string; macAddresses?: r
   };
   // MACs given at creation become eth0, eth1, … (renamed by the first report), not "acquired".
   (options.macAddresses ?? []).forEach((mac, i) => {
-    hw.interfaces.push({
-      id: hw.nextId++,
-      name: `eth${i}`,
-      type: 'physical',
-      mac: mac.toLowerCase(),
-      parents: [],
-      vid: null,
-      enabled: true,
-      linkConnected: true,
-      vendor: null,
-      product: null,
-      firmwareVersion: null,
-      linkSpeed: null,
-      interfaceSpeed: null,
-      sriovMaxVf: null,
-      numaNode: null,
-      tags: [],
-      backedByCard: false,
-      sriovVf: false,
-      acquired: false,
-      links: [],
-    });
+    hw.interfaces.push(blankInterface(hw.nextId++, `eth${i}`, 'physical', mac.toLowerCase(), false));
   });
   return hw;
 }
