@@ -11,7 +11,7 @@ import { HttpError, badRequest, conflict, forbidden, formErrors, machineNotFound
 import { newSystemId, newToken } from '../ids.js';
 import { aggregateStatus, machineMacs, nodeStatusLabel, renderMachine, withHardware } from '../machine-json.js';
 import { field } from '../request-body.js';
-import { deployInfoScripts } from '../scripts/script-library.js';
+import { addNewDeployInfoScripts } from './metadata.js';
 import type { MachineRecord, Store, TokenRecord, UserRecord } from '../store.js';
 import {
   MAC_OPTIONAL_POWER_TYPES,
@@ -179,24 +179,7 @@ function createMachine(ctx: RequestContext): Reply {
  */
 export function createDeployInfoSet(store: Store, systemId: string): number {
   const setId = store.nextId('scriptset');
-  for (const script of deployInfoScripts(store)) {
-    store.putResult({
-      id: store.nextId('result'),
-      systemId,
-      scriptSetId: setId,
-      name: script.name,
-      scriptVersionId: script.versionId,
-      status: ScriptResultStatus.PENDING,
-      exitStatus: null,
-      stdout: null,
-      stderr: null,
-      output: null,
-      result: null,
-      started: null,
-      ended: null,
-      runtime: null,
-    });
-  }
+  addNewDeployInfoScripts(store, systemId, setId);
   return setId;
 }
 

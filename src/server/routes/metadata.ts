@@ -81,9 +81,11 @@ export async function maasScripts(ctx: RequestContext): Promise<Reply> {
   return { status: 200, body: await buildTar(members, ctx.now()), contentType: 'application/x-tar' };
 }
 
-// A deploy-info script uploaded after the machine's set was made joins the set as a PENDING
-// result the next time the machine asks for its scripts.
-function addNewDeployInfoScripts(store: Store, systemId: string, setId: number): void {
+/**
+ * Adds a PENDING result to the set for each deploy-info script it lacks: all of them for a new
+ * set; for an existing one, the scripts uploaded since (the next time the machine asks for them).
+ */
+export function addNewDeployInfoScripts(store: Store, systemId: string, setId: number): void {
   const present = new Set(store.resultsOfSet(setId).map((r) => r.name));
   for (const script of deployInfoScripts(store)) {
     if (present.has(script.name)) continue;
