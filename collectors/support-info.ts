@@ -8,11 +8,13 @@
 // - DETAILED BLOCK DEVICE INFO (root only) takes sizes from sysfs instead of `blockdev`,
 //   because opening a device node can wake a sleeping or removable drive; `bsz` is "?" as
 //   upstream prints when blockdev fails.
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, version as kernelVersion } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../src/host/host.js';
 import type { CommandResult } from '../src/host/run-command.js';
+import { onInterrupt } from '../src/runner/interrupt.js';
 import type { DeployInfoCollector } from './types.js';
 import { SMBIOS_TABLE } from './dmi.js';
 import { dmiKeypairs, parseDmidecode } from './dmidecode.js';
@@ -172,6 +174,8 @@ async function dmiSections(host: Host, notes: string[]): Promise<{ prefix: strin
     return { prefix: 'Unable to read DMI information.\n\n', sections: [{ title: 'DMI KEYPAIRS', body: dmiKeypairs([]).map(([k, v]) => `${k}=${v}\n`).join('') }] };
   }
   const dir = await mkdtemp(join(tmpdir(), 'maas-run-scripts-dmi-'));
+  // Ctrl-C or SIGTERM mid-dump ends the process before `finally`: the dump must not stay behind.
+  const forget = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
   try {
     const file = join(dir, 'dmi.bin');
     const dump = await host.run('dmidecode', ['--dump-bin', file], { timeoutMs: COMMAND_TIMEOUT_MS });
@@ -197,6 +201,7 @@ async function dmiSections(host: Host, notes: string[]): Promise<{ prefix: strin
     return { prefix, sections };
   } finally {
     await rm(dir, { recursive: true, force: true });
+    forget();
   }
 }
 

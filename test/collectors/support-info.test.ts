@@ -1,7 +1,9 @@
 import { execa } from 'execa';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   base64Lines,
@@ -16,7 +18,8 @@ import {
 import { DMI_KEYWORDS } from '../../collectors/dmidecode.js';
 import { createHost } from '../../src/host/host.js';
 import { createRunCommand, type RunCommand } from '../../src/host/run-command.js';
-import { installed, makeTree, removeTree, tempDir, unpackZoo, ZOO_SUBSETS, zooMember } from '../helpers/trees.js';
+import { PROJECT_ROOT } from '../helpers/cli.js';
+import { eventually, installed, makeTree, removeTree, tempDir, unpackZoo, ZOO_SUBSETS, zooMember } from '../helpers/trees.js';
 
 const hasLspci = await installed('lspci');
 let m1: string;
@@ -142,6 +145,34 @@ describe('DMI sections as root', () => {
     expect(section(report, 'DMI DATA')).toBeUndefined();
     expect((section(report, 'DMI KEYPAIRS') ?? '').split('\n').filter(Boolean)).toEqual(DMI_KEYWORDS.map(([k]) => `${k}=`));
     expect(notes.join('\n')).toMatch(/no SMBIOS table.*\/dev\/mem/);
+  });
+
+  it('leaves no dump behind when the run is interrupted while dmidecode writes it', async () => {
+    const tmp = await tempDir();
+    trees.push(tmp);
+    const root = await makeTree({
+      'proc/cmdline': 'quiet\n',
+      'sys/firmware/dmi/tables/DMI': 'table',
+      // Writes part of the dump, says it started, then hangs like a slow dmidecode.
+      'bin/dmidecode': { exec: '#!/bin/sh\nprintf partial > "$2"\necho $$ > "$DUMP_STARTED.tmp" && mv "$DUMP_STARTED.tmp" "$DUMP_STARTED"\nexec sleep 30\n' },
+    });
+    trees.push(root);
+    const started = join(root, 'started');
+    const url = (p: string) => JSON.stringify(pathToFileURL(join(PROJECT_ROOT, p)).href);
+    const script = [
+      `import { buildSupportInfo } from ${url('dist/collectors/support-info.js')};`,
+      `import { createHost } from ${url('dist/src/host/host.js')};`,
+      `import { createRunCommand } from ${url('dist/src/host/run-command.js')};`,
+      `await buildSupportInfo(createHost({ root: ${JSON.stringify(root)}, isRoot: true, run: createRunCommand({ searchPath: [${JSON.stringify(join(root, 'bin'))}] }) }));`,
+    ].join('\n');
+    const child = execa('node', ['--input-type=module', '-e', script], { env: { TMPDIR: tmp, DUMP_STARTED: started }, reject: false });
+    expect(await eventually(async () => (await readdir(root)).includes('started'), 10_000)).toBe(true);
+    const dumper = Number((await readFile(started, 'utf8')).trim());
+    child.kill('SIGINT');
+    const { signal } = await child;
+    process.kill(dumper, 'SIGKILL'); // the fake dmidecode runs in its own process group
+    expect(signal).toBe('SIGINT');
+    expect(await readdir(tmp)).toEqual([]);
   });
 
   it('dumps the table with dmidecode when the kernel exposes it', async () => {
