@@ -60,3 +60,25 @@ describe('maas-lshw', () => {
     expect(output.stderr).toMatch(/did not finish within/);
   });
 });
+
+describe('maas-lshw and physical memory', () => {
+  /** A tree host whose lshw stand-in prints the arguments it was given. */
+  async function treeHost(tree: Record<string, string>) {
+    const root = await makeTree({ ...tree, 'bin/lshw': { exec: '#!/bin/sh\necho "$@"\n' } });
+    trees.push(root);
+    return createHost({ root, run: createRunCommand({ searchPath: [join(root, 'bin')] }), isRoot: true });
+  }
+
+  it("disables lshw's DMI scan when the kernel exposes no SMBIOS table (it would read /dev/mem), and says so", async () => {
+    const output = await runLshw(await treeHost({ 'proc/cmdline': 'quiet\n' }), 10_000);
+    expect(output.stdout).toBe('-xml -disable dmi\n');
+    expect(output.exitCode).toBe(0);
+    expect(output.stderr).toMatch(/no SMBIOS table.*DMI scan is disabled.*\/dev\/mem/);
+  });
+
+  it('runs plain `lshw -xml` when the kernel exposes the SMBIOS table', async () => {
+    const output = await runLshw(await treeHost({ 'sys/firmware/dmi/tables/DMI': 'table' }), 10_000);
+    expect(output.stdout).toBe('-xml\n');
+    expect(output.stderr).toBe('');
+  });
+});
