@@ -26,18 +26,41 @@ export function field(form: ParsedForm, name: string): string | undefined {
 // How many fields, files and parts a form may have (a signal has a few of each).
 const PART_LIMITS = { fields: 10_000, files: 1_000, parts: 11_000 } as const;
 
-/** Reads the whole body; 413 past `limit` bytes (declared or actual). */
-export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+/** Bytes of request bodies the server holds in memory at once, across all requests. */
+export class BodyBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
+/**
+ * Reads the whole body; 413 past `limit` bytes (declared or actual), 503 when `budget` has no
+ * room left for it. The caller gives the body's bytes back to `budget` once it is done with it.
+ */
+export async function readBody(request: IncomingMessage, limit: number, budget: BodyBudget): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limit) throw tooLarge(limit);
+  if (budget.used + declared > budget.max) throw busy();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      if (size + chunk.length > limit) throw tooLarge(limit);
+      if (budget.used + chunk.length > budget.max) throw busy();
+      size += chunk.length;
+      budget.used += chunk.length;
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    budget.used -= size;
+    throw error;
   }
   return Buffer.concat(chunks);
+}
+
+function busy(): HttpError {
+  return new HttpError(503, 'Service Unavailable: other uploads hold the memory for request bodies; retry shortly', 'text/plain; charset=utf-8', {
+    'Retry-After': '5',
+  });
 }
 
 /** Parses `body` by its Content-Type; a body of another type gives an empty form. */

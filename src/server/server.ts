@@ -12,7 +12,7 @@ import { HttpError } from './http-error.js';
 import { apiKeyString, newToken } from './ids.js';
 import { memoryStore } from './memory-store.js';
 import { authenticate, oauthParams } from './oauth.js';
-import { parseForm, readBody } from './request-body.js';
+import { BodyBudget, parseForm, readBody } from './request-body.js';
 import { machineResource, machinesCollection, registerController } from './routes/machines.js';
 import { maasScripts, versionIndex } from './routes/metadata.js';
 import { scriptResource, scriptsCollection } from './routes/scripts.js';
@@ -30,6 +30,8 @@ export interface MaasServerOptions {
   /** One line per notable event; never given secrets. */
   log?: (line: string) => void;
   maxBodyBytes?: number;
+  /** Bytes all request bodies may hold at once (default: four times maxBodyBytes). */
+  bodyBudget?: BodyBudget;
   /** The single-file CLI served at /MAAS/maas-run-scripts. */
   bundlePath?: string;
 }
@@ -40,6 +42,9 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? (() => {});
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // Bodies are read whole before they are handled: bounding them together keeps many large
+  // uploads at once from exhausting memory (they get 503 with Retry-After instead).
+  const budget = options.bodyBudget ?? new BodyBudget(4 * limit);
   const bundlePath = options.bundlePath ?? defaultBundlePath();
 
   const server = http.createServer((request, response) => {
@@ -89,26 +94,30 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
       request.resume();
       throw new HttpError(404, `This server ships no machine-resources binaries: its 20-maas-03-machine-resources script uses maas-run-scripts instead (GET /MAAS/maas-run-scripts).`, 'text/plain');
     }
-    const body = await readBody(request, limit);
-    const form = await parseForm(request.headers['content-type'], body);
-    const formFields = new Map<string, string>();
-    for (const [name, values] of form.fields) formFields.set(name, values[values.length - 1] ?? '');
-    const params = oauthParams(request.headers.authorization, url.searchParams, formFields);
-    const caller = authenticate(store, params, Math.floor(now().getTime() / 1000));
-    const ctx: RequestContext = { store, now, log, method, url, form, caller };
-    switch (route.kind) {
-      case 'machines':
-        return machinesCollection(ctx);
-      case 'machine':
-        return machineResource(ctx, route.systemId);
-      case 'scripts':
-        return scriptsCollection(ctx);
-      case 'script':
-        return scriptResource(ctx, route.name);
-      case 'maas-scripts':
-        return maasScripts(ctx);
-      case 'metadata-version':
-        return versionIndex(ctx);
+    const body = await readBody(request, limit, budget);
+    try {
+      const form = await parseForm(request.headers['content-type'], body);
+      const formFields = new Map<string, string>();
+      for (const [name, values] of form.fields) formFields.set(name, values[values.length - 1] ?? '');
+      const params = oauthParams(request.headers.authorization, url.searchParams, formFields);
+      const caller = authenticate(store, params, Math.floor(now().getTime() / 1000));
+      const ctx: RequestContext = { store, now, log, method, url, form, caller };
+      switch (route.kind) {
+        case 'machines':
+          return machinesCollection(ctx);
+        case 'machine':
+          return machineResource(ctx, route.systemId);
+        case 'scripts':
+          return scriptsCollection(ctx);
+        case 'script':
+          return scriptResource(ctx, route.name);
+        case 'maas-scripts':
+          return await maasScripts(ctx);
+        case 'metadata-version':
+          return versionIndex(ctx);
+      }
+    } finally {
+      budget.used -= body.length;
     }
   }
 

@@ -4,6 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptResultStatus } from '../../src/maas/types.js';
 import { memoryStore } from '../../src/server/memory-store.js';
+import { BodyBudget } from '../../src/server/request-body.js';
 import { createMaasServer } from '../../src/server/server.js';
 import { call, createDeployed, oauthHeader, signal, startHarness, type Harness } from './server-harness.js';
 
@@ -159,3 +160,37 @@ describe('a client that goes away mid-request', () => {
   });
 });
 
+describe('the memory all request bodies may take at once', () => {
+  it('answers 503 with Retry-After while other uploads hold it, and serves again once they are done', async () => {
+    const budget = new BodyBudget(1500);
+    const server = createMaasServer({ store: memoryStore(), maxBodyBytes: 1024, bodyBudget: budget });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const url = `http://127.0.0.1:${port}/MAAS/metadata/2012-03-01/`;
+      // A slow upload: 1000 of its 1001 bytes sent, the last one held back.
+      const slow = connect(port, '127.0.0.1');
+      const slowAnswer = new Promise<string>((resolve) => {
+        let text = '';
+        slow.on('data', (chunk) => (text += chunk.toString()));
+        slow.on('end', () => resolve(text));
+      });
+      slow.write(`POST /MAAS/metadata/2012-03-01/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 1001\r\n\r\n${'x'.repeat(1000)}`);
+      await expect.poll(() => budget.used).toBe(1000);
+      const refused = await fetch(url, { method: 'POST', body: 'y'.repeat(1000) });
+      expect([refused.status, refused.headers.get('retry-after'), await refused.text()]).toEqual([
+        503,
+        '5',
+        'Service Unavailable: other uploads hold the memory for request bodies; retry shortly',
+      ]);
+      slow.end('x');
+      expect(await slowAnswer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(budget.used).toBe(0);
+      const served = await fetch(url, { method: 'POST', body: 'y'.repeat(1000) });
+      expect([served.status, await served.text()]).toEqual([400, 'Unrecognised signature: method=POST op=None']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
