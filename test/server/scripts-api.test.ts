@@ -99,6 +99,9 @@ describe.each(STORE_KINDS)('the scripts API with the %s store', (kind) => {
     expect((await errorsOf(deployInfo('maas-lshw', INVENTORY))).name).toEqual(['Script with this Name already exists.']);
     expect((await errorsOf(deployInfo('my script', INVENTORY))).name).toEqual(["Name 'my script' contains disallowed characters, e.g. space or quotes."]);
     expect((await errorsOf(deployInfo('12345', INVENTORY))).name).toEqual(['Cannot be a number.']);
+    // A name is a file name in every machine's tarball: no path through it.
+    expect((await errorsOf(deployInfo('../../etc/cron.d/evil', INVENTORY))).name?.[0]).toMatch(/must not contain '\/'/);
+    expect((await errorsOf(deployInfo('.hidden', INVENTORY))).name?.[0]).toMatch(/start with '\.'/);
     expect((await errorsOf(deployInfo('72-no-shebang', 'echo hi\n'))).script).toEqual(['Must start with shebang.']);
     expect((await errorsOf({ fields: { name: '73-empty' } })).script).toEqual(['This field is required.']);
     expect((await errorsOf(deployInfo('74-bad-timeout', INVENTORY, { timeout: 'soon' }))).timeout).toEqual(['Enter a valid duration.']);

@@ -141,6 +141,9 @@ export function readScriptForm(form: ParsedForm, nameTaken: (name: string) => bo
   else if (name.toLowerCase() === 'none') fail('name', '"none" is a reserved name.');
   else if (/^\d+$/.test(name)) fail('name', 'Cannot be a number.');
   else if (!/^[A-Za-z0-9_@%+=:,./-]+$/.test(name)) fail('name', `Name '${name}' contains disallowed characters, e.g. space or quotes.`);
+  // Stricter than upstream (extension): the name becomes a path in every machine's scripts
+  // tarball, and a client that extracts without checks would write outside its directory.
+  else if (name.includes('/') || name.startsWith('.')) fail('name', `Name '${name}' must not contain '/' or start with '.': it becomes a file name on every machine.`);
   else if (nameTaken(name)) fail('name', 'Script with this Name already exists.');
   if (body === '' && !errors.script) fail('script', 'This field is required.');
 
