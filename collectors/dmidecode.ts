@@ -2,7 +2,6 @@
 // the kernel exposes to root alone). A pure parser of its text output plus a thin wrapper.
 import type { Host } from '../src/host/host.js';
 import { ParseError } from '../src/errors.js';
-import type { Collector } from './types.js';
 
 /** One SMBIOS structure as dmidecode prints it. */
 export interface DmiRecord {
@@ -110,16 +109,13 @@ export function dmiKeypairs(records: readonly DmiRecord[]): [keyword: string, va
   });
 }
 
-/** Runs `dmidecode` when the host runs as root; undefined when not root or the tool fails. */
+/**
+ * Runs `dmidecode` when the host runs as root; undefined when not root or the tool fails. Callers
+ * first check that the kernel exposes the SMBIOS table (dmi.ts): without it dmidecode scans /dev/mem.
+ */
 export async function readDmidecode(host: Host, timeoutMs = 20_000): Promise<DmiRecord[] | undefined> {
   if (!host.isRoot) return undefined;
   const result = await host.run('dmidecode', [], { timeoutMs });
   if (result.failed) return undefined;
   return parseDmidecode(result.stdout);
 }
-
-/** The SMBIOS structures dmidecode decodes (root only; [] when unavailable). */
-export const dmidecodeCollector: Collector<DmiRecord[]> = {
-  name: 'dmidecode',
-  collect: async (host) => (await readDmidecode(host)) ?? [],
-};
