@@ -48,8 +48,9 @@ const AWAKE = new Set(['active', 'unsupported']);
 
 /**
  * The `vpd` file of an awake device (root only). Reading it is not a sysfs lookup: the kernel
- * fetches the data from the device (its EEPROM, through config space) and resumes a
- * runtime-suspended device to do so, so a sleeping device keeps its sleep and reports no VPD.
+ * fetches the data from the device (its EEPROM, through config space), first resuming the
+ * device's parent bridge and, from D3cold, the device itself. A sleeping device keeps its sleep
+ * and reports no VPD.
  */
 async function readVpd(host: Host, dir: string): Promise<Buffer | undefined> {
   const status = await host.readOptional(`${dir}/power/runtime_status`);
