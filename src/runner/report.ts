@@ -5,6 +5,7 @@
 // Change-only sync: a built-in result whose hardware data MAAS already holds is not sent again
 // (sync-state.ts decides); --force sends everything.
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
@@ -16,6 +17,7 @@ import { DEPLOY_INFO_SCRIPTS, type Credentials, type ScriptIndex, type ScriptInd
 import type { Progress, ResultSummary, RunSummary } from './progress.js';
 import type { CollectorOutcome } from './run-collectors.js';
 import { formatDuration, runPaths, runScript, scriptEnvironment, TIMEOUT_EXIT_STATUS, type RunPaths, type ScriptOutcome } from './run-script.js';
+import { onInterrupt } from './interrupt.js';
 import { openMachineState, type MachineState, type SpooledSignal } from './spool.js';
 import { changeVerdict, DEFAULT_MAX_AGE_MS, openSyncState, type SyncState } from './sync-state.js';
 import { extractTar } from './tar.js';
@@ -91,6 +93,7 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
   const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
   let sync: SyncState | undefined;
   const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-'));
+  const forgetBase = onInterrupt(() => rmSync(base, { recursive: true, force: true }));
   try {
     sync = await openSyncState(state.dir);
     const deliver = deliverer(deps, state, sync, summary);
@@ -155,6 +158,7 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     return finish(summary, deps, deliver.halted());
   } finally {
     await rm(base, { recursive: true, force: true });
+    forgetBase();
     // Losing the records only makes the next run send everything again.
     await sync?.save().catch((error: unknown) => deps.progress.warn(`cannot remember what was delivered in ${state.dir}: ${oneLine(error)}`));
     await state.close();

@@ -6,6 +6,7 @@ import type { DeployInfoCollector, DeployInfoOutput } from '../../collectors/typ
 import type { Host } from '../host/host.js';
 import type { RunOptions } from '../host/run-command.js';
 import type { DeployInfoScriptName } from '../maas/types.js';
+import { onInterrupt } from './interrupt.js';
 
 /** Exit status of a collector stopped by its timeout (as MAAS and timeout(1) use). */
 export const COLLECTOR_TIMEOUT_EXIT = 124;
@@ -42,6 +43,7 @@ export async function runCollector(collector: DeployInfoCollector, host: Host, o
   const timeoutMs = options.timeoutMs?.(collector) ?? collector.timeoutMs;
   const started = now();
   const stop = new AbortController();
+  const forget = onInterrupt(() => stop.abort()); // kills the commands it is running
   const deadline = started + timeoutMs;
   // Every command the collector starts is tied to the collector's deadline and abort signal.
   const scoped: Host = {
@@ -74,6 +76,7 @@ export async function runCollector(collector: DeployInfoCollector, host: Host, o
     return outcome(collector, { stdout: '', stderr: `collector "${collector.name}" failed: ${oneLine(first.error)}\n`, exitCode: 1 }, runtimeSeconds, false);
   } finally {
     clearTimeout(timer);
+    forget();
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hasCode } from '../errors.js';
 import { killGroup } from '../host/run-command.js';
+import { onInterrupt } from './interrupt.js';
 import { TerminalBuffer } from './terminal-buffer.js';
 
 /** The exit status MAAS (and timeout(1)) use for a run stopped by its timeout. */
@@ -127,6 +128,8 @@ function execute(options: RunScriptOptions, buffers: Record<'stdout' | 'stderr' 
   return new Promise((resolve) => {
     // stdin is closed rather than inherited: a script run from cron or a timer must not wait on a terminal.
     const child = spawn(options.file, [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    // Its own process group does not get the terminal's Ctrl-C: killed with us instead of left running.
+    const forget = onInterrupt(() => killGroup(child.pid));
     let timedOut = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let openPipes = 2;
@@ -135,6 +138,7 @@ function execute(options: RunScriptOptions, buffers: Record<'stdout' | 'stderr' 
     const finish = (ended: Ended) => {
       if (settled) return;
       settled = true;
+      forget();
       clearTimeout(deadline);
       clearTimeout(drainTimer);
       child.stdout.destroy();

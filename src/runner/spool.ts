@@ -3,11 +3,13 @@
 // crash or a reboot, and the next run delivers it first. One file per script name per machine:
 // a newer result replaces an older undelivered one, so a long outage cannot pile results up.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode } from '../errors.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
+import { onInterrupt } from './interrupt.js';
 
 const SPOOL_FORMAT = 1;
 
@@ -215,7 +217,11 @@ async function lock(path: string): Promise<() => Promise<void>> {
       const handle = await open(path, 'wx', 0o600);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
-      return () => rm(path, { force: true });
+      const forget = onInterrupt(() => rmSync(path, { force: true }));
+      return async () => {
+        forget();
+        await rm(path, { force: true });
+      };
     } catch (error) {
       if (!hasCode(error, 'EEXIST')) throw error;
       const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);

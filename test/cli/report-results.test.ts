@@ -3,6 +3,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { extract, pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
@@ -298,6 +299,44 @@ describe('report-results against the bundled server', () => {
     } finally {
       for (const name of uploaded) await deleteScript(name);
       await proxy.close();
+    }
+  });
+});
+
+describe('report-results interrupted', () => {
+  it('on Ctrl-C kills the running script and its children, removes its temporary directory and lock, and dies of SIGINT', async () => {
+    const machine = await deployedMachine();
+    const tmp = await mkdtemp(join(work, 'tmp-'));
+    const pids = join(work, `sleepy-${counter}.pids`);
+    const name = await uploadScript('94-custom-sleeps', `#!/bin/sh\nsleep 300 &\necho "$$ $!" > '${pids}'\nsleep 300\n`, 600);
+    try {
+      // Started by hand (not runCli) to send it a signal mid-run; TMPDIR is watched for leftovers.
+      const run = execa(process.execPath, [CLI, 'report-results', '--config', machine.creds, '--state-dir', machine.stateDir], {
+        reject: false,
+        stdin: 'ignore',
+        env: { ...FAST_RETRIES, TMPDIR: tmp },
+      });
+      const started = Date.now();
+      while (!(await readFile(pids, 'utf8').catch(() => '')).trim().includes(' ')) {
+        if (Date.now() - started > 30_000) throw new Error('the custom script never started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      run.kill('SIGINT');
+      const result = await run;
+      expect(result.signal, String(result.stderr)).toBe('SIGINT');
+
+      const [script, child] = (await readFile(pids, 'utf8')).trim().split(' ').map(Number);
+      for (const pid of [script!, child!]) {
+        const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => 'gone');
+        expect(status === 'gone' || /^State:\s+Z/m.test(status), `process ${pid} still runs`).toBe(true);
+      }
+      expect(await readdir(tmp)).toEqual([]);
+      const [state] = await readdir(join(machine.stateDir, 'machines'));
+      const left = await readdir(join(machine.stateDir, 'machines', state!));
+      expect(left).not.toContain('lock');
+      expect((await readdir(join(machine.stateDir, 'machines', state!, 'spool'))).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+    } finally {
+      await deleteScript(name);
     }
   });
 });
