@@ -22,7 +22,10 @@ export function buildProgram(): Command {
       writeOut: (s) => process.stdout.write(s),
       // Usage errors stay on one line, with the way to learn the right usage at its end.
       outputError: (s, write) => write(`${s.trimEnd()} (run with --help for usage)\n`),
-    });
+    })
+    // The command list shows names only (each command's --help shows its arguments), so the
+    // descriptions get the width of the terminal instead of a column past it.
+    .configureHelp({ subcommandTerm: (command) => command.name() });
 
   program
     .command('report-results')

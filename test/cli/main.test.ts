@@ -12,6 +12,13 @@ describe('maas-run-scripts', () => {
     expect(run.stdout.trim()).toBe(pkg.version);
   });
 
+  it('lists every command in --help, within an 80-column terminal', async () => {
+    const run = await runCli(['--help']);
+    expect(run.exitCode).toBe(0);
+    for (const name of ['register-machine', 'get-machine-token', 'report-results', 'collect', 'serve']) expect(run.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(run.stdout.split('\n').filter((line) => line.length > 80)).toEqual([]);
+  });
+
   it('exits 2 with a one-line error and usage hint for an unknown command', async () => {
     const run = await runCli(['no-such-command']);
     expect(run.exitCode).toBe(2);
