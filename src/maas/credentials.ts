@@ -93,6 +93,18 @@ export async function readCredsFile(path: string): Promise<CredsFile> {
   };
 }
 
+/**
+ * A one-line warning when the creds file at `path` is open to other users (group or other
+ * permission bits): its token lets anyone who reads it report as this machine. Undefined when
+ * the file is private or cannot be examined.
+ */
+export async function exposedCredsWarning(path: string): Promise<string | undefined> {
+  const mode = (await stat(path).catch(() => undefined))?.mode;
+  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  return `warning: creds file ${path} can be read by other users (mode ${octal}); its token lets them report as this machine: chmod 600 ${path}`;
+}
+
 function asMapping(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

@@ -1,6 +1,6 @@
 // report-results as users run it: the built CLI as a subprocess against the bundled server on
 // 127.0.0.1, often through a small proxy that records requests and injects faults.
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -633,6 +633,22 @@ describe('report-results usage', () => {
       expect(result.delivery).toBe('delivered');
       expect(result.bytes as number).toBeGreaterThan(0);
     }
+  });
+
+  it('warns, naming chmod 600, when the creds file can be read by other users, and still reports with clean JSON on stdout', async () => {
+    const machine = await deployedMachine();
+    await chmod(machine.creds, 0o644);
+    const open = await report(machine, '--json');
+    expect(open.exitCode, open.stderr).toBe(0);
+    expect((JSON.parse(open.stdout) as { ok: boolean }).ok).toBe(true);
+    const warning = open.stderr.split('\n').filter((l) => l.includes(machine.creds));
+    expect(warning).toHaveLength(1);
+    expect(warning[0]).toMatch(/mode 0644.*chmod 600/);
+
+    await chmod(machine.creds, 0o600);
+    const closed = await report(machine, '--json');
+    expect(closed.exitCode, closed.stderr).toBe(0);
+    expect(closed.stderr).not.toContain(machine.creds);
   });
 
   it('logs plain timestamped lines when not on a terminal, one per collector', async () => {

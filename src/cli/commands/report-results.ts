@@ -6,7 +6,7 @@ import { CliError, UsageError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
 import type { RunCommand } from '../../host/run-command.js';
 import { MaasClient, type ClientDeps } from '../../maas/client.js';
-import { parseCredentials, readCredsFile } from '../../maas/credentials.js';
+import { exposedCredsWarning, parseCredentials, readCredsFile } from '../../maas/credentials.js';
 import type { Credentials } from '../../maas/types.js';
 import { createProgress, progressMode, type Progress, type RunSummary } from '../../runner/progress.js';
 import { machineKey, reportResults, type ReportClient } from '../../runner/report.js';
@@ -69,6 +69,8 @@ export async function resolveReportSettings(options: Pick<ReportResultsOptions, 
 /** Runs report-results; returns the summary when everything was delivered, else throws a CliError (exit 1). */
 export async function reportResultsCommand(options: ReportResultsOptions, deps: ReportResultsDeps = {}): Promise<RunSummary> {
   const settings = await resolveReportSettings(options);
+  const exposed = options.config !== undefined ? await exposedCredsWarning(options.config) : undefined;
+  if (exposed) process.stderr.write(`${exposed}\n`);
   return runReport(settings, options, deps);
 }
 
