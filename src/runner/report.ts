@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { CliError, MaasApiError, ParseError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { fsReason } from '../maas/credentials.js';
 import { DEPLOY_INFO_SCRIPTS, type Credentials, type ScriptIndex, type ScriptIndexEntry, type SignalFields, type SignalFile } from '../maas/types.js';
 import type { Progress, ResultSummary, RunSummary } from './progress.js';
 import type { CollectorOutcome } from './run-collectors.js';
@@ -92,7 +93,10 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
   };
   const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
   let sync: SyncState | undefined;
-  const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-'));
+  const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-')).catch(async (error: unknown) => {
+    await state.close();
+    throw new CliError(`cannot create a temporary directory in ${tmpdir()}: ${fsReason(error)}; set TMPDIR to a writable directory`, { cause: error });
+  });
   const forgetBase = onInterrupt(() => rmSync(base, { recursive: true, force: true }));
   try {
     sync = await openSyncState(state.dir);

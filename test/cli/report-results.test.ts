@@ -651,6 +651,16 @@ describe('report-results usage', () => {
     expect(closed.stderr).not.toContain(machine.creds);
   });
 
+  it('fails in one line naming TMPDIR when no temporary directory can be made, and leaves no state lock behind', async () => {
+    const machine = await deployedMachine();
+    const run = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], { env: { ...FAST_RETRIES, TMPDIR: join(work, 'no-such-dir') } });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/cannot create a temporary directory in .*no-such-dir: no such file or directory; set TMPDIR/);
+    const [state] = await readdir(join(machine.stateDir, 'machines'));
+    expect(await readdir(join(machine.stateDir, 'machines', state!))).not.toContain('lock');
+  });
+
   it('logs plain timestamped lines when not on a terminal, one per collector', async () => {
     const machine = await deployedMachine();
     const run = await report(machine);
