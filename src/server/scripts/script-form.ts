@@ -3,6 +3,7 @@
 // and `# --- End … ---` (YAML that fills the fields the form leaves out), with MAAS's error texts.
 import { parse as parseYaml } from 'yaml';
 import type { ParsedForm } from '../request-body.js';
+import type { ScriptRecord } from '../store.js';
 import { parseBool } from '../validation.js';
 
 /** MAAS's script types (SCRIPT_TYPE) and their labels. */
@@ -17,26 +18,7 @@ export const PARALLEL_MODES: Record<number, string> = {
 };
 
 /** The validated content of an upload, ready to become a ScriptRecord. */
-export interface ScriptFields {
-  name: string;
-  title: string;
-  description: string;
-  tags: string[];
-  scriptType: number;
-  hardwareType: number;
-  parallel: number;
-  timeoutSeconds: number;
-  destructive: boolean;
-  mayReboot: boolean;
-  recommission: boolean;
-  applyConfiguredNetworking: boolean;
-  forHardware: string[];
-  packages: Record<string, unknown>;
-  parameters: Record<string, unknown>;
-  results: unknown;
-  body: string;
-  comment: string;
-}
+export type ScriptFields = Omit<ScriptRecord, 'id' | 'versionId' | 'created'>;
 
 /** Field → messages, as a Django form reports them. */
 export type FieldErrors = Record<string, string[]>;
