@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { startFakeMaas, type FakeMaas, type FakeMaasOptions } from '../helpers/fake-maas.js';
 import { removeTree, tempDir } from '../helpers/trees.js';
+import { recordedRequests } from '../helpers/wire.js';
 
-const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(cleanup.splice(0).map((fn) => fn()));
@@ -40,10 +39,7 @@ async function withMachine(options: FakeMaasOptions = {}): Promise<{ maas: FakeM
 
 describe('get-machine-token', () => {
   it("sends upstream's request and writes the creds file upstream writes, silently", async () => {
-    const recorded = JSON.parse(readFileSync(`${WIRE}/get-machine-token-file/requests.jsonl`, 'utf8').split('\n')[0]!) as {
-      path: string;
-      headers: [string, string][];
-    };
+    const recorded = recordedRequests('get-machine-token-file')[0]!;
     const { maas } = await withMachine({ adminKey: 'CK:TK:TS' });
     const cwd = await dir();
     const run = await getToken([maas.url, 'CK:TK:TS', 'xyz123', 'token.yaml'], cwd);

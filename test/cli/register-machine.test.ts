@@ -1,33 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { startFakeMaas, type FakeMaas, type FakeMaasOptions, type RecordedPart, type RecordedRequest } from '../helpers/fake-maas.js';
 import { makeTree, removeTree, tempDir } from '../helpers/trees.js';
+import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers/wire.js';
 
-interface WirePart {
-  name: string;
-  filename: string | null;
-  part_headers: string[];
-  value: string | null;
-  size: number;
-}
-interface WireRequest {
-  method: string;
-  path: string;
-  headers: [string, string][];
-  body_len: number;
-  multipart: { parts: WirePart[] } | null;
-}
-const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
-const wire = (scenario: string) =>
-  readFileSync(`${WIRE}/${scenario}/requests.jsonl`, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as WireRequest);
+const wire = recordedRequests;
 const masked = (header: string | undefined) => header?.replace(/oauth_nonce="\d+"/, 'oauth_nonce="N"').replace(/oauth_timestamp="\d+"/, 'oauth_timestamp="T"');
 
 const cleanup: (() => Promise<void>)[] = [];

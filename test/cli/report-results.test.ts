@@ -2,7 +2,7 @@
 // 127.0.0.1, often through a small proxy that records requests and injects faults.
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { extract, pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +11,12 @@ import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
 import { DEPLOY_INFO_SCRIPTS, NodeStatus, ScriptResultStatus, type ScriptIndex, type ScriptIndexEntry } from '../../src/maas/types.js';
 import { createDeployInfoSet } from '../../src/server/routes/machines.js';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
-import { CLI, PROJECT_ROOT, runCli, type CliRun } from '../helpers/cli.js';
+import { CLI, runCli, type CliRun } from '../helpers/cli.js';
 import { formData, oauthHeader } from '../server/server-harness.js';
 import { startFaultProxy, type FaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
+import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers/wire.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 
-const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
 
 // Short retry policy so fault tests take seconds, not the default minute and a half.
 const FAST_RETRIES = { MAAS_RUN_SCRIPTS_ATTEMPTS: '3', MAAS_RUN_SCRIPTS_RETRY_DELAY: '0.05', MAAS_RUN_SCRIPTS_RETRY_TOTAL: '10', MAAS_RUN_SCRIPTS_TIMEOUT: '10' };
@@ -496,25 +496,7 @@ describe('report-results when MAAS fails', () => {
 });
 
 describe('report-results on the wire', () => {
-  interface WirePart {
-    name: string;
-    filename: string | null;
-    content_type: string | null;
-    part_headers: string[];
-    value: string | null;
-  }
-  interface WireRequest {
-    method: string;
-    path: string;
-    headers: [string, string][];
-    oauth: Record<string, string>;
-    multipart: { boundary_len: number; parts: WirePart[] } | null;
-    response_status: number;
-  }
-  async function recorded(scenario: string): Promise<WireRequest[]> {
-    const text = await readFile(join(WIRE, scenario, 'requests.jsonl'), 'utf8');
-    return text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as WireRequest);
-  }
+  const recorded = async (scenario: string): Promise<WireRequest[]> => recordedRequests(scenario);
 
   // The upstream recording's script: stdout and stderr lines, its MAAS environment on stderr, a result file.
   const FIXTURE_SCRIPT = [
@@ -548,7 +530,7 @@ describe('report-results on the wire', () => {
     return {
       method: request.method,
       path: request.path,
-      oauthKeys: Object.keys(request.oauth),
+      oauthKeys: Object.keys(request.oauth ?? {}),
       parts: request.parts.map((p) => ({ name: p.name, filename: p.filename ?? null, content_type: p.contentType ?? null })),
       values: Object.fromEntries(request.parts.filter((p) => !['runtime', 'script_result_id', 'script_version_id'].includes(p.name)).map((p) => [p.name, normalise(p.value.toString(), port)])),
     };
@@ -558,7 +540,7 @@ describe('report-results on the wire', () => {
     return {
       method: request.method,
       path: request.path,
-      oauthKeys: Object.keys(request.oauth),
+      oauthKeys: Object.keys(request.oauth ?? {}),
       parts: (request.multipart?.parts ?? []).map((p) => ({ name: p.name, filename: p.filename, content_type: p.content_type })),
       values: Object.fromEntries((request.multipart?.parts ?? []).filter((p) => !['runtime', 'script_result_id', 'script_version_id'].includes(p.name)).map((p) => [p.name, p.value ?? ''])),
     };

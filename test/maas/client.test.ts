@@ -1,36 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliError, MaasApiError, UsageError } from '../../src/errors.js';
 import { MaasClient, metadataBase, normaliseMaasUrl, type ClientDeps } from '../../src/maas/client.js';
 import { parseCredentials } from '../../src/maas/credentials.js';
 import type { SignalFields, SignalFile, SignalStatus } from '../../src/maas/types.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
 import { startFakeMaas, type FakeMaas, type RecordedRequest } from '../helpers/fake-maas.js';
+import { partBytes, recordedRequests } from '../helpers/wire.js';
 
-interface WirePart {
-  name: string;
-  filename: string | null;
-  part_headers: string[];
-  value: string | null;
-  value_b64: string | null;
-  size: number;
-}
-interface WireRequest {
-  method: string;
-  path: string;
-  headers: [string, string][];
-  body_len: number;
-  multipart: { boundary: string; parts: WirePart[] } | null;
-}
-
-const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
-const wire = (scenario: string): WireRequest[] =>
-  readFileSync(`${WIRE}/${scenario}/requests.jsonl`, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as WireRequest);
-const partBytes = (part: WirePart) => (part.value_b64 !== null ? Buffer.from(part.value_b64, 'base64') : Buffer.from(part.value ?? '', 'utf8'));
+const wire = recordedRequests;
 
 const fakes: FakeMaas[] = [];
 afterEach(async () => {

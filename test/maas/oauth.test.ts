@@ -1,14 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { authorizationHeader, percentEncode } from '../../src/maas/oauth.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
-
-const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
+import { recordedRequests } from '../helpers/wire.js';
 
 function recordedAuthorization(scenario: string): string {
-  const first = JSON.parse(readFileSync(`${WIRE}/${scenario}/requests.jsonl`, 'utf8').split('\n')[0]!) as { headers: [string, string][] };
-  return first.headers.find(([name]) => name === 'Authorization')![1];
+  return recordedRequests(scenario)[0]!.headers.find(([name]) => name === 'Authorization')![1];
 }
 
 const masked = (header: string) => header.replace(/oauth_nonce="\d+"/, 'oauth_nonce="N"').replace(/oauth_timestamp="\d+"/, 'oauth_timestamp="T"');
