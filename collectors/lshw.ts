@@ -34,5 +34,6 @@ export const lshwCollector: DeployInfoCollector = {
   name: 'lshw',
   scripts: ['maas-lshw'],
   timeoutMs: 180_000,
+  startFirst: true, // the slowest collector, and all of it is lshw's own run
   produce: (host) => runLshw(host, 170_000),
 };

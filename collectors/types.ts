@@ -28,5 +28,10 @@ export interface DeployInfoCollector {
   readonly scripts: readonly DeployInfoScriptName[];
   /** Its own tight timeout; the runner kills it (and what it started) past this. */
   readonly timeoutMs: number;
+  /**
+   * Started before the others: it spends its time waiting on one long external command, which
+   * should already run while Node does the in-process collectors' reading.
+   */
+  readonly startFirst?: boolean;
   produce(host: Host): Promise<DeployInfoOutput>;
 }

@@ -1,6 +1,6 @@
 // Runs an external command the non-disruptive way: idle CPU and IO priority (nice, ionice),
 // LC_ALL=C, no shell, a timeout that kills the whole process group, and a clear "not found".
-import { access, constants } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** What a finished (or killed) command left behind. Never throws for a failing command. */
@@ -27,6 +27,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Kills the command's process group when aborted (the runner's per-collector timeout). */
   signal?: AbortSignal;
+  /** Called once the command's process exists (not for a command that is missing or not started). */
+  onSpawn?: () => void;
 }
 
 export type RunCommand = (file: string, args: readonly string[], options?: RunOptions) => Promise<CommandResult>;
@@ -54,15 +56,19 @@ export function defaultSearchPath(env: NodeJS.ProcessEnv = process.env): string[
 
 const located = new Map<string, string | undefined>();
 
-/** Finds an executable in `searchPath` (default: see RunCommandOptions); paths with "/" are checked as is. */
+/**
+ * Finds an executable in `searchPath` (default: see RunCommandOptions); paths with "/" are checked
+ * as is. The lookups are synchronous (a few access(2) calls on directory entries), so a command
+ * is started in the same turn of the event loop as it is asked for.
+ */
 export async function findExecutable(file: string, searchPath: readonly string[] = defaultSearchPath()): Promise<string | undefined> {
-  if (file.includes('/')) return (await isExecutable(file)) ? file : undefined;
+  if (file.includes('/')) return isExecutable(file) ? file : undefined;
   const key = `${searchPath.join(delimiter)}\0${file}`;
   if (located.has(key)) return located.get(key);
   let found: string | undefined;
   for (const dir of searchPath) {
     const candidate = join(dir, file);
-    if (await isExecutable(candidate)) {
+    if (isExecutable(candidate)) {
       found = candidate;
       break;
     }
@@ -71,9 +77,9 @@ export async function findExecutable(file: string, searchPath: readonly string[]
   return found;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
+function isExecutable(path: string): boolean {
   try {
-    await access(path, constants.X_OK);
+    accessSync(path, constants.X_OK);
     return true;
   } catch {
     return false;
@@ -120,6 +126,7 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
       maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
       encoding: 'utf8',
     });
+    if (child.pid !== undefined) options.onSpawn?.();
     let timedOut = false;
     let aborted = false;
     const timer = setTimeout(() => {

@@ -26,19 +26,53 @@ export interface RunCollectorsOptions {
   timeoutMs?: (collector: DeployInfoCollector) => number;
   /** Monotonic clock in milliseconds (default performance.now). */
   now?: () => number;
+  /** The others' wait for the start-first collectors' commands (default START_FIRST_WAIT_MS). */
+  startFirstWaitMs?: number;
 }
 
-/** Runs all `collectors` at once against `host`; outcomes come back in the given order. */
+/** How long the other collectors wait at most for a start-first collector's command to start. */
+export const START_FIRST_WAIT_MS = 1000;
+
+/**
+ * Runs all `collectors` at once against `host`; outcomes come back in the given order. Those
+ * marked `startFirst` are started first, and the others only once each of those has its command
+ * running (or has finished, or the wait has passed its cap): the others' reading keeps Node's
+ * thread busy in long stretches, and a command not yet spawned would wait for all of it.
+ */
 export async function runCollectors(
   collectors: readonly DeployInfoCollector[],
   host: Host,
   options: RunCollectorsOptions = {},
 ): Promise<CollectorOutcome[]> {
-  return Promise.all(collectors.map((collector) => runCollector(collector, host, options)));
+  const running: Promise<CollectorOutcome>[] = new Array(collectors.length);
+  const underWay: Promise<unknown>[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const waitCap = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, options.startFirstWaitMs ?? START_FIRST_WAIT_MS);
+  });
+  collectors.forEach((collector, i) => {
+    if (!collector.startFirst) return;
+    let spawned!: () => void;
+    const commandStarted = new Promise<void>((resolve) => (spawned = resolve));
+    running[i] = runCollector(collector, host, options, spawned);
+    underWay.push(Promise.race([commandStarted, running[i], waitCap]));
+  });
+  await Promise.all(underWay);
+  clearTimeout(timer);
+  collectors.forEach((collector, i) => {
+    if (!collector.startFirst) running[i] = runCollector(collector, host, options);
+  });
+  return Promise.all(running);
 }
 
 /** Runs one collector under its timeout; never throws. */
-export async function runCollector(collector: DeployInfoCollector, host: Host, options: RunCollectorsOptions = {}): Promise<CollectorOutcome> {
+export async function runCollector(
+  collector: DeployInfoCollector,
+  host: Host,
+  options: RunCollectorsOptions = {},
+  /** Called when the collector's first command has started. */
+  onCommandStarted?: () => void,
+): Promise<CollectorOutcome> {
   const now = options.now ?? (() => performance.now());
   const timeoutMs = options.timeoutMs?.(collector) ?? collector.timeoutMs;
   const started = now();
@@ -51,7 +85,11 @@ export async function runCollector(collector: DeployInfoCollector, host: Host, o
     run: (file, args, runOptions: RunOptions = {}) => {
       const left = Math.max(1, Math.ceil(deadline - now()));
       const signal = runOptions.signal ? AbortSignal.any([runOptions.signal, stop.signal]) : stop.signal;
-      return host.run(file, args, { ...runOptions, signal, timeoutMs: Math.min(runOptions.timeoutMs ?? left, left) });
+      const onSpawn = () => {
+        runOptions.onSpawn?.();
+        onCommandStarted?.();
+      };
+      return host.run(file, args, { ...runOptions, signal, onSpawn, timeoutMs: Math.min(runOptions.timeoutMs ?? left, left) });
     },
   };
   let timer: NodeJS.Timeout | undefined;

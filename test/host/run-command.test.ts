@@ -41,9 +41,20 @@ describe('runCommand', () => {
   });
 
   it('says "not found" for a tool that is not installed, without starting anything', async () => {
-    const result = await runCommand('surely-not-an-installed-tool', ['-x']);
+    let spawned = 0;
+    const result = await runCommand('surely-not-an-installed-tool', ['-x'], { onSpawn: () => (spawned += 1) });
     expect(result).toMatchObject({ notFound: true, failed: true, exitCode: undefined });
     expect(result.stderr).toContain('surely-not-an-installed-tool');
+    expect(spawned).toBe(0);
+  });
+
+  it('tells the caller once the command is running, before it has finished', async () => {
+    const log: string[] = [];
+    const done = runCommand('sleep', ['0.2'], { onSpawn: () => log.push('running') }).then(() => log.push('finished'));
+    await eventually(() => log.length > 0);
+    expect(log).toEqual(['running']);
+    await done;
+    expect(log).toEqual(['running', 'finished']);
   });
 
   it('kills the whole process group on timeout, so a child of the command is gone too', async () => {

@@ -92,6 +92,72 @@ describe('runCollectors', () => {
     expect(outcome.output.exitCode).toBe(124);
   });
 
+  it('starts a start-first collector\'s command before the others begin their blocking reading', async () => {
+    const log: string[] = [];
+    // Reads synchronously for a while from its very first step, as a walk of /sys does.
+    const busyReader: DeployInfoCollector = {
+      name: 'reader',
+      scripts: ['maas-list-modaliases'],
+      timeoutMs: 30_000,
+      produce: async () => {
+        log.push('reader starts');
+        const until = Date.now() + 150;
+        while (Date.now() < until);
+        return { stdout: '', stderr: '', exitCode: 0 };
+      },
+    };
+    const long: DeployInfoCollector = {
+      name: 'long',
+      scripts: ['maas-lshw'],
+      timeoutMs: 30_000,
+      startFirst: true,
+      produce: async (host) => {
+        // A few awaits before the command, as a real collector checks things first.
+        await host.exists('/proc/version');
+        await Promise.resolve();
+        const result = await host.run('sleep', ['0.2'], { onSpawn: () => log.push('long command running') });
+        return { stdout: 'done\n', stderr: '', exitCode: result.exitCode ?? 1 };
+      },
+    };
+    // Given in this order, the reader would otherwise take the thread before the command starts.
+    const outcomes = await runCollectors([busyReader, long], createHost());
+    expect(outcomes.map((o) => [o.name, o.output.exitCode])).toEqual([
+      ['reader', 0],
+      ['long', 0],
+    ]);
+    expect(log).toEqual(['long command running', 'reader starts']);
+  });
+
+  it('does not hold the others back when a start-first collector runs no command', async () => {
+    const log: string[] = [];
+    const missingTool: DeployInfoCollector = {
+      name: 'missing',
+      scripts: ['maas-lshw'],
+      timeoutMs: 30_000,
+      startFirst: true,
+      produce: async (host) => {
+        const result = await host.run('no-such-tool-anywhere', [], { onSpawn: () => log.push('spawned') });
+        log.push(result.notFound ? 'missing tool' : 'ran');
+        return { stdout: '', stderr: '', exitCode: 127 };
+      },
+    };
+    const silent: DeployInfoCollector = { name: 'silent', scripts: ['maas-lshw'], timeoutMs: 30_000, startFirst: true, produce: () => new Promise(() => {}) };
+    const other: DeployInfoCollector = {
+      name: 'other',
+      scripts: ['maas-serial-ports'],
+      timeoutMs: 30_000,
+      produce: async () => {
+        log.push('other starts');
+        return { stdout: '', stderr: '', exitCode: 0 };
+      },
+    };
+    const [missing, , fine] = await runCollectors([missingTool, { ...silent, timeoutMs: 600 }, other], createHost(), { startFirstWaitMs: 300 });
+    expect(missing!.output.exitCode).toBe(127);
+    expect(fine!.output.exitCode).toBe(0);
+    // The missing tool ends its collector; the silent one is waited for only up to the cap.
+    expect(log).toEqual(['missing tool', 'other starts']);
+  });
+
   it('measures runtime with the monotonic clock it is given', async () => {
     let clock = 5000;
     const ticks = () => (clock += 1500);
