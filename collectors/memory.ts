@@ -1,6 +1,4 @@
 // resources.memory: totals and hugepages from /proc/meminfo and memory blocks, per NUMA node.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Host } from '../src/host/host.js';
 import type { MemoryNode, MemoryResources } from '../src/maas/types.js';
 import type { Collector } from './types.js';
@@ -27,20 +25,13 @@ export function memoryBlocks(entries: readonly string[]): string[] {
 }
 
 /**
- * Online state of every memory block. A machine has hundreds or thousands of them, and `online`
- * is the kernel's own bookkeeping (it never reaches hardware), so the files are read
- * synchronously: an async read per block costs several times the CPU.
+ * The memory blocks that are online. A machine has hundreds or thousands of them; `online` is the
+ * kernel's own bookkeeping, which the Host reads inline (host.ts), so this stays cheap. A block
+ * removed by hot-unplug while listing, or unreadable, is not counted.
  */
-function onlineBlocks(host: Host, blocks: readonly string[]): Set<string> {
-  const online = new Set<string>();
-  for (const block of blocks) {
-    try {
-      if (readFileSync(join(host.root, `${MEMORY}/${block}/online`), 'utf8').trim() === '1') online.add(block);
-    } catch {
-      // removed by hot-unplug while listing, or unreadable: not counted
-    }
-  }
-  return online;
+async function onlineBlocks(host: Host, blocks: readonly string[]): Promise<Set<string>> {
+  const states = await Promise.all(blocks.map((block) => host.readOptional(`${MEMORY}/${block}/online`)));
+  return new Set(blocks.filter((_, i) => states[i] === '1'));
 }
 
 /** Reads resources.memory. */
@@ -57,7 +48,7 @@ export async function readMemory(host: Host): Promise<MemoryResources> {
   const hugeTotal = (info.get('HugePages_Total') ?? 0) * hugeSize;
   const hugeFree = (info.get('HugePages_Free') ?? 0) * hugeSize;
   const memTotal = info.get('MemTotal') ?? 0;
-  const online = blockSize > 0 ? onlineBlocks(host, memoryBlocks(memoryEntries)) : new Set<string>();
+  const online = blockSize > 0 ? await onlineBlocks(host, memoryBlocks(memoryEntries)) : new Set<string>();
   const blocksTotal = online.size * blockSize;
   const total = blocksTotal > 0 ? blocksTotal : memTotal;
 

@@ -1,6 +1,7 @@
 // The Host: every read of /sys, /proc, /dev, /etc and /run and every external command goes
 // through one, so tests point a collector at a fixture tree by changing `root`.
-import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { arch, hostname, release, type } from 'node:os';
 import { join, posix } from 'node:path';
 import { hasCode } from '../errors.js';
@@ -58,11 +59,24 @@ export interface HostOptions {
 /** Reads errors that mean "this data is not there": missing, no permission, or the kernel refusing. */
 const ABSENT = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EINVAL', 'EIO', 'EOPNOTSUPP', 'ENODEV', 'ENXIO', 'EISDIR'];
 
+/**
+ * Whether a text file is read synchronously. Files under /proc and /sys are made by the kernel
+ * from what it already holds (or from a quick question to a driver), so the read is a copy from
+ * memory, and an async read's round trips through the thread pool cost several times the CPU of
+ * the copy. Network interface attributes are the exception: a driver answers them while holding
+ * the kernel's network configuration lock, which other network management may be holding, so
+ * they stay async, as do real files (/etc, /usr/share), which may wait for a disk.
+ */
+export function readsInline(path: string): boolean {
+  return (path.startsWith('/proc/') || path.startsWith('/sys/')) && !path.includes('/net/');
+}
+
 export function createHost({ root = '/', run = runCommand, isRoot, uname }: HostOptions = {}): Host {
   const at = (path: string) => join(root, path);
+  const readUtf8 = (path: string) => (readsInline(path) ? Promise.resolve(readFileSync(at(path), 'utf8')) : readFile(at(path), 'utf8'));
   const readText = async (path: string) => {
     try {
-      return await readFile(at(path), 'utf8');
+      return await readUtf8(path);
     } catch (error) {
       if (hasCode(error, ...ABSENT)) return undefined;
       throw error;
@@ -84,14 +98,18 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     },
     readRequired: async (path) => {
       try {
-        return (await readFile(at(path), 'utf8')).trim();
+        return (await readUtf8(path)).trim();
       } catch (error) {
         throw new Error(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
       }
     },
+    // Directory listings, links and existence are answered synchronously: in /sys, /proc and
+    // /dev they are the kernel's own bookkeeping and never reach a driver or a device, and an
+    // async call costs several times the CPU of the lookup itself. File contents stay async, as
+    // reading an attribute can call into a driver.
     list: async (path) => {
       try {
-        return (await readdir(at(path))).sort();
+        return readdirSync(at(path)).sort();
       } catch (error) {
         if (hasCode(error, ...ABSENT)) return [];
         throw error;
@@ -99,17 +117,24 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     },
     readLink: async (path) => {
       try {
-        return await readlink(at(path));
+        return readlinkSync(at(path));
       } catch (error) {
         if (hasCode(error, ...ABSENT)) return undefined;
         throw error;
       }
     },
     // At "/" the kernel resolves the whole path at once; a tree's links must be re-rooted by hand.
-    resolve: (path) => (root === '/' ? realpath(path).catch(() => undefined) : resolveInRoot(root, path)),
+    resolve: async (path) => {
+      if (root !== '/') return resolveInRoot(root, path);
+      try {
+        return realpathSync(path);
+      } catch {
+        return undefined;
+      }
+    },
     exists: async (path) => {
       try {
-        await lstat(at(path));
+        lstatSync(at(path));
         return true;
       } catch {
         return false;
@@ -117,7 +142,7 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     },
     isDirectory: async (path) => {
       try {
-        return (await stat(at(path))).isDirectory();
+        return statSync(at(path)).isDirectory();
       } catch {
         return false;
       }
@@ -150,7 +175,7 @@ function machineOf(): string {
  * Resolves `path` component by component, re-rooting absolute link targets under `root`, so a
  * fixture tree's links (absolute or relative) never escape it. Returns the host path.
  */
-async function resolveInRoot(root: string, path: string): Promise<string | undefined> {
+function resolveInRoot(root: string, path: string): string | undefined {
   const pending = posix.normalize(path).split('/').filter(Boolean);
   let current = '/';
   let hops = 0;
@@ -164,7 +189,7 @@ async function resolveInRoot(root: string, path: string): Promise<string | undef
     const next = posix.join(current, part);
     let info;
     try {
-      info = await lstat(join(root, next));
+      info = lstatSync(join(root, next));
     } catch {
       return undefined;
     }
@@ -173,7 +198,7 @@ async function resolveInRoot(root: string, path: string): Promise<string | undef
       continue;
     }
     if (++hops > 40) return undefined;
-    const target = await readlink(join(root, next));
+    const target = readlinkSync(join(root, next));
     pending.unshift(...target.split('/').filter(Boolean));
     current = target.startsWith('/') ? '/' : current;
   }

@@ -1,7 +1,7 @@
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHost, type Host } from '../../src/host/host.js';
+import { createHost, readsInline, type Host } from '../../src/host/host.js';
 import { removeTree, tempDir } from '../helpers/trees.js';
 
 const dirs: string[] = [];
@@ -51,5 +51,35 @@ describe('Host.resolve', () => {
     await mkdir(join(root, 'sys/class'));
     await symlink('/sys/devices/port0', join(root, 'sys/class/abs'));
     expect(await createHost({ root }).resolve('/sys/class/abs')).toBe('/sys/devices/port0');
+  });
+});
+
+describe('reading files', () => {
+  it('reads kernel-made files inline, but network interface attributes and real files asynchronously', () => {
+    expect(readsInline('/proc/meminfo')).toBe(true);
+    expect(readsInline('/sys/devices/system/cpu/cpu0/topology/core_id')).toBe(true);
+    expect(readsInline('/sys/bus/pci/devices/0000:00:03.0/vendor')).toBe(true);
+    // A driver answers these holding the network configuration lock, which others may hold.
+    expect(readsInline('/sys/class/net/eth0/speed')).toBe(false);
+    expect(readsInline('/sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0/duplex')).toBe(false);
+    expect(readsInline('/etc/os-release')).toBe(false);
+    expect(readsInline('/usr/share/misc/pci.ids')).toBe(false);
+  });
+
+  it('gives undefined for a missing or unreadable file either way, and text for a present one', async () => {
+    const root = await tempDir();
+    dirs.push(root);
+    await mkdir(join(root, 'proc/sys'), { recursive: true });
+    await mkdir(join(root, 'sys/class/net/eth0'), { recursive: true });
+    await mkdir(join(root, 'etc'));
+    await writeFile(join(root, 'proc/meminfo'), 'MemTotal: 1024 kB\n');
+    await writeFile(join(root, 'sys/class/net/eth0/mtu'), '1500\n');
+    await writeFile(join(root, 'etc/hostname'), 'node1\n');
+    const host = createHost({ root });
+    expect(await host.readText('/proc/meminfo')).toBe('MemTotal: 1024 kB\n');
+    expect(await host.readOptional('/sys/class/net/eth0/mtu')).toBe('1500');
+    expect(await host.readOptional('/etc/hostname')).toBe('node1');
+    for (const path of ['/proc/missing', '/proc/sys', '/sys/class/net/eth0/missing', '/etc/missing']) expect(await host.readText(path)).toBeUndefined();
+    await expect(host.readRequired('/proc/missing')).rejects.toThrow(/^cannot read \/proc\/missing: /);
   });
 });
