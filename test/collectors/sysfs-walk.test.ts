@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { findEntries } from '../../collectors/sysfs-walk.js';
+import { createHost } from '../../src/host/host.js';
+import { makeTree, removeTree, type TreeEntry } from '../helpers/trees.js';
+
+const trees: string[] = [];
+afterEach(async () => {
+  await Promise.all(trees.splice(0).map(removeTree));
+});
+
+async function tree(entries: Record<string, TreeEntry>): Promise<string> {
+  const dir = await makeTree(entries);
+  trees.push(dir);
+  return dir;
+}
+
+describe('findEntries', () => {
+  it("skips a device's power attributes only when asked, and only below a device", async () => {
+    const root = await tree({
+      'sys/devices/pci0000:00/0000:00:01.0/uevent': 'PCI_ID=8086:1237\n',
+      'sys/devices/pci0000:00/0000:00:01.0/modalias': 'pci:v00008086d00001237\n',
+      'sys/devices/pci0000:00/0000:00:01.0/power/control': 'auto\n',
+      // A network interface may be called "power": its parent is no device, so it is walked.
+      'sys/devices/virtual/net/power/uevent': 'INTERFACE=power\n',
+      'sys/devices/virtual/net/power/address': '02:00:00:00:00:01\n',
+    });
+    const host = createHost({ root });
+    const pruned = await findEntries(host, '/sys/devices', { skipDevicePower: true });
+    expect(pruned.sort()).toEqual([
+      '/sys/devices/pci0000:00/0000:00:01.0/modalias',
+      '/sys/devices/pci0000:00/0000:00:01.0/uevent',
+      '/sys/devices/virtual/net/power/address',
+      '/sys/devices/virtual/net/power/uevent',
+    ]);
+    const all = await findEntries(host, '/sys/devices');
+    expect(all).toContain('/sys/devices/pci0000:00/0000:00:01.0/power/control');
+    expect(await findEntries(host, '/sys/devices', { accept: (name) => name === 'modalias', skipDevicePower: true })).toEqual([
+      '/sys/devices/pci0000:00/0000:00:01.0/modalias',
+    ]);
+  });
+
+  it('lets other work run while it walks a large tree', async () => {
+    const entries: Record<string, TreeEntry> = {};
+    for (let i = 0; i < 300; i += 1) entries[`sys/devices/d${i}/uevent`] = '';
+    const host = createHost({ root: await tree(entries) });
+    const order: string[] = [];
+    setImmediate(() => order.push('other work'));
+    const found = await findEntries(host, '/sys/devices').then((paths) => {
+      order.push('walk done');
+      return paths;
+    });
+    expect(found).toHaveLength(300);
+    // Walked in one go, the walk would end before anything queued behind it could run.
+    expect(order).toEqual(['other work', 'walk done']);
+  });
+});
