@@ -209,6 +209,12 @@ async function dmiSections(host: Host, notes: string[]): Promise<{ prefix: strin
 export async function buildSupportInfo(host: Host): Promise<{ report: string; notes: string[] }> {
   const notes: string[] = [];
   const run = (file: string, args: string[] = []) => host.run(file, args, { timeoutMs: COMMAND_TIMEOUT_MS });
+  // The root-only sections start with the others; each keeps its own notes, so the notes come
+  // out in section order whichever command ends first.
+  const detailedNotes: string[] = [];
+  const dmiNotes: string[] = [];
+  const rootOnly = host.isRoot ? Promise.all([detailedBlockDevices(host, detailedNotes), dmiSections(host, dmiNotes)]) : undefined;
+  rootOnly?.catch(() => {}); // awaited below; if the other sections fail first, its failure is moot
   const [uname, cmdline, cpuinfo, lspci, lsusb, modaliases, ports, links, lsblk] = await Promise.all([
     kernelInfo(host),
     host.readText('/proc/cmdline'),
@@ -238,11 +244,12 @@ export async function buildSupportInfo(host: Host): Promise<{ report: string; no
     { title: 'BLOCK DEVICE SUMMARY', body: commandBody(lsblk, notes) },
   );
   let report = formatSections(sections);
-  if (!host.isRoot) {
+  if (!rootOnly) {
     notes.push('not running as root: DETAILED BLOCK DEVICE INFO, DMI DATA and DMI KEYPAIRS are left out');
     return { report, notes };
   }
-  const [detailed, dmi] = await Promise.all([detailedBlockDevices(host, notes), dmiSections(host, notes)]);
+  const [detailed, dmi] = await rootOnly;
+  notes.push(...detailedNotes, ...dmiNotes);
   report += `\n${formatSections([{ title: 'DETAILED BLOCK DEVICE INFO', body: detailed }])}`;
   report += `\n${dmi.prefix}`;
   report += dmi.sections.map((s) => formatSections([s])).join('\n');

@@ -41,7 +41,13 @@ export function idsDatabase(data: string | Buffer): IdsDatabase {
     const at = bytes.indexOf(`\n\t${id.toLowerCase()}  `, Math.max(0, range[0]), 'utf8');
     return at < 0 || at >= range[1] ? '' : lineAt(at + 2).slice(id.length).trim();
   };
-  const vendorBlock = (id: string) => block(`${id.toLowerCase()}  `);
+  // A machine's devices come from a few vendors: each vendor's block is searched for once.
+  const vendorBlocks = new Map<string, [number, number] | undefined>();
+  const vendorBlock = (id: string) => {
+    const key = id.toLowerCase();
+    if (!vendorBlocks.has(key)) vendorBlocks.set(key, block(`${key}  `));
+    return vendorBlocks.get(key);
+  };
   return {
     vendor: (vendorId) => name(vendorBlock(vendorId), vendorId.length),
     product: (vendorId, productId) => child(vendorBlock(vendorId), productId),
