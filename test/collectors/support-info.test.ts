@@ -175,6 +175,24 @@ describe('DMI sections as root', () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 
+  it('keeps its notes in section order, whichever command ends first', async () => {
+    const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
+    trees.push(root);
+    // The summary's lspci ends last, the detailed lsblk next, the DMI dump first.
+    const delays: Record<string, number> = { lspci: 150, lsblk: 75, dmidecode: 0 };
+    const run: RunCommand = async (file, args) => {
+      if (!(file in delays) || (file === 'lsblk' && !args.includes('-P'))) return noTools(file, args);
+      await new Promise((resolve) => setTimeout(resolve, delays[file]));
+      const command = [file, ...args].join(' ');
+      return { command, exitCode: 1, stdout: '', stderr: `${file} complains\n`, timedOut: false, notFound: false, failed: true };
+    };
+    const { notes } = await buildSupportInfo(createHost({ root, run, isRoot: true }));
+    const where = (tool: string) => notes.findIndex((n) => n.startsWith(tool) && n.endsWith(`${tool} complains`));
+    expect(where('lspci')).toBeGreaterThanOrEqual(0);
+    expect(where('lspci')).toBeLessThan(where('lsblk'));
+    expect(where('lsblk')).toBeLessThan(where('dmidecode'));
+  });
+
   it('dumps the table with dmidecode when the kernel exposes it', async () => {
     const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
     trees.push(root);
