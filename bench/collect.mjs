@@ -6,7 +6,7 @@ import { deployInfoCollectors } from '../dist/collectors/index.js';
 import { createHost } from '../dist/src/host/host.js';
 import { runCollector, runCollectors } from '../dist/src/runner/run-collectors.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const TARGET = 1.3;
 // A fresh Host for every run, as each command run creates one: what a Host shares between its
 // collectors (walks of /sys) must not carry over from one measured run to the next.
