@@ -105,8 +105,8 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     },
     // Directory listings, links and existence are answered synchronously: in /sys, /proc and
     // /dev they are the kernel's own bookkeeping and never reach a driver or a device, and an
-    // async call costs several times the CPU of the lookup itself. File contents stay async, as
-    // reading an attribute can call into a driver.
+    // async call costs several times the CPU of the lookup itself. For file contents see
+    // readsInline.
     list: async (path) => {
       try {
         return readdirSync(at(path)).sort();
