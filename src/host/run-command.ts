@@ -58,8 +58,8 @@ const located = new Map<string, string | undefined>();
 
 /**
  * Finds an executable in `searchPath` (default: see RunCommandOptions); paths with "/" are checked
- * as is. The lookups are synchronous (a few access(2) calls on directory entries), so a command
- * is started in the same turn of the event loop as it is asked for.
+ * as is. The lookups are synchronous (a few access(2) calls), so once execa is loaded a command
+ * is spawned without waiting for the event loop to come round again.
  */
 export async function findExecutable(file: string, searchPath: readonly string[] = defaultSearchPath()): Promise<string | undefined> {
   if (file.includes('/')) return isExecutable(file) ? file : undefined;
@@ -126,7 +126,6 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
       maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
       encoding: 'utf8',
     });
-    if (child.pid !== undefined) options.onSpawn?.();
     let timedOut = false;
     let aborted = false;
     const timer = setTimeout(() => {
@@ -139,6 +138,14 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (child.pid !== undefined) {
+        try {
+          options.onSpawn?.();
+        } catch (error) {
+          killGroup(child.pid); // the caller will not wait for it
+          throw error;
+        }
+      }
       const result = await child;
       const killed = timedOut || aborted;
       return {

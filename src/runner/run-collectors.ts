@@ -31,7 +31,7 @@ export interface RunCollectorsOptions {
 }
 
 /** How long the other collectors wait at most for a start-first collector's command to start. */
-export const START_FIRST_WAIT_MS = 1000;
+const START_FIRST_WAIT_MS = 1000;
 
 /**
  * Runs all `collectors` at once against `host`; outcomes come back in the given order. Those
@@ -70,7 +70,7 @@ export async function runCollector(
   collector: DeployInfoCollector,
   host: Host,
   options: RunCollectorsOptions = {},
-  /** Called when the collector's first command has started. */
+  /** Called each time one of the collector's commands has started (its process exists). */
   onCommandStarted?: () => void,
 ): Promise<CollectorOutcome> {
   const now = options.now ?? (() => performance.now());
@@ -115,6 +115,9 @@ export async function runCollector(
   } finally {
     clearTimeout(timer);
     forget();
+    // A collector that failed part-way may have left commands it no longer waits for: its
+    // outcome is final, so they go (a no-op for commands that have ended).
+    stop.abort();
   }
 }
 

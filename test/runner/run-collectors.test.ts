@@ -141,7 +141,7 @@ describe('runCollectors', () => {
         return { stdout: '', stderr: '', exitCode: 127 };
       },
     };
-    const silent: DeployInfoCollector = { name: 'silent', scripts: ['maas-lshw'], timeoutMs: 30_000, startFirst: true, produce: () => new Promise(() => {}) };
+    const silent: DeployInfoCollector = { name: 'silent', scripts: ['maas-lshw'], timeoutMs: 2000, startFirst: true, produce: () => new Promise(() => {}) };
     const other: DeployInfoCollector = {
       name: 'other',
       scripts: ['maas-serial-ports'],
@@ -151,11 +151,36 @@ describe('runCollectors', () => {
         return { stdout: '', stderr: '', exitCode: 0 };
       },
     };
-    const [missing, , fine] = await runCollectors([missingTool, { ...silent, timeoutMs: 600 }, other], createHost(), { startFirstWaitMs: 300 });
+    // Marks the time well past the cap (100 ms) and well before the silent one's timeout (2 s).
+    const marker = setTimeout(() => log.push('a second later'), 1000);
+    const [missing, silentOutcome, fine] = await runCollectors([missingTool, silent, other], createHost(), { startFirstWaitMs: 100 });
+    clearTimeout(marker);
     expect(missing!.output.exitCode).toBe(127);
+    expect(silentOutcome!.timedOut).toBe(true);
     expect(fine!.output.exitCode).toBe(0);
     // The missing tool ends its collector; the silent one is waited for only up to the cap.
-    expect(log).toEqual(['missing tool', 'other starts']);
+    expect(log).toEqual(['missing tool', 'other starts', 'a second later']);
+  });
+
+  it('kills a command its collector left running when the collector failed', async () => {
+    const dir = await makeTree({});
+    trees.push(dir);
+    const pidFile = join(dir, 'pid');
+    const pidWritten = async () => (await readFile(pidFile, 'utf8').catch(() => '')).endsWith('\n');
+    const careless: DeployInfoCollector = {
+      name: 'careless',
+      scripts: ['maas-lshw'],
+      timeoutMs: 60_000,
+      produce: async (host) => {
+        void host.run('sh', ['-c', `echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; exec sleep 60`]);
+        if (!(await eventually(pidWritten))) throw new Error('the command never started');
+        throw new Error('gave up on something else');
+      },
+    };
+    const outcome = await runCollector(careless, createHost());
+    expect(outcome.output.stderr).toBe('collector "careless" failed: gave up on something else\n');
+    const child = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(await eventually(() => processGone(child))).toBe(true);
   });
 
   it('measures runtime with the monotonic clock it is given', async () => {
