@@ -30,7 +30,7 @@ export function memoryBlocks(entries: readonly string[]): string[] {
  * removed by hot-unplug while listing, or unreadable, is not counted.
  */
 async function onlineBlocks(host: Host, blocks: readonly string[]): Promise<Set<string>> {
-  const states = await Promise.all(blocks.map((block) => host.readOptional(`${MEMORY}/${block}/online`)));
+  const states = await Promise.all(blocks.map((block) => host.readOptional(`${MEMORY}/${block}/online`).catch(() => undefined)));
   return new Set(blocks.filter((_, i) => states[i] === '1'));
 }
 

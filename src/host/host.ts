@@ -103,10 +103,10 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
         throw new Error(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
       }
     },
-    // Directory listings, links and existence are answered synchronously: in /sys, /proc and
-    // /dev they are the kernel's own bookkeeping and never reach a driver or a device, and an
-    // async call costs several times the CPU of the lookup itself. For file contents see
-    // readsInline.
+    // Directory listings, links and existence are answered synchronously. Nearly all are asked
+    // of /sys, /proc and /dev, where they are the kernel's own bookkeeping and never reach a
+    // driver or a device, and the rest (/etc, /run/udev) are small metadata lookups; an async
+    // call costs several times the CPU of the lookup itself. For file contents see readsInline.
     list: async (path) => {
       try {
         return readdirSync(at(path)).sort();
@@ -127,7 +127,7 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     resolve: async (path) => {
       if (root !== '/') return resolveInRoot(root, path);
       try {
-        return realpathSync(path);
+        return realpathSync.native(path);
       } catch {
         return undefined;
       }

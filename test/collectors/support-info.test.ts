@@ -178,11 +178,15 @@ describe('DMI sections as root', () => {
   it('keeps its notes in section order, whichever command ends first', async () => {
     const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
     trees.push(root);
-    // The summary's lspci ends last, the detailed lsblk next, the DMI dump first.
-    const delays: Record<string, number> = { lspci: 150, lsblk: 75, dmidecode: 0 };
+    // The DMI dump ends first, then the detailed lsblk, then the summary's lspci: each waits
+    // for the one before it, the reverse of the order their sections come in.
+    const ended: Record<string, () => void> = {};
+    const endedPromise = (tool: string) => new Promise<void>((resolve) => (ended[tool] = resolve));
+    const after: Record<string, Promise<void> | undefined> = { dmidecode: undefined, lsblk: endedPromise('dmidecode'), lspci: endedPromise('lsblk') };
     const run: RunCommand = async (file, args) => {
-      if (!(file in delays) || (file === 'lsblk' && !args.includes('-P'))) return noTools(file, args);
-      await new Promise((resolve) => setTimeout(resolve, delays[file]));
+      if (!(file in after) || (file === 'lsblk' && !args.includes('-P')) || (file === 'dmidecode' && !args.includes('--dump-bin'))) return noTools(file, args);
+      await after[file];
+      ended[file]?.();
       const command = [file, ...args].join(' ');
       return { command, exitCode: 1, stdout: '', stderr: `${file} complains\n`, timedOut: false, notFound: false, failed: true };
     };
