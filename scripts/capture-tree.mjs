@@ -2,9 +2,11 @@
 // and directories: no device nodes, no ids databases) packed as NAME.tar.gz, plus what
 // independent tools say of the same hardware as NAME.truth.json, for the collector tests:
 // `npm run build && node scripts/capture-tree.mjs test/fixtures/trees/NAME`. The archive keeps
-// what git would not (empty directories). Review it before committing it: the capture keeps MACs, disk
-// serials and the host name, and drops or makes generic only what describes the host rather
-// than its hardware (mounts of non-block filesystems, the kernel command line and build identity).
+// what git would not (empty directories). Review it before committing it: the capture keeps MACs
+// and the host name; it drops or makes generic what describes the host's set-up or activity
+// rather than its hardware (mounts other than of block devices and their options, interface
+// traffic counters, block device serials, the kernel command line, the kernel's local version
+// suffix and build host).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,18 +15,26 @@ import { collectMachineResources } from '../dist/collectors/resources.js';
 import { createHost } from '../dist/src/host/host.js';
 
 const out = process.argv[2];
-if (!out || existsSync(`${out}.tar.gz`)) {
+if (!out || existsSync(`${out}.tar.gz`) || existsSync(`${out}.truth.json`)) {
   console.error('usage: node scripts/capture-tree.mjs DIR/NAME (writes NAME.tar.gz and NAME.truth.json, which must not exist yet)');
   process.exit(2);
 }
 const tree = mkdtempSync(join(tmpdir(), 'capture-tree-'));
+process.on('exit', () => rmSync(tree, { recursive: true, force: true })); // also when something throws
 
-/** Not captured: large databases, physical memory, and container markers of the capturing host. */
+/** Not captured: large databases, physical memory, and a container runtime's marker file. */
 const SKIPPED = ['/usr/share/', '/dev/mem', '/.dockerenv'];
 /** Host-describing content replaced by what a test needs of it. */
 const SANITISE = {
-  // Only block-device mounts tell the storage collector anything.
-  '/proc/self/mountinfo': (text) => text.split('\n').filter((line) => / - \S+ \/dev\//.test(line)).map((l) => `${l}\n`).join(''),
+  // Only block-device mounts tell the storage collector anything, and not by their options.
+  '/proc/self/mountinfo': (text) =>
+    text
+      .split('\n')
+      .filter((line) => / - \S+ \/dev\//.test(line))
+      .map((line) => `${line.replace(/ - (\S+) (\S+) \S+$/, ' - $1 $2 rw')}\n`)
+      .join(''),
+  // Interface names are kept, what went through them is not.
+  '/proc/net/dev': (text) => text.replace(/^(\s*[^:\s]+:)(.*)$/gm, (_, name, counters) => `${name}${counters.replace(/\d+/g, '0')}`),
   '/proc/cmdline': () => 'console=ttyS0 quiet\n',
   // The kernel's build identity names where it was built, not the hardware: kept generic.
   '/proc/version': (text) => genericKernel(text).replace(/\(\S+@\S+\)/, '(builder@localhost)'),
@@ -68,7 +78,7 @@ function writeFile(path, withContent) {
   } catch {
     return; // unreadable here: the collector saw it as absent too
   }
-  const sanitise = SANITISE[path];
+  const sanitise = SANITISE[path] ?? (/\/block\/[^/]+\/(device\/)?serial$/.test(path) ? () => 'CAPTURED-SERIAL\n' : undefined);
   writeFileSync(inTree(path), sanitise ? sanitise(bytes.toString('utf8')) : bytes);
 }
 
@@ -161,10 +171,10 @@ const tool = (file, args) => {
 };
 const groundTruth = {
   captured_with: 'scripts/capture-tree.mjs',
-  nproc: Number(execFileSync('nproc', ['--all'], { encoding: 'utf8' }).trim()),
+  nproc: Number(execFileSync('nproc', ['--all'], { encoding: 'utf8' }).trim()), // coreutils: always there
   lscpu: tool('lscpu', ['-J']),
   lsmem: tool('lsmem', ['-b', '-J', '--summary=never']),
-  lsblk: tool('lsblk', ['-b', '-J', '-d', '-o', 'NAME,SIZE,TYPE,ROTA,RM,SERIAL,MODEL']),
+  lsblk: tool('lsblk', ['-b', '-J', '-d', '-o', 'NAME,SIZE,TYPE,ROTA,RM,MODEL']),
   ip_link: tool('ip', ['-j', 'link']),
   pci_addresses: readdirSync('/sys/bus/pci/devices').sort(),
 };
@@ -172,6 +182,5 @@ const groundTruth = {
 const archive = resolve(`${out}.tar.gz`);
 chmodSync(tree, 0o755);
 execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-I', 'gzip -n', '-cf', archive, '-C', tree, '.']);
-rmSync(tree, { recursive: true, force: true });
 writeFileSync(`${out}.truth.json`, `${JSON.stringify(groundTruth, null, 2)}\n`);
 console.log(`captured ${asked.length} lookups into ${out}.tar.gz; resources document has ${document.resources.cpu.total} CPUs`);
