@@ -27,7 +27,10 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Kills the command's process group when aborted (the runner's per-collector timeout). */
   signal?: AbortSignal;
-  /** Called once the command's process exists (not for a command that is missing or not started). */
+  /**
+   * Called once the command's process exists: started as `nice`, which becomes `ionice` and then
+   * the command itself within the same process. Not called for a command missing or not started.
+   */
   onSpawn?: () => void;
 }
 
