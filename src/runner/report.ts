@@ -46,6 +46,12 @@ export interface ReportOptions {
   debug: boolean;
   /** Names the machine's state (see machineKey); by default derived from metadataUrl and the token. */
   machineKey?: string;
+  /**
+   * The hardware is read from elsewhere (a BMC), not from this host: only the results a built-in
+   * collector answers are sent, and no script the server sent is run here, as it would describe
+   * this host instead.
+   */
+  outOfBand?: boolean;
 }
 
 export interface ReportDeps {
@@ -363,11 +369,16 @@ async function produce(
   const outcomes = await (early ?? startCollectors([...new Set(builtIn.values())], deps));
 
   const pending: PendingSignal[] = [];
+  const notHere: string[] = [];
   for (const entry of entries) {
     const collector = builtIn.get(entry.name);
     if (collector) {
       const outcome = outcomes.get(collector.name) ?? (await startCollectors([collector], deps)).get(collector.name)!;
       pending.push({ ...collectorSignal(entry, collector, outcome), entry, builtIn: true });
+      continue;
+    }
+    if (options.outOfBand) {
+      notHere.push(entry.name);
       continue;
     }
     const file = resolve(paths.scripts, entry.path ?? '');
@@ -394,6 +405,7 @@ async function produce(
     deps.progress.ran({ ...outcome, builtIn: false });
     pending.push({ ...scriptSignal(entry, outcome), entry, builtIn: false });
   }
+  if (notHere.length > 0) deps.progress.info(`not run, as they would describe this host rather than the machine: ${notHere.join(', ')}`);
   return pending;
 }
 

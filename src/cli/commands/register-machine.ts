@@ -23,6 +23,8 @@ export interface RegisterDeps {
   client?: ClientDeps;
   /** Where NICs, architecture and the host name are read (default: this machine). */
   host?: Host;
+  /** The machine's identity when it is not this host (read from its BMC): replaces `host`. */
+  identity?: { hostname: string; macs: string[]; architecture?: string };
   /** Progress lines for the user (default: stdout). */
   print?: (line: string) => void;
   /** Warnings (default: stderr). */
@@ -62,13 +64,13 @@ export async function registerMachine(options: RegisterOptions, deps: RegisterDe
   const dir = options.dir ?? '.';
   const client = new MaasClient({ baseUrl: options.maasUrl, credentials: options.adminCredentials }, { log: warn, ...deps.client });
 
-  const uname = await host.uname();
-  const hostname = options.hostname ?? uname.nodename.split('.')[0] ?? '';
-  if (!hostname) throw new UsageError('cannot tell this host\'s name; pass --hostname NAME');
+  const uname = deps.identity ? undefined : await host.uname();
+  const hostname = options.hostname ?? (deps.identity?.hostname ?? uname?.nodename ?? '').split('.')[0] ?? '';
+  if (!hostname) throw new UsageError('cannot tell the machine\'s name; pass --hostname NAME');
   // Checked before any request so that a bad DIR never leaves a machine without a creds file.
   await assertWritableDir(dir, 'DIR');
-  const macs = await physicalMacs(host);
-  const arch = debianArchitecture(uname.machine);
+  const macs = deps.identity ? deps.identity.macs : await physicalMacs(host);
+  const arch = deps.identity ? deps.identity.architecture : debianArchitecture(uname!.machine);
 
   const ownPath = join(dir, `${hostname}-creds.yaml`);
   let found = (await fromCredsFile(client, ownPath, warn)) ?? (await lookUp(client, macs, hostname, warn));

@@ -2,6 +2,7 @@
 // src/runner/report.ts with this machine's collectors, progress output and the exit status:
 // 0 when everything was delivered or found unchanged, 1 (with a message saying what) otherwise.
 import { collectorForScript } from '../../../collectors/index.js';
+import type { DeployInfoCollector } from '../../../collectors/types.js';
 import { CliError, UsageError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
 import type { RunCommand } from '../../host/run-command.js';
@@ -42,6 +43,10 @@ export interface ReportResultsDeps {
   host?: Host;
   progress?: Progress;
   env?: NodeJS.ProcessEnv;
+  /** The collectors answering deploy-info scripts (default: this machine's built-ins). */
+  collectors?: { forScript(name: string): DeployInfoCollector | undefined };
+  /** Only the collectors' results are sent; no script the server sent is run (see ReportOptions.outOfBand). */
+  outOfBand?: boolean;
 }
 
 /** Resolved settings of a run. */
@@ -92,11 +97,12 @@ export async function runReport(settings: ReportSettings, options: ReportResults
       ...(options.maxAge === undefined ? {} : { maxAgeMs: options.maxAge * 3600 * 1000 }),
       debug: Boolean(options.debug),
       machineKey: machineKey(settings.endpoint ?? settings.metadataUrl, settings.credentials),
+      ...(deps.outOfBand ? { outOfBand: true } : {}),
     },
     {
       client,
       host,
-      collectors: { forScript: collectorForScript, run: (collectors, h) => runCollectors(collectors, h) },
+      collectors: { forScript: deps.collectors?.forScript ?? collectorForScript, run: (collectors, h) => runCollectors(collectors, h) },
       progress,
       echo: { stdout: process.stdout, stderr: process.stderr },
     },
