@@ -116,6 +116,41 @@ export function buildProgram(): Command {
       await serve({ ...opts, debug: globalOptions(command).debug });
     });
 
+  const redfish: Command = program
+    .command('redfish-report')
+    .description(
+      "describe a machine from its BMC over Redfish (for machines without SSH access or not running Linux): register it as Deployed like register-machine, then report the hardware MAAS would get from the machine itself",
+    )
+    .argument('[MAAS_URL]', 'MAAS URL including /MAAS (with ADMIN_TOKEN: register or find the machine first)', maasUrlArgument)
+    .argument('[ADMIN_TOKEN]', "a MAAS administrator's API key: consumer-key:token-key:token-secret", (value: string) => adminTokenArgument(redfish, value))
+    .requiredOption('--bmc <url>', 'the BMC, e.g. https://10.0.0.5 (its Redfish service root is <url>/redfish/v1/)')
+    .option('--bmc-user <name>', 'BMC user name')
+    .option('--bmc-password-file <file>', 'file holding the BMC password (or set MAAS_RUN_SCRIPTS_BMC_PASSWORD); never given as a flag')
+    .option('--bmc-system <id>', 'which system of the BMC (its id under /redfish/v1/Systems), when it has several')
+    .option('--bmc-insecure', "accept the BMC's self-signed TLS certificate", false)
+    .option('--config <file>', 'instead of MAAS_URL and ADMIN_TOKEN: the creds file an earlier run wrote (for periodic sync without the admin key)')
+    .option('--hostname <NAME>', "name of a new machine (default: the BMC's HostName up to the first dot)")
+    .option('--dir <DIR>', 'directory for the creds file', '.')
+    .option('--state-dir <dir>', 'state directory of the report (see report-results)')
+    .option('--force', 'send the result even when MAAS already holds it unchanged', false)
+    .option('--json', 'print a machine-readable summary on stdout instead of progress lines', false)
+    .action(
+      async (
+        maasUrl: string | undefined,
+        adminCredentials: Credentials | undefined,
+        opts: { bmc: string; bmcUser?: string; bmcPasswordFile?: string; bmcSystem?: string; bmcInsecure: boolean; config?: string; hostname?: string; dir: string; stateDir?: string; force: boolean; json: boolean },
+        command: Command,
+      ) => {
+        const { redfishReport } = await import('./commands/redfish-report.js');
+        await redfishReport({
+          ...opts,
+          ...(maasUrl !== undefined ? { maasUrl } : {}),
+          ...(adminCredentials !== undefined ? { adminCredentials } : {}),
+          debug: globalOptions(command).debug,
+        });
+      },
+    );
+
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
   return program;
