@@ -19,12 +19,11 @@ export interface RedfishInventory {
   simpleStorage: Record<string, unknown>[];
   /** NetworkDeviceFunctions of the system's NetworkInterfaces/adapters, when present. */
   networkFunctions: Record<string, unknown>[];
-  pcieDevices: Record<string, unknown>[];
   chassis: Record<string, unknown>[];
   /** The NetworkAdapters those functions belong to (maker, model, firmware of the card). */
-  networkAdapters?: Record<string, unknown>[];
+  networkAdapters: Record<string, unknown>[];
   /** The adapters' physical Ports (link state and speed of a function's port). */
-  networkPorts?: Record<string, unknown>[];
+  networkPorts: Record<string, unknown>[];
 }
 
 type Resource = Record<string, unknown>;
@@ -43,8 +42,27 @@ export function linkPaths(value: unknown): string[] {
   return Array.isArray(value) ? value.map(linkPath).filter((p): p is string => p !== undefined) : [];
 }
 
-function lastSegment(path: string): string {
-  return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+/** The last segment of a link path, percent-decoded when it decodes. Pure. */
+export function lastSegment(path: string): string {
+  const segment = path.split('#', 1)[0]!.replace(/\/+$/, '');
+  const raw = segment.slice(segment.lastIndexOf('/') + 1);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // a stray '%': the name as the BMC wrote it
+  }
+}
+
+/** A next-page link as a path: some BMCs give an absolute URI (of themselves). */
+function pagePath(link: unknown): string | undefined {
+  if (typeof link !== 'string' || link === '') return undefined;
+  if (!/^https?:\/\//i.test(link)) return link;
+  try {
+    const url = new URL(link);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -76,7 +94,7 @@ async function collectionMembers(client: RedfishClient, path: string | undefined
     const page = await fetchOptional(client, next);
     if (!page) break;
     members.push(...linkPaths(page.Members));
-    next = typeof page['Members@odata.nextLink'] === 'string' ? page['Members@odata.nextLink'] : undefined;
+    next = pagePath(page['Members@odata.nextLink']);
   }
   return members;
 }
@@ -137,11 +155,15 @@ export async function readInventory(client: RedfishClient, systemId?: string): P
     hostInterfacePaths(client, linkPaths(links.ManagedBy)),
   ]);
 
+  // A chassis may hold several systems (blades, multi-node): then its drives and adapters are
+  // not all this system's, and only what the system itself links to counts.
+  const ownChassis = chassis.filter((c) => linkPaths((c.Links as Resource | undefined)?.ComputerSystems).length <= 1);
+
   // Drives: the Storage controllers' arrays, then the chassis' links and Drives collections.
-  const chassisDriveLists = await Promise.all(chassis.map((c) => collectionMembers(client, linkPath(c.Drives))));
+  const chassisDriveLists = await Promise.all(ownChassis.map((c) => collectionMembers(client, linkPath(c.Drives))));
   const drivePaths = [
     ...storage.flatMap((s) => linkPaths(s.Drives)),
-    ...chassis.flatMap((c) => linkPaths((c.Links as Resource | undefined)?.Drives)),
+    ...ownChassis.flatMap((c) => linkPaths((c.Links as Resource | undefined)?.Drives)),
     ...chassisDriveLists.flat(),
   ];
 
@@ -149,24 +171,14 @@ export async function readInventory(client: RedfishClient, systemId?: string): P
   let adapterPaths = networkInterfaces.map((n) => linkPath((n.Links as Resource | undefined)?.NetworkAdapter)).filter((p): p is string => p !== undefined);
   let functionLists = await Promise.all(networkInterfaces.map((n) => collectionMembers(client, linkPath(n.NetworkDeviceFunctions))));
   if (networkInterfaces.length === 0) {
-    adapterPaths = (await Promise.all(chassis.map((c) => collectionMembers(client, linkPath(c.NetworkAdapters))))).flat();
+    adapterPaths = (await Promise.all(ownChassis.map((c) => collectionMembers(client, linkPath(c.NetworkAdapters))))).flat();
     functionLists = [];
   }
   const adapters = await fetchAll(client, adapterPaths);
   if (networkInterfaces.length === 0) functionLists = await Promise.all(adapters.map((a) => collectionMembers(client, linkPath(a.NetworkDeviceFunctions))));
   const portLists = await Promise.all(adapters.map((a) => collectionMembers(client, linkPath(a.Ports))));
 
-  const pciePaths = [
-    ...linkPaths(system.PCIeDevices),
-    ...(await Promise.all(chassis.map((c) => collectionMembers(client, linkPath(c.PCIeDevices))))).flat(),
-  ];
-
-  const [drives, networkFunctions, networkPorts, pcieDevices] = await Promise.all([
-    fetchAll(client, drivePaths),
-    fetchAll(client, functionLists.flat()),
-    fetchAll(client, portLists.flat()),
-    fetchAll(client, pciePaths),
-  ]);
+  const [drives, networkFunctions, networkPorts] = await Promise.all([fetchAll(client, drivePaths), fetchAll(client, functionLists.flat()), fetchAll(client, portLists.flat())]);
 
   return {
     system,
@@ -177,7 +189,6 @@ export async function readInventory(client: RedfishClient, systemId?: string): P
     drives,
     simpleStorage,
     networkFunctions,
-    pcieDevices,
     chassis,
     networkAdapters: adapters,
     networkPorts,

@@ -20,7 +20,10 @@ import type {
   NetworkState,
   SystemResources,
 } from '../maas/types.js';
-import type { RedfishInventory } from './inventory.js';
+import { lastSegment, linkPath, linkPaths, type RedfishInventory } from './inventory.js';
+
+/** More threads than any processor has: a placeholder value, not a count. */
+const MAX_THREADS_PER_SOCKET = 4096;
 
 type Resource = Record<string, unknown>;
 
@@ -55,14 +58,6 @@ function present(resource: Resource): boolean {
   return object(resource.Status)?.State !== 'Absent';
 }
 
-function lastSegment(path: string): string {
-  const segment = path.split('#', 1)[0]!.replace(/\/+$/, '');
-  try {
-    return decodeURIComponent(segment.slice(segment.lastIndexOf('/') + 1));
-  } catch {
-    return segment.slice(segment.lastIndexOf('/') + 1);
-  }
-}
 
 /** A name MAAS accepts for an interface or disk: letters, digits, `.`, `_`, `:` and `-`. */
 function safeName(label: string): string {
@@ -138,14 +133,20 @@ function architectureOf(cpus: readonly Resource[]): string | undefined {
 
 // --- identity ------------------------------------------------------------------------------------
 
+/**
+ * The machine's name: the BMC's HostName up to the first dot, else one made from the system's
+ * serial number (or UUID). Never its display Name or Id: those are "System" or
+ * "System.Embedded.1" on whole product lines, and register-machine finds machines by name.
+ */
 function hostnameOf(system: Resource): string {
-  const raw = text(system.HostName) ?? text(system.Name) ?? text(system.Id) ?? '';
-  const label = raw.split('.', 1)[0]!;
-  // A DNS label: a display name such as "Web Front End 1" becomes web-front-end-1's shape.
-  return label.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const label = (raw: string | undefined) => (raw ?? '').split('.', 1)[0]!.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const fromHost = label(text(system.HostName));
+  if (fromHost) return fromHost;
+  const serial = label(text(system.SerialNumber)) || label(text(system.UUID));
+  return serial ? `bmc-${serial.toLowerCase()}` : '';
 }
 
-/** What register-machine needs: HostName (else Name) up to the first dot, the physical NICs' permanent MACs (lower case, colon form), and the Debian architecture ("amd64", "arm64", ...) from the processors' InstructionSet/ProcessorArchitecture when known. Pure. */
+/** What register-machine needs: the name (see hostnameOf), the physical NICs' permanent MACs (lower case, colon form), and the Debian architecture ("amd64", "arm64", ...) from the processors' InstructionSet/ProcessorArchitecture when known. Pure. */
 export function identityFromRedfish(inventory: RedfishInventory): { hostname: string; macs: string[]; architecture?: string } {
   const macs = [...new Set(hostPorts(inventory).ports.map((p) => p.mac))];
   const architecture = architectureOf(presentCpus(inventory));
@@ -165,6 +166,11 @@ function cpuSockets(cpus: readonly Resource[], warnings: string[]): { sockets: C
     }
     if (cores === 0) cores = threads;
     if (threads < cores) threads = cores;
+    if (threads > MAX_THREADS_PER_SOCKET) {
+      // No processor has this many: a BMC's placeholder (such as 2^32 - 1) for "unknown".
+      warnings.push(`cpu: ${pathOf(cpu)} claims ${threads} threads: counted as one`);
+      cores = threads = 1;
+    }
     const current = count(cpu.OperatingSpeedMHz);
     const coreList: CpuCore[] = [];
     for (let c = 0; c < cores; c++) {
@@ -240,16 +246,20 @@ function memoryTotal(inventory: RedfishInventory, warnings: string[]): number {
 function diskType(protocol: string | undefined): string {
   if (protocol === 'NVMe') return 'nvme';
   if (protocol === 'USB') return 'usb';
-  // SATA and SAS disks, and FC/iSCSI LUNs, are SCSI disks to Linux.
-  if (protocol && ['SAS', 'SATA', 'SCSI', 'FC', 'FCoE', 'iSCSI'].includes(protocol)) return 'scsi';
+  // As the Linux collector does: a SATA disk is "sata" (MAAS tags it so); SAS disks and FC/iSCSI
+  // LUNs are SCSI disks.
+  if (protocol === 'SATA') return 'sata';
+  if (protocol && ['SAS', 'SCSI', 'FC', 'FCoE', 'iSCSI'].includes(protocol)) return 'scsi';
   return '';
 }
 
-function diskRpm(drive: Resource): number {
+function diskRpm(drive: Resource, what: string, warnings: string[]): number {
   const rpm = count(drive.RotationSpeedRPM);
   if (rpm !== undefined && rpm > 0) return Math.round(rpm);
+  const media = text(drive.MediaType);
+  if (media === undefined) warnings.push(`storage: ${what} gives no media type: reported as not rotating (MAAS tags it ssd)`);
   // Like the kernel's queue/rotational: 1 means "spins, speed unknown" (MAAS tags it 1rpm).
-  return text(drive.MediaType) === 'HDD' ? 1 : 0;
+  return media === 'HDD' ? 1 : 0;
 }
 
 /** Capacity in bytes as a JSON number; warns when the double cannot print the exact value. */
@@ -285,7 +295,7 @@ function disks(inventory: RedfishInventory, warnings: string[]): Disk[] {
       disk.block_size = count(drive.BlockSizeBytes) ?? 0;
       const firmware = text(drive.Revision) ?? text(drive.FirmwareVersion);
       if (firmware) disk.firmware_version = firmware;
-      disk.rpm = diskRpm(drive);
+      disk.rpm = diskRpm(drive, pathOf(drive), warnings);
       const serial = text(drive.SerialNumber);
       if (serial) disk.serial = serial;
       return orderDisk(disk);
@@ -305,6 +315,7 @@ function disks(inventory: RedfishInventory, warnings: string[]): Disk[] {
     const model = text(device.Model);
     if (model) disk.model = model;
     disk.size = capacity(device.CapacityBytes, `${pathOf(storage)} device ${index}`, warnings);
+    disk.rpm = diskRpm(device, `${pathOf(storage)} device ${index}`, warnings);
     return orderDisk(disk);
   });
 }
@@ -436,7 +447,7 @@ function network(inventory: RedfishInventory): { cards: NetworkCard[]; networks:
   ports.forEach((hostPort, i) => {
     const name = names[i]!;
     if (hostPort.nic) nameByNicPath.set(pathOf(hostPort.nic), name);
-    const physicalPath = linkPathOf(object(hostPort.fn?.Links)?.PhysicalNetworkPortAssignment) ?? linkPathOf(object(hostPort.fn?.Links)?.PhysicalPortAssignment);
+    const physicalPath = linkPath(object(hostPort.fn?.Links)?.PhysicalNetworkPortAssignment) ?? linkPath(object(hostPort.fn?.Links)?.PhysicalPortAssignment);
     const link = linkState(hostPort, physicalPath ? physicalPorts.get(physicalPath) : undefined);
     const port = {} as NetworkPort;
     port.id = name;
@@ -467,7 +478,7 @@ function network(inventory: RedfishInventory): { cards: NetworkCard[]; networks:
     const vlan = object(nic.VLAN);
     const vid = count(vlan?.VLANId);
     if (text(nic.EthernetInterfaceType) !== 'Virtual' || vlan?.VLANEnable === false || vid === undefined || !present(nic)) continue;
-    const parentName = linkPathsOf(object(nic.Links)?.RelatedInterfaces).map((p) => nameByNicPath.get(p)).find((n) => n !== undefined);
+    const parentName = linkPaths(object(nic.Links)?.RelatedInterfaces).map((p) => nameByNicPath.get(p)).find((n) => n !== undefined);
     if (parentName === undefined) continue;
     const name = `${parentName}.${vid}`;
     if (networks[name]) continue;
@@ -475,15 +486,6 @@ function network(inventory: RedfishInventory): { cards: NetworkCard[]; networks:
     networks[name] = networkState(mac(nic.MACAddress) ?? parentMac, nic, undefined, { lower_device: parentName, vid });
   }
   return { cards: cards.map(orderCard), networks };
-}
-
-function linkPathOf(value: unknown): string | undefined {
-  const id = object(value)?.['@odata.id'];
-  return typeof id === 'string' ? id.split('#', 1)[0]!.replace(/\/+$/, '') : undefined;
-}
-
-function linkPathsOf(value: unknown): string[] {
-  return list(value).map(linkPathOf).filter((p): p is string => p !== undefined);
 }
 
 function adapterCard(adapter: Resource | undefined, fn: Resource | undefined): NetworkCard {
@@ -540,7 +542,7 @@ const CHASSIS_TYPES: Record<string, string> = {
 function systemOf(inventory: RedfishInventory): SystemResources {
   const s = inventory.system;
   const chassis =
-    inventory.chassis.find((c) => linkPathsOf(object(c.Links)?.ComputerSystems).includes(inventory.systemPath)) ?? inventory.chassis[0];
+    inventory.chassis.find((c) => linkPaths(object(c.Links)?.ComputerSystems).includes(inventory.systemPath)) ?? inventory.chassis[0];
   const chassisType = text(chassis?.ChassisType);
   const systemType = text(s.SystemType);
   return {

@@ -234,8 +234,9 @@ describe('the mapping on its own', () => {
     drives: [],
     simpleStorage: [],
     networkFunctions: [],
-    pcieDevices: [],
     chassis: [],
+    networkAdapters: [],
+    networkPorts: [],
   };
 
   it('falls back to MemorySummary, spreads threads over cores, and knows arm64', () => {
@@ -249,6 +250,24 @@ describe('the mapping on its own', () => {
 
   it('leaves out the host side of a host interface the BMC links to itself', () => {
     expect(resourcesFromRedfish(base).document.networks).toEqual({});
+  });
+
+  it('names a machine without HostName after its serial number, never after a display name shared by a product line', () => {
+    const unnamed = { ...base, system: { Name: 'System', Id: 'System.Embedded.1', SerialNumber: 'CN7016 3A', MemorySummary: { TotalSystemMemoryGiB: 8 } } };
+    expect(identityFromRedfish(unnamed).hostname).toBe('bmc-cn7016-3a');
+    expect(identityFromRedfish({ ...base, system: { Name: 'System' } }).hostname).toBe('');
+  });
+
+  it('counts a placeholder thread count as one thread instead of building billions of them', () => {
+    const { document, warnings } = resourcesFromRedfish({ ...base, processors: [{ ...base.processors[0]!, TotalCores: 4294967295, TotalThreads: 4294967295 }] });
+    expect(document.resources.cpu.total).toBe(1);
+    expect(warnings.join('\n')).toMatch(/claims 4294967295 threads/);
+  });
+
+  it('types SATA drives "sata", as the Linux collector does, so MAAS tags them', () => {
+    const drive = { '@odata.id': '/redfish/v1/Chassis/1/Drives/0', Protocol: 'SATA', MediaType: 'HDD', CapacityBytes: 1_000_000_000_000 };
+    const { document } = resourcesFromRedfish({ ...base, drives: [drive] });
+    expect(document.resources.storage.disks?.map((d) => [d.type, d.rpm])).toEqual([['sata', 1]]);
   });
 
   it('warns when the architecture is unknown, as MAAS would refuse the report', () => {
