@@ -64,10 +64,12 @@ export interface ProgressStreams {
   stderr: Writable;
   /** For log lines; defaults to the real clock. */
   now?: () => Date;
+  /** The command named in log lines (default report-results). */
+  command?: string;
 }
 
 /** Creates the Progress for `mode`. */
-export function createProgress(mode: ProgressMode, { stdout, stderr, now = () => new Date() }: ProgressStreams): Progress {
+export function createProgress(mode: ProgressMode, { stdout, stderr, now = () => new Date(), command = 'report-results' }: ProgressStreams): Progress {
   if (mode === 'json') {
     return {
       info: () => undefined,
@@ -91,7 +93,7 @@ export function createProgress(mode: ProgressMode, { stdout, stderr, now = () =>
       finish: (summary) => stdout.write(`${finalLine(summary)}\n`),
     };
   }
-  const log = (stream: Writable, level: string, message: string) => stream.write(`${now().toISOString()} report-results ${level}: ${message}\n`);
+  const log = (stream: Writable, level: string, message: string) => stream.write(`${now().toISOString()} ${command} ${level}: ${message}\n`);
   return {
     info: (message) => log(stdout, 'info', message),
     warn: (message) => log(stderr, 'warning', message),

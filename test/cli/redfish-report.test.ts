@@ -58,6 +58,8 @@ describe('redfish-report', () => {
     const run = await register();
     expect(run.exitCode, run.stderr).toBe(0);
     expectNoSecrets(run);
+    // Its SATA bays give no media type: the operator is told what MAAS will assume.
+    expect(run.stderr).toMatch(/^warning: storage: .* gives no media type: reported as not rotating/m);
     const machines = await admin.listMachines({ hostname: ['web483'] });
     expect(machines).toHaveLength(1);
     const machine = await admin.readMachine(machines[0]!.system_id);
@@ -114,5 +116,35 @@ describe('redfish-report', () => {
     const neither = await redfishReport(['--bmc', bmc.url]);
     expect(neither.exitCode).toBe(2);
     expect(neither.stderr).toMatch(/either MAAS_URL and ADMIN_TOKEN .* or --config FILE/);
+    const both = await redfishReport([server.url, server.adminKey, '--config', join(work, 'web483-creds.yaml'), '--bmc', bmc.url]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toMatch(/not both or neither/);
+  });
+
+  it('refuses a BMC URL that carries the password, without echoing it', async () => {
+    const url = bmc.url.replace('://', `://${BMC_USER}:${BMC_PASSWORD}@`);
+    const run = await redfishReport([server.url, server.adminKey, '--bmc', url]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/--bmc holds credentials: .*--bmc-password-file/);
+    expectNoSecrets(run);
+  });
+
+  it('with --json prints the summary alone on stdout, also when it registers (an eight-socket tower with four NIC ports)', async () => {
+    const tower = await startRedfishMock('public-tower', { user: BMC_USER, password: BMC_PASSWORD });
+    try {
+      const dir = await mkdtemp(join(work, 'tower-'));
+      const run = await redfishReport([server.url, server.adminKey, '--bmc', tower.url, '--bmc-user', BMC_USER, '--bmc-password-file', passwordFile, '--json'], { dir });
+      expect(run.exitCode, run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout) as { delivered: number };
+      expect(summary.delivered).toBe(2);
+      expect(run.stderr).toMatch(/Machine devrender2 created with system ID/);
+      const [found] = await admin.listMachines({ hostname: ['devrender2'] });
+      const machine = await admin.readMachine(found!.system_id);
+      expect(machine.cpu_count).toBe(256);
+      expect(machine.memory).toBe(1024 * 1024);
+      expect(machine.interface_set.filter((i) => i.type === 'physical')).toHaveLength(4);
+    } finally {
+      await tower.close();
+    }
   });
 });

@@ -67,6 +67,13 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
   if (registering === (options.config !== undefined)) {
     throw new UsageError('give either MAAS_URL and ADMIN_TOKEN (to register the machine) or --config FILE (the creds file of an earlier run), not both or neither');
   }
+  if (options.config !== undefined && options.hostname !== undefined) {
+    throw new UsageError('--hostname names a machine being registered; with --config the machine exists already: leave --hostname out');
+  }
+  if (options.bmc.includes('@')) {
+    // A BMC URL has no use for '@' but user:password@; the value is not repeated.
+    throw new UsageError('--bmc holds credentials: give the user with --bmc-user and the password in a file with --bmc-password-file, as a URL shows in the process list');
+  }
   const password = await bmcPassword(options, deps.env ?? process.env);
   const bmc = new RedfishClient({
     url: options.bmc,
@@ -75,12 +82,19 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
     ...(options.bmcInsecure ? { insecure: true } : {}),
   });
   const inventory = await readInventory(bmc, options.bmcSystem);
+  // What the mapping had to guess or leave out is the operator's to know, not only MAAS's.
+  for (const warning of resourcesFromRedfish(inventory).warnings) process.stderr.write(`warning: ${warning}\n`);
 
   let settings: ReportSettings;
   if (registering) {
     const registered = await registerMachine(
       { maasUrl: options.maasUrl!, adminCredentials: options.adminCredentials!, ...(options.hostname ? { hostname: options.hostname } : {}), dir: options.dir ?? '.' },
-      { identity: identityFromRedfish(inventory), ...(deps.client ? { client: deps.client } : {}) },
+      {
+        identity: identityFromRedfish(inventory),
+        ...(deps.client ? { client: deps.client } : {}),
+        // With --json, stdout carries the summary alone.
+        ...(options.json ? { print: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+      },
     );
     settings = { metadataUrl: registered.endpoint, credentials: registered.credentials, endpoint: registered.endpoint };
   } else {
@@ -93,6 +107,7 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
     {
       collectors: { forScript: (name) => ((collector.scripts as readonly string[]).includes(name) ? collector : undefined) },
       outOfBand: true,
+      commandName: 'redfish-report',
       ...(deps.client ? { client: deps.client } : {}),
       ...(deps.env ? { env: deps.env } : {}),
     },

@@ -85,9 +85,10 @@ export async function registerMachine(options: RegisterOptions, deps: RegisterDe
   if (created) {
     print(`Machine ${name} created with system ID: ${machine.system_id}`);
   } else {
-    const how = matchedBy === 'creds-file' ? `its creds file ${found.credsPath}` : matchedBy === 'mac' ? "this host's MAC address" : 'its hostname';
+    const subject = deps.identity ? 'the machine' : 'this host';
+    const how = matchedBy === 'creds-file' ? `its creds file ${found.credsPath}` : matchedBy === 'mac' ? `${subject}'s MAC address` : 'its hostname';
     print(`Machine ${name} already registered with system ID: ${machine.system_id} (found by ${how})`);
-    if (name !== hostname) print(`It keeps its MAAS name ${name} (this host is now called ${hostname}).`);
+    if (name !== hostname) print(`It keeps its MAAS name ${name} (${deps.identity ? 'its BMC now calls it' : 'this host is now called'} ${hostname}).`);
   }
 
   const token = await client.getMachineToken(machine.system_id);

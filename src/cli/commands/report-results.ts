@@ -47,6 +47,8 @@ export interface ReportResultsDeps {
   collectors?: { forScript(name: string): DeployInfoCollector | undefined };
   /** Only the collectors' results are sent; no script the server sent is run (see ReportOptions.outOfBand). */
   outOfBand?: boolean;
+  /** The command named in progress lines and the failure message (default report-results). */
+  commandName?: string;
 }
 
 /** Resolved settings of a run. */
@@ -85,7 +87,9 @@ export async function runReport(settings: ReportSettings, options: ReportResults
   const client = deps.reportClient ?? MaasClient.forMetadata(settings.metadataUrl, settings.credentials, deps.client);
   const root = options.root ?? (env[ROOT_ENV] || undefined);
   const host = deps.host ?? (root ? createHost({ root, run: notRunOnTree }) : createHost());
-  const progress = deps.progress ?? createProgress(progressMode(Boolean(options.json), process.stdout), { stdout: process.stdout, stderr: process.stderr });
+  const commandName = deps.commandName ?? 'report-results';
+  const progress =
+    deps.progress ?? createProgress(progressMode(Boolean(options.json), process.stdout), { stdout: process.stdout, stderr: process.stderr, command: commandName });
   const stateDir = options.stateDir ?? defaultStateDir(env);
   const summary = await reportResults(
     {
@@ -107,14 +111,14 @@ export async function runReport(settings: ReportSettings, options: ReportResults
       echo: { stdout: process.stdout, stderr: process.stderr },
     },
   );
-  if (!summary.ok) throw new CliError(failureMessage(summary));
+  if (!summary.ok) throw new CliError(failureMessage(summary, commandName));
   return summary;
 }
 
-function failureMessage(summary: RunSummary): string {
+function failureMessage(summary: RunSummary, commandName: string): string {
   const [first, ...rest] = summary.problems;
   const head = first ?? `${summary.spooled} result(s) were not delivered and are kept in ${summary.state_dir}`;
-  return `report-results: ${head}${rest.length > 0 ? ` (and ${rest.length} more problem(s) above)` : ''}`;
+  return `${commandName}: ${head}${rest.length > 0 ? ` (and ${rest.length} more problem(s) above)` : ''}`;
 }
 
 /** With a captured tree, commands would describe this machine instead: none is run. */
