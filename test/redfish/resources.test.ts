@@ -276,3 +276,48 @@ describe('the mapping on its own', () => {
     expect(warnings).toEqual(['environment: the processors\' architecture is unknown: MAAS will not process this report']);
   });
 });
+
+describe('readInventory on BMC data the mockups do not have', () => {
+  /** A BMC answering from a map of paths (a fake: the mock server serves only DMTF's folders). */
+  function bmcOf(resources: Record<string, Record<string, unknown>>): { client: RedfishClient; asked: string[] } {
+    const asked: string[] = [];
+    const client = {
+      get: async (path: string) => {
+        asked.push(path);
+        const found = resources[path.split('#', 1)[0]!];
+        if (!found) throw new Error(`unexpected request for ${path}`);
+        return found;
+      },
+    } as unknown as RedfishClient;
+    return { client, asked };
+  }
+  const ref = (path: string) => ({ '@odata.id': path });
+
+  it('follows paged members with an absolute next link, and takes no drives or adapters from a chassis shared by several systems', async () => {
+    const { client, asked } = bmcOf({
+      '/redfish/v1/': { Systems: ref('/redfish/v1/Systems') },
+      '/redfish/v1/Systems': { Members: [ref('/redfish/v1/Systems/node%1')] },
+      '/redfish/v1/Systems/node%1': {
+        HostName: 'node1',
+        Memory: ref('/redfish/v1/Systems/node%1/Memory'),
+        Links: { Chassis: [ref('/redfish/v1/Chassis/Enclosure')] },
+      },
+      '/redfish/v1/Systems/node%1/Memory': { Members: [ref('/redfish/v1/Systems/node%1/Memory/A')], 'Members@odata.nextLink': 'https://10.0.0.5/redfish/v1/Systems/node%1/Memory?$skip=1' },
+      '/redfish/v1/Systems/node%1/Memory?$skip=1': { Members: [ref('/redfish/v1/Systems/node%1/Memory/B')] },
+      '/redfish/v1/Systems/node%1/Memory/A': { CapacityMiB: 16384 },
+      '/redfish/v1/Systems/node%1/Memory/B': { CapacityMiB: 16384 },
+      '/redfish/v1/Chassis/Enclosure': {
+        Links: { ComputerSystems: [ref('/redfish/v1/Systems/node%1'), ref('/redfish/v1/Systems/node2')], Drives: [ref('/redfish/v1/Chassis/Enclosure/Drives/0')] },
+        NetworkAdapters: ref('/redfish/v1/Chassis/Enclosure/NetworkAdapters'),
+      },
+    });
+    const inventory = await readInventory(client);
+    expect(inventory.memory).toHaveLength(2);
+    expect(resourcesFromRedfish(inventory).document.resources.memory.total).toBe(32 * GIB);
+    expect(inventory.drives).toEqual([]);
+    expect(inventory.networkAdapters).toEqual([]);
+    expect(asked).not.toContain('/redfish/v1/Chassis/Enclosure/Drives/0');
+    // A member path that does not percent-decode keeps its name as written.
+    await expect(readInventory(client, 'node%1')).resolves.toMatchObject({ systemPath: '/redfish/v1/Systems/node%1' });
+  });
+});
