@@ -121,6 +121,14 @@ describe('redfish-report', () => {
     expect(both.stderr).toMatch(/not both or neither/);
   });
 
+  it('checks the creds file before asking the BMC anything', async () => {
+    const asked = bmc.requests.length;
+    const run = await redfishReport(['--config', join(work, 'no-such-creds.yaml'), '--bmc', bmc.url, '--bmc-user', BMC_USER, '--bmc-password-file', passwordFile]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/no-such-creds\.yaml/);
+    expect(bmc.requests.length).toBe(asked);
+  });
+
   it('refuses a BMC URL that carries the password, without echoing it', async () => {
     const url = bmc.url.replace('://', `://${BMC_USER}:${BMC_PASSWORD}@`);
     const run = await redfishReport([server.url, server.adminKey, '--bmc', url]);

@@ -74,6 +74,8 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
     // A BMC URL has no use for '@' but user:password@; the value is not repeated.
     throw new UsageError('--bmc holds credentials: give the user with --bmc-user and the password in a file with --bmc-password-file, as a URL shows in the process list');
   }
+  // A creds file that cannot be used fails before the BMC is asked anything.
+  const fromConfig = options.config !== undefined ? await resolveReportSettings({ config: options.config }) : undefined;
   const password = await bmcPassword(options, deps.env ?? process.env);
   const bmc = new RedfishClient({
     url: options.bmc,
@@ -86,7 +88,9 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
   for (const warning of resourcesFromRedfish(inventory).warnings) process.stderr.write(`warning: ${warning}\n`);
 
   let settings: ReportSettings;
-  if (registering) {
+  if (fromConfig) {
+    settings = fromConfig;
+  } else {
     const registered = await registerMachine(
       { maasUrl: options.maasUrl!, adminCredentials: options.adminCredentials!, ...(options.hostname ? { hostname: options.hostname } : {}), dir: options.dir ?? '.' },
       {
@@ -97,8 +101,6 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
       },
     );
     settings = { metadataUrl: registered.endpoint, credentials: registered.credentials, endpoint: registered.endpoint };
-  } else {
-    settings = await resolveReportSettings({ config: options.config! });
   }
   const collector = redfishCollector(inventory);
   return runReport(
