@@ -148,7 +148,7 @@ function hostnameOf(system: Resource): string {
 
 /** What register-machine needs: the name (see hostnameOf), the physical NICs' permanent MACs (lower case, colon form), and the Debian architecture ("amd64", "arm64", ...) from the processors' InstructionSet/ProcessorArchitecture when known. Pure. */
 export function identityFromRedfish(inventory: RedfishInventory): { hostname: string; macs: string[]; architecture?: string } {
-  const macs = [...new Set(hostPorts(inventory).ports.map((p) => p.mac))];
+  const macs = [...new Set(hostPorts(inventory).map((p) => p.mac))];
   const architecture = architectureOf(presentCpus(inventory));
   return { hostname: hostnameOf(inventory.system), macs, ...(architecture ? { architecture } : {}) };
 }
@@ -328,8 +328,6 @@ function orderDisk(d: Disk): Disk {
 
 // --- network -------------------------------------------------------------------------------------
 
-const MAC = /^[\da-f]{2}(:[\da-f]{2}){5}$/;
-
 /** A MAC in lower-case colon form ("AA-BB-…" and "aabb.ccdd.eeff" accepted), else undefined. */
 function mac(value: unknown): string | undefined {
   const raw = text(value)?.toLowerCase();
@@ -337,7 +335,7 @@ function mac(value: unknown): string | undefined {
   const hex = raw.replace(/[^\da-f]/g, '');
   if (hex.length !== 12) return undefined;
   const formatted = hex.match(/../g)!.join(':');
-  return MAC.test(formatted) && formatted !== '00:00:00:00:00:00' ? formatted : undefined;
+  return formatted !== '00:00:00:00:00:00' ? formatted : undefined;
 }
 
 function prefixOfMask(mask: string | undefined): number | undefined {
@@ -390,7 +388,7 @@ function adapterOf(fnPath: string): string | undefined {
 }
 
 /** The machine's physical ports, EthernetInterfaces and adapter functions matched by permanent MAC. */
-function hostPorts(inventory: RedfishInventory): { ports: HostPort[] } {
+function hostPorts(inventory: RedfishInventory): HostPort[] {
   const ports: HostPort[] = [];
   const byMac = new Map<string, HostPort>();
   for (const nic of inventory.ethernetInterfaces.filter(isHostNic)) {
@@ -417,7 +415,7 @@ function hostPorts(inventory: RedfishInventory): { ports: HostPort[] } {
     ports.push(port);
     byMac.set(permanent, port);
   }
-  return { ports };
+  return ports;
 }
 
 function linkState(port: HostPort, physical: Resource | undefined): { detected: boolean; speedMbps: number | undefined } {
@@ -435,7 +433,7 @@ function linkState(port: HostPort, physical: Resource | undefined): { detected: 
 }
 
 function network(inventory: RedfishInventory): { cards: NetworkCard[]; networks: Record<string, NetworkState> } {
-  const { ports } = hostPorts(inventory);
+  const ports = hostPorts(inventory);
   const names = uniqueNames(ports.map((p) => p.key));
   const adapters = new Map((inventory.networkAdapters ?? []).map((a) => [pathOf(a), a]));
   const physicalPorts = new Map((inventory.networkPorts ?? []).map((p) => [pathOf(p), p]));
@@ -583,7 +581,6 @@ export function resourcesFromRedfish(inventory: RedfishInventory): { document: M
   const gpu = gpuCards(inventory.processors);
   const { cards, networks } = network(inventory);
   const diskList = disks(inventory, warnings);
-  const identity = identityFromRedfish(inventory);
 
   const document: MachineResources = {
     resources: {
@@ -605,7 +602,7 @@ export function resourcesFromRedfish(inventory: RedfishInventory): { document: M
       os_name: '',
       os_version: '',
       server: 'redfish',
-      server_name: identity.hostname,
+      server_name: hostnameOf(inventory.system),
       server_version: '',
     },
     api_version: '1.0',
