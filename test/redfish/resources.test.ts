@@ -128,7 +128,7 @@ describe('public-tower', () => {
     expect(m.document.resources.memory.total).toBe(1024 * GIB);
   });
 
-  it('reports the 10 present drives once each, keyed by their link paths', () => {
+  it('reports the 10 present drives once each, named after their links, with sizes beyond 2^53 printed exactly', () => {
     const disks = m.document.resources.storage.disks ?? [];
     expect(disks.map((d) => d.id).sort()).toEqual(['Disk-1-0', 'Disk-1-1', 'Disk-1-2', 'Disk-1-3', 'Disk-2-0', 'Disk-2-1', 'Disk-2-2', 'Disk-2-3', 'M.2-1', 'M.2-2']);
     const byId = new Map(disks.map((d) => [d.id, d]));
@@ -184,7 +184,7 @@ describe('public-localstorage', () => {
     ]);
   });
 
-  it('gives the server four rotary disks matched by serial and two NICs', () => {
+  it('gives the server four rotary 15000 rpm disks with their serials, and two NICs', () => {
     const devices = m.machine.physicalblockdevice_set ?? [];
     expect(devices.map((d) => [d.serial, d.tags]).sort()).toEqual([
       ['1234567', ['rotary', '15000rpm']],

@@ -13,7 +13,7 @@ import { hasCode, UsageError } from '../../errors.js';
 import type { ClientDeps } from '../../maas/client.js';
 import type { Credentials } from '../../maas/types.js';
 import { RedfishClient } from '../../redfish/client.js';
-import { readInventory, type RedfishInventory } from '../../redfish/inventory.js';
+import { readInventory } from '../../redfish/inventory.js';
 import { identityFromRedfish, resourcesFromRedfish } from '../../redfish/resources.js';
 import type { RunSummary } from '../../runner/progress.js';
 import { registerMachine } from './register-machine.js';
@@ -47,17 +47,14 @@ export interface RedfishReportDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The deploy-info collector answering the two machine-resources scripts from a BMC's inventory. */
-export function redfishCollector(inventory: RedfishInventory): DeployInfoCollector {
+/** The deploy-info collector answering the two machine-resources scripts with a document mapped from a BMC's inventory. */
+export function redfishCollector({ document, warnings }: ReturnType<typeof resourcesFromRedfish>): DeployInfoCollector {
   return {
     name: 'redfish',
     scripts: ['20-maas-03-machine-resources', '50-maas-01-commissioning'],
     timeoutMs: 10_000,
-    // The inventory was read before registering, so a BMC that cannot be read leaves nothing behind.
-    produce: async () => {
-      const { document, warnings } = resourcesFromRedfish(inventory);
-      return { stdout: formatResources(document), stderr: warnings.map((w) => `${w}\n`).join(''), exitCode: 0 };
-    },
+    // The inventory was read and mapped before registering, so a BMC that cannot be read leaves nothing behind.
+    produce: async () => ({ stdout: formatResources(document), stderr: warnings.map((w) => `${w}\n`).join(''), exitCode: 0 }),
   };
 }
 
@@ -85,7 +82,8 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
   });
   const inventory = await readInventory(bmc, options.bmcSystem);
   // What the mapping had to guess or leave out is the operator's to know, not only MAAS's.
-  for (const warning of resourcesFromRedfish(inventory).warnings) process.stderr.write(`warning: ${warning}\n`);
+  const mapped = resourcesFromRedfish(inventory);
+  for (const warning of mapped.warnings) process.stderr.write(`warning: ${warning}\n`);
 
   let settings: ReportSettings;
   if (fromConfig) {
@@ -102,7 +100,7 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
     );
     settings = { metadataUrl: registered.endpoint, credentials: registered.credentials, endpoint: registered.endpoint };
   }
-  const collector = redfishCollector(inventory);
+  const collector = redfishCollector(mapped);
   return runReport(
     settings,
     { ...(options.stateDir ? { stateDir: options.stateDir } : {}), force: Boolean(options.force), json: Boolean(options.json), debug: Boolean(options.debug) },
