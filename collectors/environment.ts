@@ -16,7 +16,7 @@ export function parseOsRelease(text: string): Map<string, string> {
   return values;
 }
 
-/** os_name/os_version by LXD's rules (§5.1): os-release files skipping ubuntu-core, then lsb-release. Pure. */
+/** os_name/os_version by LXD's rules (docs/protocol.md §6.1): os-release files skipping ubuntu-core, then lsb-release. Pure. */
 export function osIdentity(osRelease: readonly (string | undefined)[], lsbRelease: string | undefined): { name: string; version: string } {
   for (const text of osRelease) {
     if (text === undefined) continue;

@@ -11,7 +11,7 @@ export const SBP = '/sys/bus/pci/devices';
 const VPD_KEYWORDS = new Set(['CC', 'EC', 'FC', 'FN', 'MN', 'NA', 'PN', 'RM', 'SN']);
 
 /**
- * Parses PCI Vital Product Data (PCI 3.0 §6.4): an identifier-string resource (0x82) then
+ * Parses PCI Vital Product Data (PCI 3.0, section 6.4): an identifier-string resource (0x82) then
  * read-only (0x90) / read-write (0x91) keyword lists, until the end tag (0x78). Pure.
  */
 export function parseVpd(bytes: Uint8Array): { product_name?: string; entries?: Record<string, string> } {

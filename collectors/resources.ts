@@ -14,7 +14,7 @@ import { readStorage } from './storage.js';
 import { readSystem } from './system.js';
 import { readUsb } from './usb.js';
 
-/** The api_extensions machine-resources declares, in its order (§5.1). */
+/** The api_extensions machine-resources declares, in its order (docs/protocol.md §6.1). */
 export const API_EXTENSIONS = [
   'resources',
   'resources_cpu_socket',

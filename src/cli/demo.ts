@@ -59,7 +59,8 @@ export async function runDemo(argv: readonly string[], deps: DemoDeps = {}): Pro
     const systemId = decodeURIComponent(/\/metadata\/status\/([^/]+)\/?$/.exec(endpoint)?.[1] ?? '');
     if (!systemId) throw new DemoError(`the creds file ${credsPath} names no machine (endpoint ${endpoint})`);
 
-    // register-machine reports the hardware right after registering (Part A D4): check it did.
+    // register-machine reports the hardware right after registering (docs/design.md D4): check it
+    // did.
     if (!hasResults(server, systemId)) throw new DemoError(`register-machine left machine ${systemId} without hardware results: run it with --debug to see why`);
 
     const admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });

@@ -27,7 +27,7 @@ export interface MaasClientOptions {
 /** The metadata API version the client speaks (upstream's MD_VERSION). */
 export const METADATA_VERSION = '2012-03-01';
 
-/** List filters of `GET /api/2.0/machines/` (E9): values OR'ed within a filter, filters AND'ed. */
+/** List filters of `GET /api/2.0/machines/` (docs/protocol.md §3.2): values OR'ed within a filter, filters AND'ed. */
 export interface MachineFilters {
   hostname?: string[];
   mac_address?: string[];
@@ -56,7 +56,7 @@ export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
 }
 
 /**
- * The metadata base of §1.5: only the scheme and host[:port] of `url` are kept and
+ * The metadata base of docs/protocol.md §1.5: only the scheme and host[:port] of `url` are kept and
  * `/MAAS/metadata/2012-03-01/` is appended, so a creds file's `endpoint`
  * (…/MAAS/metadata/status/<id>) and a MAAS base URL give the same result.
  */
@@ -150,9 +150,9 @@ export class MaasClient {
   }
 
   /**
-   * POST api/2.0/machines/{id}/?op=regenerate_token (D5, an extension of the bundled server):
-   * a new token replaces the old one at once. A server without the op gives a clear CliError.
-   * Retried: a repeat after a lost answer only regenerates again.
+   * POST api/2.0/machines/{id}/?op=regenerate_token (docs/design.md D5, an extension of the bundled
+   * server): a new token replaces the old one at once. A server without the op gives a clear
+   * CliError. Retried: a repeat after a lost answer only regenerates again.
    */
   async regenerateMachineToken(systemId: string): Promise<TokenResponse> {
     const action = 'Regenerating machine credentials';
@@ -206,8 +206,9 @@ export class MaasClient {
   }
 
   /**
-   * POST <metadata>/ with op=signal then the fields in §3.1 order (absent ones omitted), then the
-   * files in the given order. Anything but exactly 200 is an error. Retried per the policy.
+   * POST <metadata>/ with op=signal then the fields in the order of docs/protocol.md §4.1 (absent
+   * ones omitted), then the files in the given order. Anything but exactly 200 is an error. Retried
+   * per the policy.
    */
   async signal(fields: SignalFields, files: SignalFile[]): Promise<void> {
     const action = `Sending the result of ${fields.name}`;

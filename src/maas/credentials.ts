@@ -1,5 +1,5 @@
-// Credentials: the "ck:tk:ts[:cs]" string, the creds YAML files (D9, both shapes read), and the
-// atomic, mode-0600 writer every creds file goes through.
+// Credentials: the "ck:tk:ts[:cs]" string, the creds YAML files (both shapes read), and the atomic,
+// mode-0600 writer every creds file goes through (docs/design.md D9; docs/protocol.md §1.2, §1.6).
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -30,7 +30,7 @@ export function formatCredentials(credentials: Credentials): string {
   return credentials.consumerSecret ? `${base}:${credentials.consumerSecret}` : base;
 }
 
-/** The creds YAML (D9): `reporting: maas: {...}` in block style with keys sorted. */
+/** The creds YAML (docs/design.md D9): `reporting: maas: {...}` in block style with keys sorted. */
 export function credsYaml(reporting: ReportingMaas): string {
   const maas = Object.fromEntries(
     Object.entries(reporting)

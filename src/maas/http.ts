@@ -1,6 +1,7 @@
 // The HTTP layer under MaasClient: Node's built-in fetch with a per-request timeout, multipart
 // bodies laid out as upstream's client lays them out, bounded retries with exponential backoff
-// and jitter, Retry-After, and clock-skew correction from the server's Date (read as UTC, D8).
+// and jitter, Retry-After, and clock-skew correction from the server's Date (read as UTC,
+// docs/design.md D8; docs/protocol.md §2.6).
 import { randomInt } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { MaasApiError, MaasUnreachableError, UsageError } from '../errors.js';
@@ -107,9 +108,9 @@ export function randomBoundary(): string {
 }
 
 /**
- * A multipart/form-data body laid out as upstream's client does (§2.7): the fields in order with
- * no Content-Type, then the files with name = filename and application/octet-stream, CRLF
- * line ends, and a CRLF after the closing delimiter.
+ * A multipart/form-data body laid out as upstream's client does (docs/protocol.md §2.7): the
+ * fields in order with no Content-Type, then the files with name = filename and
+ * application/octet-stream, CRLF line ends, and a CRLF after the closing delimiter.
  */
 export function encodeMultipart(
   fields: readonly (readonly [string, string])[],
@@ -268,7 +269,7 @@ export class HttpSession {
         method: request.method,
         headers,
         body: request.body ? request.body.bytes : undefined,
-        redirect: 'manual', // upstream's client must never be redirected (§2.2); neither are we
+        redirect: 'manual', // upstream's client must never be redirected (docs/protocol.md §2.2); neither are we
         signal: AbortSignal.timeout(timeoutMs),
       });
       body = new Uint8Array(await response.arrayBuffer());
@@ -289,7 +290,7 @@ export class HttpSession {
       if (!date) {
         this.log(`date field not in ${response.status} headers`);
       } else {
-        const serverMs = Date.parse(date); // RFC 1123 dates say GMT, so this is UTC (D8)
+        const serverMs = Date.parse(date); // RFC 1123 dates say GMT, so this is UTC (docs/design.md D8)
         if (Number.isNaN(serverMs)) this.log(`failed to convert date '${date}'`);
         else result.skewSeconds = Math.round((serverMs - this.now()) / 1000);
       }

@@ -1,4 +1,4 @@
-// OAuth 1.0a PLAINTEXT signing as MAAS expects it (PROTOCOL.md Part B §2.3). Written by hand
+// OAuth 1.0a PLAINTEXT signing as MAAS expects it (docs/protocol.md §2.3). Written by hand
 // because the upstream client's parameter order (nonce, timestamp, version, method, consumer
 // key, token, signature) is not the alphabetical order generic OAuth libraries produce.
 import { randomBytes } from 'node:crypto';

@@ -17,7 +17,7 @@ export interface TokenResponse {
   consumer_key: string;
 }
 
-/** The `reporting.maas` mapping of a creds file (D9). Keys are written sorted. */
+/** The `reporting.maas` mapping of a creds file (docs/design.md D9). Keys are written sorted. */
 export interface ReportingMaas {
   consumer_key: string;
   endpoint: string;
@@ -26,7 +26,7 @@ export interface ReportingMaas {
   consumer_secret?: string;
 }
 
-/** Node status codes (Part B E1). */
+/** Node status codes (docs/protocol.md §3.3). */
 export const NodeStatus = {
   NEW: 0,
   COMMISSIONING: 1,
@@ -54,7 +54,7 @@ export const NodeStatus = {
 } as const;
 export type NodeStatusCode = (typeof NodeStatus)[keyof typeof NodeStatus];
 
-/** Script-result status codes (Part B §3.3). */
+/** Script-result status codes (docs/protocol.md §4.3). */
 export const ScriptResultStatus = {
   PENDING: 0,
   RUNNING: 1,
@@ -71,7 +71,7 @@ export const ScriptResultStatus = {
 } as const;
 export type ScriptResultStatusCode = (typeof ScriptResultStatus)[keyof typeof ScriptResultStatus];
 
-/** Values of the signal `status` field the server accepts (Part B §3.2). */
+/** Values of the signal `status` field the server accepts (docs/protocol.md §4.2). */
 export const SIGNAL_STATUSES = [
   'OK',
   'FAILED',
@@ -97,7 +97,7 @@ export const DEPLOY_INFO_SCRIPTS = [
 ] as const;
 export type DeployInfoScriptName = (typeof DEPLOY_INFO_SCRIPTS)[number];
 
-/** One entry of `index.json` → `"1.0"` → `commissioning_scripts` (Part B §4.4). */
+/** One entry of `index.json` → `"1.0"` → `commissioning_scripts` (docs/protocol.md §5.4). */
 export interface ScriptIndexEntry {
   name: string;
   script_result_id?: number;
@@ -126,7 +126,7 @@ export interface ScriptIndex {
   };
 }
 
-/** The plain (non-file) fields of a signal request, in the order the client sends them (§3.1). */
+/** The plain (non-file) fields of a signal request, in the order the client sends them (docs/protocol.md §4.1). */
 export interface SignalFields {
   status: SignalStatus;
   error?: string;
@@ -301,8 +301,8 @@ export interface MachineJson {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Machine-resources JSON (Part B §5): LXD's resources API as MAAS's machine-resources prints it.
-// Fields marked optional are omitempty in Go: absent when zero or empty.
+// Machine-resources JSON (docs/protocol.md §6): LXD's resources API as MAAS's machine-resources
+// prints it. Fields marked optional are omitempty in Go: absent when zero or empty.
 
 export interface MachineResources {
   resources: Resources;
@@ -590,5 +590,5 @@ export interface NetworkState {
   ovn: null;
 }
 
-/** The api_extensions MAAS requires in a machine-resources document (§5.1). */
+/** The api_extensions MAAS requires in a machine-resources document (docs/protocol.md §6.1). */
 export const REQUIRED_API_EXTENSIONS = ['resources', 'resources_v2', 'api_os', 'resources_system', 'resources_usb_pci'] as const;

@@ -1,5 +1,5 @@
-// Maps a Redfish inventory to the machine-resources document (Part B §5) that the machine's own
-// collectors would have produced, as far as the BMC knows it. Pure: no I/O here.
+// Maps a Redfish inventory to the machine-resources document (docs/protocol.md §6, §6.6) that the
+// machine's own collectors would have produced, as far as the BMC knows it. Pure: no I/O here.
 //
 // What Redfish cannot tell is left empty or zero the way LXD leaves it on hardware without that
 // data: no kernel or OS (MAAS then keeps the machine's OS), one NUMA node 0, no PCI or USB device
@@ -97,7 +97,7 @@ const INSTRUCTION_SETS: Record<string, string> = {
 // ProcessorArchitecture alone, only where it leaves no doubt about the word size.
 const ARCHITECTURES: Record<string, string> = { Power: 'ppc64el', 'RISC-V': 'riscv64', IA64: 'ia64' };
 
-// Debian architecture → the `uname -m` name MAAS maps back (§5.4 item 1).
+// Debian architecture → the `uname -m` name MAAS maps back (docs/protocol.md §7.2).
 const KERNEL_ARCH: Record<string, string> = {
   amd64: 'x86_64',
   i386: 'i686',

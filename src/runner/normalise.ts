@@ -24,7 +24,7 @@ function objects(value: Json | undefined): JsonObject[] {
  * The machine-resources document without what changes while the hardware does not: every
  * interface's `counters`; memory `used` and `hugepages_used` (machine and per node); the
  * current CPU `frequency` of sockets and cores (the minimum and turbo frequencies stay); disk
- * and partition `mounted`. MAAS derives nothing from these (Part B §5), except a socket's
+ * and partition `mounted`. MAAS derives nothing from these (docs/protocol.md §7), except a socket's
  * current frequency as the last fallback for cpu_speed when the CPU has neither a model speed
  * nor a turbo frequency, and that value jitters from run to run. Text that is not a JSON
  * object (a failed run) is returned as it is.

@@ -1,6 +1,7 @@
 // report-results' orchestration: deliver what earlier runs spooled, fetch the machine's scripts
 // (for ids, names and timeouts), answer the six deploy-info scripts with the built-in
-// collectors (D6) and run any other script the server sent, then send one signal per result.
+// collectors (docs/design.md D6) and run any other script the server sent, then send one signal
+// per result (docs/protocol.md §5.7).
 // Every result is spooled before it is sent, so nothing is lost when MAAS cannot take it.
 // Change-only sync: a built-in result whose hardware data MAAS already holds is not sent again
 // (sync-state.ts decides); --force sends everything.
@@ -36,7 +37,7 @@ export interface ReportOptions {
   metadataUrl: string;
   credentials: Credentials;
   stateDir: string;
-  /** Run exactly the scripts the server sends instead of the built-in collectors (D6). */
+  /** Run exactly the scripts the server sends instead of the built-in collectors (docs/design.md D6). */
   serverScripts: boolean;
   /** Send every result, even those MAAS already holds unchanged. */
   force?: boolean;
@@ -317,8 +318,8 @@ async function loadScripts(
 }
 
 /**
- * Whether MAAS already holds exactly this result: the tarball carries each started result's
- * stored files as out/<name>.<result id>[.out|.err|.yaml] (§4.3), and they all match.
+ * Whether MAAS already holds exactly this result: the tarball carries each started result's stored
+ * files as out/<name>.<result id>[.out|.err|.yaml] (docs/protocol.md §5.3), and they all match.
  */
 async function alreadyStored(signal: SpooledSignal, paths: RunPaths): Promise<boolean> {
   const { name, script_result_id: id } = signal.fields;
@@ -335,7 +336,7 @@ async function alreadyStored(signal: SpooledSignal, paths: RunPaths): Promise<bo
 /**
  * The `commissioning_scripts` entries to run: those tagged deploy-info. Upstream also requires
  * `default: true`, which only MAAS's built-in scripts have, so it never runs a script a user
- * added; we run custom deploy-info scripts too (D6).
+ * added; we run custom deploy-info scripts too (docs/design.md D6).
  */
 export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
   let index: ScriptIndex;
@@ -436,7 +437,7 @@ function builtInsFor(names: readonly string[], deps: ReportDeps): DeployInfoColl
   return [...new Set(names.map((n) => deps.collectors.forScript(n)).filter((c): c is DeployInfoCollector => c !== undefined))];
 }
 
-/** The signal for a script the server sent and we ran (D1: real exit code, WORKING or TIMEDOUT). */
+/** The signal for a script the server sent and we ran (docs/design.md D1: real exit code, WORKING or TIMEDOUT). */
 function scriptSignal(entry: ScriptIndexEntry, outcome: ScriptOutcome): Omit<PendingSignal, 'entry' | 'builtIn'> {
   const files: SignalFile[] = [
     { name: `${entry.name}.out`, content: outcome.stdout },
@@ -470,7 +471,8 @@ function signalFields(entry: ScriptIndexEntry, exitStatus: number, timedOut: boo
   if (error !== undefined) fields.error = error;
   if (typeof entry.script_result_id === 'number') fields.script_result_id = entry.script_result_id;
   if (typeof entry.script_version_id === 'number') fields.script_version_id = entry.script_version_id;
-  // Keep §3.1's order (status, error, script_result_id, runtime, exit_status, name, script_version_id) for readers of the spool.
+  // Keep the order of docs/protocol.md §4.1 (status, error, script_result_id, runtime, exit_status,
+  // name, script_version_id) for readers of the spool.
   return {
     status: fields.status,
     ...(fields.error !== undefined ? { error: fields.error } : {}),

@@ -1,6 +1,7 @@
 // Runs one server-sent script the way MAAS's client does: the extracted file executed directly
-// with the §4.5 environment, stdout/stderr/combined captured through the terminal emulation,
-// $RESULT_PATH picked up, and a timeout that kills the script's whole process group (D7).
+// with the environment of docs/protocol.md §5.5, stdout/stderr/combined captured through the
+// terminal emulation, $RESULT_PATH picked up, and a timeout that kills the script's whole process
+// group (docs/design.md D7; docs/protocol.md §5.6).
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -23,7 +24,7 @@ export interface ScriptOutcome {
   combined: Buffer;
   /** What the script wrote to $RESULT_PATH, when it created that file. */
   result?: Buffer;
-  /** The real exit status (D1): the script's own code, 128+signal when killed, 124 on timeout. */
+  /** The real exit status (docs/design.md D1): the script's own code, 128+signal when killed, 124 on timeout. */
   exitStatus: number;
   timedOut: boolean;
   /** Wall-clock seconds. */
@@ -32,7 +33,7 @@ export interface ScriptOutcome {
   error?: string;
 }
 
-/** The paths a run of `name` uses under the run's base directory (§4.5). */
+/** The paths a run of `name` uses under the run's base directory (docs/protocol.md §5.5). */
 export interface RunPaths {
   base: string;
   scripts: string;
@@ -55,7 +56,7 @@ export interface ScriptEnvironmentOptions {
   timeoutSeconds: number | undefined;
 }
 
-/** The variables MAAS gives each script (§4.5), on top of the inherited environment. */
+/** The variables MAAS gives each script (docs/protocol.md §5.5), on top of the inherited environment. */
 export function scriptEnvironment({ paths, name, baseUrl, hasStarted, timeoutSeconds }: ScriptEnvironmentOptions): Record<string, string> {
   return {
     MAAS_BASE_URL: baseUrl,

@@ -4,7 +4,8 @@
 // fingerprint of its exit status and normalised outputs (normalise.ts) and a digest of each
 // file exactly as sent. A later result is "unchanged" only when its fingerprint is the same AND
 // MAAS still holds that delivery: index.json shows the same row finished, and the tarball's
-// copies of the stored files (out/<name>.<id>…, §4.3) are byte for byte the ones we sent.
+// copies of the stored files (out/<name>.<id>…, docs/protocol.md §5.3) are byte for byte the ones
+// we sent. See docs/design.md D11 and docs/protocol.md §5.8.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -33,7 +33,7 @@ export function textReply(status: number, body: string, contentType = 'text/plai
   return { status, body, contentType };
 }
 
-/** The request's `op`: query string first, then the form body (Part B §2.1). */
+/** The request's `op`: query string first, then the form body (docs/protocol.md §2.1). */
 export function requestOp(ctx: RequestContext): string | undefined {
   const fromQuery = ctx.url.searchParams.get('op');
   if (fromQuery !== null) return fromQuery;

@@ -1,4 +1,5 @@
-// Errors a request handler throws to answer with a MAAS-style error response (Part B §2.9).
+// Errors a request handler throws to answer with a MAAS-style error response
+// (docs/protocol.md §2.8).
 
 /** An HTTP error answer: status, body text and content type as MAAS sends them. */
 export class HttpError extends Error {

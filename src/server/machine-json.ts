@@ -1,4 +1,4 @@
-// Renders a stored machine as the API 2.0 machine JSON (Part B E1 "Other fields"), with the
+// Renders a stored machine as the API 2.0 machine JSON (docs/protocol.md §3.3), with the
 // hardware fields derived from its reports.
 import { HARDWARE_INFO_KEYS, NodeStatus, ScriptResultStatus } from '../maas/types.js';
 import type { MachineJson, NumaNodeJson } from '../maas/types.js';
@@ -52,7 +52,7 @@ export function nodeStatusLabel(status: number): string {
   return NODE_STATUS_LABELS[status] ?? `Status ${status}`;
 }
 
-/** Aggregate status of a script set, as MAAS computes it (Part B §6.3); empty set → PENDING. */
+/** Aggregate status of a script set, as MAAS computes it (docs/protocol.md §8.3); empty set → PENDING. */
 export function aggregateStatus(results: readonly ScriptResultRecord[]): number {
   const S = ScriptResultStatus;
   const has = (...codes: number[]) => results.some((r) => codes.includes(r.status));

@@ -1,5 +1,5 @@
-// OAuth 1.0a PLAINTEXT verification as MAAS does it (Part B §2.4), stricter where the spec
-// recommends: the consumer key must be the token's own, and the expected signature is never
+// OAuth 1.0a PLAINTEXT verification as MAAS does it (docs/protocol.md §2.4), stricter where the
+// spec recommends: the consumer key must be the token's own, and the expected signature is never
 // echoed in an error.
 import { timingSafeEqual } from 'node:crypto';
 import { HttpError } from './http-error.js';

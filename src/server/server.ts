@@ -36,7 +36,7 @@ export interface MaasServerOptions {
   bundlePath?: string;
 }
 
-/** An http.Server speaking the MAAS API subset of Part B; never crashes on bad input. */
+/** An http.Server speaking the MAAS API subset of docs/protocol.md; never crashes on bad input. */
 export function createMaasServer(options: MaasServerOptions): http.Server {
   const { store } = options;
   const now = options.now ?? (() => new Date());
@@ -153,7 +153,8 @@ function matchRoute(path: string): Route | undefined {
   if (/^\/MAAS\/api\/2\.0\/scripts\/?$/.test(path)) return { kind: 'scripts' };
   const script = /^\/MAAS\/api\/2\.0\/scripts\/([^/]+)\/?$/.exec(path);
   if (script) return { kind: 'script', name: decodePathSegment(script[1]!) };
-  // Metadata paths tolerate extra slashes; the version segment is not validated (Part B §2.1).
+  // Metadata paths tolerate extra slashes; the version segment is not validated
+  // (docs/protocol.md §2.1).
   const metadata = /^\/MAAS\/metadata\/+([^/]+)\/(.*)$/.exec(path);
   if (metadata) {
     const rest = metadata[2]!;
@@ -206,7 +207,7 @@ export interface StartOptions {
   bundlePath?: string;
   log?: (line: string) => void;
   now?: () => Date;
-  /** List the host running the server as a locked, annotated Deployed machine of this name (Part A item 6). */
+  /** List the host running the server as a locked, annotated Deployed machine of this name (docs/design.md requirement 6). */
   controllerHostname?: string;
 }
 

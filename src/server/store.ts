@@ -40,12 +40,12 @@ export interface MachineRecord {
   /** Index fields derived from `hardware` (set with withHardware()): its physical MACs and UUID. */
   macs: string[];
   hardwareUuid: string | null;
-  /** Error text stored by an OK signal (Part B §3.4). */
+  /** Error text stored by an OK signal (docs/protocol.md §4.4). */
   error: string;
   created: number;
 }
 
-/** One script result of a machine's script set (Part B §7 state model). */
+/** One script result of a machine's script set (docs/protocol.md §4.3). */
 export interface ScriptResultRecord {
   id: number;
   systemId: string;
@@ -165,5 +165,5 @@ export interface Store {
   close(): void;
 }
 
-/** Seconds a nonce is remembered; a timestamp older than this is rejected anyway (Part B §2.4). */
+/** Seconds a nonce is remembered; a timestamp older than this is rejected anyway (docs/protocol.md §2.4). */
 export const NONCE_TTL_SECONDS = 600;

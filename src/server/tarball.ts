@@ -1,4 +1,5 @@
-// Builds the maas-scripts tarball (Part B §4.3): plain ustar, integer mtimes, members in order.
+// Builds the maas-scripts tarball (docs/protocol.md §5.3): plain ustar, integer mtimes, members in
+// order.
 import { pack } from 'tar-stream';
 
 /** One tar member: path, mode, content. */

@@ -1,5 +1,5 @@
 // Field validation for machine creation and listing: MAC spellings, hostnames, architectures,
-// power types and booleans, with MAAS's error texts (Part B E1, E9).
+// power types and booleans, with MAAS's error texts (docs/protocol.md §3.1, §3.2).
 import { randomInt } from 'node:crypto';
 
 /** Normalises a MAC to lower-case colon form; undefined when it is not a MAC MAAS accepts. */
@@ -29,7 +29,7 @@ export const POWER_TYPES = [
 
 /**
  * Power types with which a machine needs no MAC. Upstream: only IPMI (and no power type at all for
- * a deployed machine). Extension (Part A item 1): `manual` too.
+ * a deployed machine). Extension (docs/design.md requirement 1, D14): `manual` too.
  */
 export const MAC_OPTIONAL_POWER_TYPES = ['', 'manual', 'ipmi'];
 

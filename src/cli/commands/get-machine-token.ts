@@ -13,7 +13,7 @@ export interface GetMachineTokenOptions {
   systemId: string;
   /** Output file; undefined or "-" means standard output. */
   tokenFile?: string;
-  /** Use the D5 op: a new token replaces the old one, which stops working at once. */
+  /** Use op=regenerate_token (docs/design.md D5): a new token replaces the old one, which stops working at once. */
   regenerate?: boolean;
 }
 

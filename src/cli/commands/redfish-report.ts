@@ -1,11 +1,11 @@
-// `maas-run-scripts redfish-report`: describes a machine that cannot run this tool (no SSH
-// access, or not Linux) from its BMC, out-of-band (Part A item 5). It reads the machine's
-// inventory over Redfish, registers it in MAAS as a Deployed machine as register-machine does
-// (idempotently: by its creds file, its NICs' MACs, then its name), and reports the
+// `maas-run-scripts redfish-report`: describes a machine that cannot run this tool (no SSH access,
+// or not Linux) from its BMC, out-of-band (docs/design.md requirement 5, D12). It reads the
+// machine's inventory over Redfish, registers it in MAAS as a Deployed machine as register-machine
+// does (idempotently: by its creds file, its NICs' MACs, then its name), and reports the
 // machine-resources document MAAS would get from the machine itself, through the same run as
 // report-results (spool, change-only sync). Only that document: lshw, the support report,
-// modaliases and serial ports describe a running OS, which a BMC does not see, and no script
-// MAAS sends is run here, as it would describe this host instead.
+// modaliases and serial ports describe a running OS, which a BMC does not see, and no script MAAS
+// sends is run here, as it would describe this host instead.
 import { readFile } from 'node:fs/promises';
 import type { DeployInfoCollector } from '../../../collectors/types.js';
 import { formatResources } from '../../../collectors/resources.js';

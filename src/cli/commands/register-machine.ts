@@ -1,5 +1,5 @@
-// register-machine: bring this host under MAAS as a Deployed machine, idempotently (D3, D4), and
-// write its machine credentials to <name>-creds.yaml.
+// register-machine: bring this host under MAAS as a Deployed machine, idempotently, and write its
+// machine credentials to <name>-creds.yaml (docs/design.md D3, D4; docs/protocol.md §1.3).
 import { join } from 'node:path';
 import { CliError, MaasApiError, UsageError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
@@ -31,7 +31,7 @@ export interface RegisterDeps {
   warn?: (line: string) => void;
 }
 
-/** How an existing machine was recognised (D3). */
+/** How an existing machine was recognised (docs/design.md D3). */
 export type MatchedBy = 'creds-file' | 'mac' | 'hostname';
 
 export interface RegisterResult {
@@ -53,9 +53,10 @@ interface Found {
 }
 
 /**
- * Registers this host (D3/D4): reuse the machine of a valid existing creds file, else one
- * listed with this host's physical MACs, else one with its hostname, else create one (hostname,
- * deployed=true, architecture, mac_addresses). Then fetch its token and write the creds file.
+ * Registers this host (docs/design.md D3, D4): reuse the machine of a valid existing creds file,
+ * else one listed with this host's physical MACs, else one with its hostname, else create one
+ * (hostname, deployed=true, architecture, mac_addresses). Then fetch its token and write the creds
+ * file.
  */
 export async function registerMachine(options: RegisterOptions, deps: RegisterDeps = {}): Promise<RegisterResult> {
   const print = deps.print ?? ((line) => process.stdout.write(`${line}\n`));
@@ -161,8 +162,9 @@ async function lookUp(client: MaasClient, macs: string[], hostname: string, warn
   return byName.length > 0 ? { machine: byName[0]!, matchedBy: 'hostname' } : undefined;
 }
 
-// Creates the machine (D4). A create that failed in a retryable way may still have succeeded on
-// the server, so before each new attempt the machine is looked up again (D3).
+// Creates the machine (docs/design.md D4). A create that failed in a retryable way may still have
+// succeeded on the server, so before each new attempt the machine is looked up again
+// (docs/design.md D3).
 async function create(
   client: MaasClient,
   identity: { hostname: string; macs: string[]; arch: string | undefined },
@@ -192,7 +194,8 @@ async function create(
           continue;
         }
         if (/already in use/i.test(error.body)) {
-          // D3: a MAC of this host is known to MAAS, so the host is registered already.
+          // A MAC of this host is known to MAAS, so the host is registered already
+          // (docs/design.md D3).
           const again = await lookUp(client, identity.macs, identity.hostname, warn);
           if (again) return { created: false, found: again };
           throw new CliError(
@@ -212,7 +215,7 @@ async function create(
   }
 }
 
-/** The CLI action: parses nothing (commander did), runs registerMachine with the real host, then reports (Part A item 3) unless `report` is false. */
+/** The CLI action: parses nothing (commander did), runs registerMachine with the real host, then reports (docs/design.md requirement 3) unless `report` is false. */
 export async function runRegisterMachine(
   options: RegisterOptions & { root?: string; report?: boolean; stateDir?: string; debug?: boolean },
 ): Promise<void> {

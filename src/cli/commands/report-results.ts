@@ -1,6 +1,7 @@
-// `maas-run-scripts report-results`: settings resolved as upstream does (§1.5), then the run of
-// src/runner/report.ts with this machine's collectors, progress output and the exit status:
-// 0 when everything was delivered or found unchanged, 1 (with a message saying what) otherwise.
+// `maas-run-scripts report-results`: settings resolved as upstream does (docs/protocol.md §1.5),
+// then the run of src/runner/report.ts with this machine's collectors, progress output and the exit
+// status: 0 when everything was delivered or found unchanged, 1 (with a message saying what)
+// otherwise.
 import { collectorForScript } from '../../../collectors/index.js';
 import type { DeployInfoCollector } from '../../../collectors/types.js';
 import { CliError, UsageError } from '../../errors.js';
@@ -59,7 +60,7 @@ export interface ReportSettings {
   endpoint?: string;
 }
 
-/** Resolves URL and credentials as upstream does (§1.5): flags win over the config file. */
+/** Resolves URL and credentials as upstream does (docs/protocol.md §1.5): flags win over the config file. */
 export async function resolveReportSettings(options: Pick<ReportResultsOptions, 'config' | 'machineToken' | 'metadataUrl'>): Promise<ReportSettings> {
   const creds = options.config !== undefined ? await readCredsFile(options.config) : undefined;
   const credentials = options.machineToken !== undefined ? parseCredentials(options.machineToken, '--machine-token') : creds?.credentials;

@@ -10,7 +10,7 @@ export interface ServeOptions {
   host: string;
   port: string;
   db?: string;
-  /** List this host as a Deployed, locked machine annotated as the MAAS controller (Part A item 6). */
+  /** List this host as a Deployed, locked machine annotated as the MAAS controller (docs/design.md requirement 6). */
   listController?: boolean;
   debug?: boolean;
 }

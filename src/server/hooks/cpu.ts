@@ -1,4 +1,4 @@
-// CPU facts MAAS derives from `resources.cpu` (Part B §5.4 items 3–5).
+// CPU facts MAAS derives from `resources.cpu` (docs/protocol.md §7.3, §7.4).
 import { optionalCount, optionalList, optionalNumber, optionalObject, optionalString, requireCount, requireNumber, requireObject, type JsonObject } from './validate.js';
 
 /** What the CPU section yields: count, speed in MHz, model, and thread ids per NUMA node. */

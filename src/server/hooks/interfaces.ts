@@ -1,4 +1,4 @@
-// Network interfaces MAAS derives from `networks` and `resources.network` (§5.4 item 6).
+// Network interfaces MAAS derives from `networks` and `resources.network` (docs/protocol.md §7.5).
 import type { HardwareInterface, HardwareLink, IdAllocator } from './hardware.js';
 import { networkContains, networkOf, parseIp } from './ip.js';
 import {

@@ -1,4 +1,5 @@
-// Memory and NUMA nodes MAAS derives from `resources.memory` and the CPU threads (§5.4 item 5).
+// Memory and NUMA nodes MAAS derives from `resources.memory` and the CPU threads
+// (docs/protocol.md §7.4).
 import type { HardwareNumaNode } from './hardware.js';
 import { optionalCount, optionalList, optionalObject, requireCount, requireObject, type JsonObject } from './validate.js';
 

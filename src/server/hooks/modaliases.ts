@@ -1,4 +1,4 @@
-// MAAS's hook on the output of `maas-list-modaliases` (Part B §5.4 item 10): a machine with a
+// MAAS's hook on the output of `maas-list-modaliases` (docs/protocol.md §7.9): a machine with a
 // Broadcom switch ASIC on its PCI bus is tagged `switch` plus the ASIC's tag and, when its DMI
 // modalias names them, the switch vendor and model; without such an ASIC those tags go.
 

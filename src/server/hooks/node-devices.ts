@@ -1,4 +1,5 @@
-// PCI and USB devices ("node devices") MAAS derives from `resources.pci`/`usb` (§5.4 item 8).
+// PCI and USB devices ("node devices") MAAS derives from `resources.pci`/`usb`
+// (docs/protocol.md §7.7).
 import { HardwareType, type HardwareNodeDevice } from './hardware.js';
 import { optionalCount, optionalList, optionalObject, optionalString, requireCount, requireKnownNuma, requireObject, requireString, type JsonObject } from './validate.js';
 

@@ -1,6 +1,7 @@
-// MAAS's processing of a `50-maas-01-commissioning` report (hook process_lxd_results, Part B
-// §5.4) as a pure function from (report, stored hardware) to new hardware, plus what the server
-// needs around it: release, MAC moves, duplicate UUIDs, and rendering into the machine JSON.
+// MAAS's processing of a `50-maas-01-commissioning` report (hook process_lxd_results,
+// docs/protocol.md §7) as a pure function from (report, stored hardware) to new hardware, plus what
+// the server needs around it: release, MAC moves, duplicate UUIDs, and rendering into the machine
+// JSON.
 import { REQUIRED_API_EXTENSIONS } from '../../maas/types.js';
 import { parseCpu } from './cpu.js';
 import type { HardwareInterface, IdAllocator, MachineHardware } from './hardware.js';
@@ -15,7 +16,7 @@ export type { HardwareDisk, HardwareInterface, HardwareLink, HardwareNodeDevice,
 export { hookView, renderHardware, type HookView } from './render-hardware.js';
 export { HookError, type HookEvent } from './validate.js';
 
-/** Hardware of a machine no report has described yet: one empty NUMA node 0 (Part B §6.1). */
+/** Hardware of a machine no report has described yet: one empty NUMA node 0 (docs/protocol.md §8.1). */
 export function emptyHardware(options: { architecture?: string; macAddresses?: readonly string[] } = {}): MachineHardware {
   const hw: MachineHardware = {
     version: 1,
@@ -99,7 +100,7 @@ export function processResources(input: ProcessInput): ProcessResult {
   }
 }
 
-/** Throws HookError(reason) when the document fails §5.4 preconditions or processing. */
+/** Throws HookError(reason) when the document fails the preconditions or processing of docs/protocol.md §7.1. */
 export function deriveHardware(input: ProcessInput): MachineHardware {
   return processResources(input).hardware;
 }
@@ -161,9 +162,10 @@ function sortKeys(record: Record<string, string>): Record<string, string> {
 }
 
 /**
- * Release (Part A item 4, our decision; upstream differs, §6.5): keep physical interfaces (minus
- * SR-IOV VFs), drop VLANs, bonds and bridges; clear the OS and the hugepage configuration. As in
- * MAAS, a bridge first hands its IPs to its parent (here: the first kept physical one below it).
+ * Release (docs/design.md requirement 4, D14; upstream differs, docs/protocol.md §8.3): keep
+ * physical interfaces (minus SR-IOV VFs), drop VLANs, bonds and bridges; clear the OS and the
+ * hugepage configuration. As in MAAS, a bridge first hands its IPs to its parent (here: the first
+ * kept physical one below it).
  */
 export function releaseHardware(hw: MachineHardware): MachineHardware {
   const byId = new Map(hw.interfaces.map((i) => [i.id, i]));

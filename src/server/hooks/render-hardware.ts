@@ -1,5 +1,5 @@
-// Renders stored hardware into the machine JSON fields MAAS's API shows (Part B §2.8 E1), and
-// into the shape of the fixtures' `hook` section (what MAAS stored), for comparisons.
+// Renders stored hardware into the machine JSON fields MAAS's API shows (docs/protocol.md §3.3),
+// and into the shape of the fixtures' `hook` section (what MAAS stored), for comparisons.
 import { HARDWARE_INFO_KEYS, type BlockDeviceJson, type HardwareInfoKey, type InterfaceJson, type MachineJson, type SubnetJson } from '../../maas/types.js';
 import type { HardwareInterface, MachineHardware } from './hardware.js';
 

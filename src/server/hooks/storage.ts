@@ -1,4 +1,4 @@
-// Physical block devices MAAS derives from `resources.storage.disks` (§5.4 item 7).
+// Physical block devices MAAS derives from `resources.storage.disks` (docs/protocol.md §7.6).
 import type { HardwareDisk, IdAllocator } from './hardware.js';
 import {
   HookError,

@@ -1,4 +1,4 @@
-// Architecture, OS, hardware UUID, DMI metadata and the virtual tag (§5.4 items 1, 2 and 9).
+// Architecture, OS, hardware UUID, DMI metadata and the virtual tag (docs/protocol.md §7.2, §7.8).
 import { HookError, optionalObject, optionalString, requireObject, requireString, type JsonObject } from './validate.js';
 
 // Kernel machine names MAAS knows (provisioningserver's kernel_to_debian_architecture).

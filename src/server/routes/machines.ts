@@ -1,6 +1,7 @@
-// API 2.0 machines: create (incl. the deployed path of Part A item 1), list with filters, read,
-// get_token, release, lock/unlock, set_workload_annotations, update of the power type, and the
-// extensions of Part A, each marked below.
+// API 2.0 machines: create (incl. the deployed path of docs/design.md requirement 1), list with
+// filters, read, get_token, release, lock/unlock, set_workload_annotations, update of the power
+// type, and the extensions of docs/design.md D5 and D14, each marked below
+// (docs/protocol.md §3, §8).
 import { NodeStatus, ScriptResultStatus } from '../../maas/types.js';
 import type { TokenResponse } from '../../maas/types.js';
 import { apiUser, jsonReply, requestOp, unknownOp } from '../context.js';
@@ -160,7 +161,7 @@ function createMachine(ctx: RequestContext): Reply {
       created: ctx.now().getTime() / 1000,
     };
     // MAAS keeps the MACs (as eth0, eth1, …) only together with an architecture when it does not
-    // require them (Part B E1, quirk 17); it validates them all the same.
+    // require them (docs/protocol.md §3.1); it validates them all the same.
     const record = withHardware(base, emptyHardware({ architecture, macAddresses: macsOptional && architecture === '' ? [] : macs }));
     if (deployed) {
       record.scriptSetId = createDeployInfoSet(store, systemId);
@@ -277,8 +278,8 @@ function tokenJson(token: TokenRecord | undefined): TokenResponse | null {
   return token ? { token_key: token.tokenKey, token_secret: token.tokenSecret, consumer_key: token.consumerKey } : null;
 }
 
-// Upstream lets administrators only read a token. Extension (D5): the owner may too; anyone
-// else gets 403 with an empty body.
+// Upstream lets administrators only read a token. Extension (docs/design.md D5): the owner may too;
+// anyone else gets 403 with an empty body.
 function tokenMachine(ctx: RequestContext, systemId: string): MachineRecord {
   const user = apiUser(ctx);
   const machine = ctx.store.getMachine(systemId);
@@ -292,8 +293,8 @@ function getToken(ctx: RequestContext, systemId: string): Reply {
   return jsonReply(tokenJson(ctx.store.machineToken(systemId)));
 }
 
-// Extension (D5): `POST …/?op=regenerate_token` atomically replaces the machine's token; the
-// old one fails with 401 at once. Owner or admin only.
+// Extension (docs/design.md D5): `POST …/?op=regenerate_token` atomically replaces the machine's
+// token; the old one fails with 401 at once. Owner or admin only.
 function regenerateToken(ctx: RequestContext, systemId: string): Reply {
   tokenMachine(ctx, systemId);
   const token = ctx.store.transaction(() => {
@@ -314,10 +315,11 @@ function lockedError(machine: MachineRecord, action: string): HttpError {
   return forbidden(`Machine ${machine.hostname} (${machine.systemId}) is locked: unlock it (op=unlock) before you ${action} it.`);
 }
 
-// Release (Part B §6.3) without disk erasing or power actions: READY when every deploy-info
-// result passed and hardware data exists, else NEW; owner, token and workload annotations go.
-// Extension (Part A item 4): physical interfaces are kept and only non-physical ones (VLANs,
-// bonds, bridges) removed, where upstream deletes every interface a report created.
+// Release (docs/protocol.md §8.3) without disk erasing or power actions: READY when every
+// deploy-info result passed and hardware data exists, else NEW; owner, token and workload
+// annotations go. Extension (docs/design.md requirement 4, D14): physical interfaces are kept and
+// only non-physical ones (VLANs, bonds, bridges) removed, where upstream deletes every interface a
+// report created.
 function release(ctx: RequestContext, systemId: string): Reply {
   const user = apiUser(ctx);
   const { store } = ctx;
@@ -344,8 +346,8 @@ function release(ctx: RequestContext, systemId: string): Reply {
   return jsonReply(renderMachine(store, released));
 }
 
-// Lock/unlock: a locked machine cannot be released or changed. Part A item 6 shows a machine
-// running a MAAS controller as Deployed and locked.
+// Lock/unlock: a locked machine cannot be released or changed. docs/design.md requirement 6 shows a
+// machine running a MAAS controller as Deployed and locked.
 function setLocked(ctx: RequestContext, systemId: string, locked: boolean): Reply {
   const user = apiUser(ctx);
   const machine = editableMachine(ctx, user, systemId);
@@ -376,9 +378,9 @@ function setWorkloadAnnotations(ctx: RequestContext, systemId: string): Reply {
   return jsonReply(renderMachine(ctx.store, next));
 }
 
-// Extension (Part A item 1): operations that need a network boot are refused, with a clear
-// message, for a machine without a MAC. This server boots nothing, so with a MAC they are refused
-// as unavailable.
+// Extension (docs/design.md requirement 1, D14): operations that need a network boot are refused,
+// with a clear message, for a machine without a MAC. This server boots nothing, so with a MAC they
+// are refused as unavailable.
 function netbootOperation(ctx: RequestContext, systemId: string, op: string): Reply {
   const user = apiUser(ctx);
   const machine = editableMachine(ctx, user, systemId);
@@ -392,8 +394,8 @@ function netbootOperation(ctx: RequestContext, systemId: string, op: string): Re
   throw conflict(`op=${op} needs a network boot, which this MAAS-compatible server does not provide.`);
 }
 
-// PUT: changes the power type (and parameters). Part A item 1: a machine registered without a
-// MAC that gets a power driver other than IPMI (or manual) must get a MAC too.
+// PUT: changes the power type (and parameters). docs/design.md requirement 1: a machine registered
+// without a MAC that gets a power driver other than IPMI (or manual) must get a MAC too.
 function updateMachine(ctx: RequestContext, systemId: string): Reply {
   const user = apiUser(ctx);
   const machine = editableMachine(ctx, user, systemId);
@@ -418,13 +420,14 @@ function updateMachine(ctx: RequestContext, systemId: string): Reply {
   return jsonReply(renderMachine(ctx.store, next));
 }
 
-/** The workload annotation that marks a machine running this MAAS controller (Part A item 6). */
+/** The workload annotation that marks a machine running this MAAS controller (docs/design.md requirement 6). */
 export const CONTROLLER_ANNOTATION = { 'maas-controller': 'region+rack' } as const;
 
 /**
- * Extension (Part A item 6): lists the host running the server as a machine — Deployed, owned by
- * `owner`, locked, annotated as a MAAS controller, with deploy-info scripts and a token so it can
- * report its hardware like any deployed machine. Reuses the machine of that hostname if present.
+ * Extension (docs/design.md requirement 6, D14): lists the host running the server as a machine —
+ * Deployed, owned by `owner`, locked, annotated as a MAAS controller, with deploy-info scripts and
+ * a token so it can report its hardware like any deployed machine. Reuses the machine of that
+ * hostname if present.
  */
 export function registerController(store: Store, hostname: string, owner: string, now: Date): MachineRecord {
   return store.transaction(() => {

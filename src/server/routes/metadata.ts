@@ -1,5 +1,6 @@
-// Metadata API for machine tokens: the maas-scripts tarball (Part B §4) and the signal
-// operation (Part B §3), including the processing of `50-maas-01-commissioning` (§5.4).
+// Metadata API for machine tokens: the maas-scripts tarball (docs/protocol.md §5) and the signal
+// operation (docs/protocol.md §4), including the processing of `50-maas-01-commissioning`
+// (docs/protocol.md §7).
 import { parse as parseYaml } from 'yaml';
 import { NodeStatus, SIGNAL_STATUSES, ScriptResultStatus } from '../../maas/types.js';
 import type { ScriptIndex, ScriptIndexEntry, SignalStatus } from '../../maas/types.js';
@@ -19,7 +20,7 @@ import type { TarMember } from '../tarball.js';
 
 const S = ScriptResultStatus;
 
-/** The machine whose token signed the request (Part B §2.5). */
+/** The machine whose token signed the request (docs/protocol.md §2.5). */
 function requestMachine(ctx: RequestContext): MachineRecord {
   if (ctx.caller.kind === 'anonymous') throw new HttpError(401, 'Forbidden', 'text/plain');
   const { systemId } = ctx.caller.token;
@@ -124,7 +125,7 @@ export function versionIndex(ctx: RequestContext): Reply {
 // ---------------------------------------------------------------------------------------------
 // Signal
 
-// Machine statuses whose signals are answered 200 with nothing stored (Part B §3.2).
+// Machine statuses whose signals are answered 200 with nothing stored (docs/protocol.md §4.2).
 const IGNORING_STATUSES: number[] = [
   NodeStatus.NEW,
   NodeStatus.BROKEN,
@@ -163,7 +164,7 @@ function signal(ctx: RequestContext): Reply {
   if (machine.status !== NodeStatus.DEPLOYED && machine.status !== NodeStatus.COMMISSIONING) {
     throw conflict(`Machine status isn't valid (status is ${nodeStatusLabel(machine.status)})`);
   }
-  // The whole signal is one transaction: a 409 below leaves nothing stored (Part B §3.2).
+  // The whole signal is one transaction: a 409 below leaves nothing stored (docs/protocol.md §4.2).
   ctx.store.transaction(() => commissioningSignal(ctx, machine, status, resultId));
   return OK_REPLY;
 }
@@ -227,7 +228,7 @@ function commissioningSignal(ctx: RequestContext, machine: MachineRecord, status
     }
   }
 
-  // Machine-status effect (Part B §3.4).
+  // Machine-status effect (docs/protocol.md §4.4).
   const current = store.getMachine(machine.systemId)!;
   const anyFailed = () => store.resultsOfSet(setId).some((r) => r.status === S.FAILED);
   const refuse = (target: number) => {
@@ -243,7 +244,8 @@ function commissioningSignal(ctx: RequestContext, machine: MachineRecord, status
     } else if (status === 'TESTING') {
       store.putMachine({ ...current, status: NodeStatus.TESTING });
     } else {
-      // OK on a deployed machine: READY, owner cleared, token revoked, as upstream does (D2).
+      // OK on a deployed machine: READY, owner cleared, token revoked, as upstream does
+      // (docs/design.md D2).
       const token = store.machineToken(current.systemId);
       if (token) store.deleteToken(token.tokenKey);
       store.putMachine({ ...current, status: NodeStatus.READY, owner: null, workloadAnnotations: {}, error: field(form, 'error') ?? '' });
@@ -297,7 +299,8 @@ function commitResult(ctx: RequestContext, machine: MachineRecord, result: Scrip
   const event = (description: string) => store.addEvent({ systemId: machine.systemId, at: now, type: 'Script result', description });
   const next: ScriptResultRecord = { ...result };
   if (status === 'TIMEDOUT') {
-    // The exit status is not updated: the hook below sees the previously stored one (quirk 19).
+    // The exit status is not updated: the hook below sees the previously stored one
+    // (docs/protocol.md §4.3).
     next.exitStatus = store.getResult(result.id)?.exitStatus ?? null;
     next.status = S.TIMEDOUT;
   } else {
@@ -346,7 +349,7 @@ function yamlStatus(text: string): number | undefined | 'invalid' {
   return typeof value === 'string' && value in YAML_STATUSES ? YAML_STATUSES[value] : 'invalid';
 }
 
-// MAAS's hook on the `.out` of maas-list-modaliases (Part B §5.4 item 10): switch tags. Output
+// MAAS's hook on the `.out` of maas-list-modaliases (docs/protocol.md §7.9): switch tags. Output
 // that is not UTF-8 fails the hook, as upstream's decode does. Returns false when it failed.
 function processModaliases(ctx: RequestContext, systemId: string, stdout: Buffer, now: number): boolean {
   const { store } = ctx;
@@ -369,8 +372,8 @@ function processModaliases(ctx: RequestContext, systemId: string, stdout: Buffer
   return true;
 }
 
-// MAAS's hook on the `.out` of 50-maas-01-commissioning (Part B §5.4). Returns false when it
-// failed (the result then becomes FAILED and an event says why; the request still succeeds).
+// MAAS's hook on the `.out` of 50-maas-01-commissioning (docs/protocol.md §7). Returns false when
+// it failed (the result then becomes FAILED and an event says why; the request still succeeds).
 function processResources(ctx: RequestContext, systemId: string, stdout: Buffer, now: number): boolean {
   const { store } = ctx;
   const machine = store.getMachine(systemId)!;
@@ -386,8 +389,8 @@ function processResources(ctx: RequestContext, systemId: string, stdout: Buffer,
     return false;
   }
 
-  // Cross-machine effects (quirk 12): an interface whose MAC another machine has moves here;
-  // a hardware UUID another machine has too is cleared on all of them.
+  // Cross-machine effects (docs/protocol.md §7.10): an interface whose MAC another machine has
+  // moves here; a hardware UUID another machine has too is cleared on all of them.
   const macs = hardwareMacs(hardware);
   const uuid = hardwareUuid(hardware);
   const others = new Map<string, MachineRecord>();

@@ -1,13 +1,14 @@
-// The six deploy-info scripts this server hands a deployed machine (Part B §4.2). They are this
-// project's own: each asks `maas-run-scripts collect --only <collector>` for exactly what the
-// built-in collector prints, so a run through any MAAS client (the upstream Python one included)
-// uploads the same outputs as our client's built-in collectors. The CLI is taken from PATH when it
-// is ours, else downloaded once per run from `$MAAS_BASE_URL/MAAS/maas-run-scripts` into
-// `$DOWNLOAD_PATH` (it needs Node >= 20 on the host), as upstream's resources script downloads
-// its machine-resources binary. Kept as string constants so the single-file build carries them.
+// The six deploy-info scripts this server hands a deployed machine (docs/protocol.md §5.2,
+// docs/design.md D13). They are this project's own: each asks `maas-run-scripts collect --only
+// <collector>` for exactly what the built-in collector prints, so a run through any MAAS client
+// (the upstream Python one included) uploads the same outputs as our client's built-in collectors.
+// The CLI is taken from PATH when it is ours, else downloaded once per run from
+// `$MAAS_BASE_URL/MAAS/maas-run-scripts` into `$DOWNLOAD_PATH` (it needs Node >= 20 on the host),
+// as upstream's resources script downloads its machine-resources binary. Kept as string constants
+// so the single-file build carries them.
 import type { DeployInfoScriptName } from '../../maas/types.js';
 
-/** A script of the server's catalogue, with what index.json says about it (§4.4). */
+/** A script of the server's catalogue, with what index.json says about it (docs/protocol.md §5.4). */
 export interface CatalogueScript {
   name: DeployInfoScriptName;
   /** Id of the script's current version. */

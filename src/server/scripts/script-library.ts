@@ -1,6 +1,6 @@
 // Every script the server knows: the built-in deploy-info catalogue (default scripts) and the
-// scripts administrators uploaded. Which of them make up a deployed machine's deploy-info set,
-// what index.json says about each, and the script JSON of the API (Part B §4.2, §4.4).
+// scripts administrators uploaded. Which of them make up a deployed machine's deploy-info set, what
+// index.json says about each, and the script JSON of the API (docs/protocol.md §3.8, §5.2, §5.4).
 import type { Store, ScriptRecord } from '../store.js';
 import { DEPLOY_INFO_CATALOGUE } from './deploy-info.js';
 import { HARDWARE_TYPES, PARALLEL_MODES, SCRIPT_TYPES, embeddedMetadata, formatDuration, parseDuration } from './script-form.js';
@@ -107,10 +107,10 @@ export function servedScript(store: Store, name: string): ServedScript | undefin
 /**
  * The scripts of a deployed machine's deploy-info set, sorted by name: the built-ins and every
  * uploaded commissioning script tagged deploy-info. Extension: upstream puts only default
- * (built-in) scripts in this set, and its client skips entries that are not default; this
- * project's client runs them (D6), and index.json still says `default: false` for them.
- * Destructive scripts never run on a deployed machine, and scripts bound to hardware
- * (for_hardware) are left out: this server does not match hardware to scripts.
+ * (built-in) scripts in this set, and its client skips entries that are not default; this project's
+ * client runs them (docs/design.md D6), and index.json still says `default: false` for them.
+ * Destructive scripts never run on a deployed machine, and scripts bound to hardware (for_hardware)
+ * are left out: this server does not match hardware to scripts.
  */
 export function deployInfoScripts(store: Store): ServedScript[] {
   const uploaded = store
