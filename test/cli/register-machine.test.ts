@@ -78,7 +78,7 @@ const partLength = (boundary: string, part: RecordedPart) =>
   Buffer.byteLength(`--${boundary}\r\n${part.headers.map((h) => `${h}\r\n`).join('')}\r\n`) + part.value.length + 2;
 
 describe('register-machine on the wire', () => {
-  it("sends the register and get_token requests upstream's client sends, plus only the D3/D4 additions", async () => {
+  it("sends the register and get_token requests upstream's client sends, plus only the additions of docs/design.md D3 and D4", async () => {
     const recorded = wire('register-ok');
     const upstreamCreate = recorded.find((r) => r.method === 'POST')!;
     const upstreamToken = recorded.find((r) => r.path.includes('op=get_token'))!;
@@ -97,7 +97,8 @@ describe('register-machine on the wire', () => {
     expect(create.header('content-length')).toBe(String(create.body.length));
     const { boundary, parts, endsWithClosingCrlf } = create.multipart!;
     expect(endsWithClosingCrlf).toBe(true);
-    // Upstream's two fields come first, byte for byte; then only D4's architecture and MACs.
+    // Upstream's two fields come first, byte for byte; then only the architecture and MACs of
+    // docs/design.md D4.
     const upstreamParts = upstreamCreate.multipart!.parts;
     expect(parts.slice(0, 2).map((p) => [p.headers, p.value.toString()])).toEqual(upstreamParts.map((p) => [p.part_headers, p.value]));
     const additions = parts.slice(2);
@@ -116,7 +117,7 @@ describe('register-machine on the wire', () => {
     expect(masked(token.header('authorization'))).toBe(masked(header(upstreamToken, 'Authorization')));
   });
 
-  it('only looks machines up with the list filters before creating (D3)', async () => {
+  it('only looks machines up with the list filters before creating (docs/design.md D3)', async () => {
     const maas = await fake();
     const root = await hostTree('web01', { eno1: '52:54:00:aa:bb:01', eno2: '52:54:00:aa:bb:02' });
     const run = await register(maas.url, maas.adminKey, ['--root', root, '--dir', await dir()]);

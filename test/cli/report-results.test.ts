@@ -180,7 +180,8 @@ describe('report-results against the bundled server', () => {
   it('reports this machine after register-machine: the server shows its CPUs, memory, disks and interfaces, Deployed; release makes it Ready', async () => {
     const dir = await mkdtemp(join(work, 'register-'));
     const stateDir = join(dir, 'state');
-    // register-machine reports right away (Part A item 3): no report-results run is needed.
+    // register-machine reports right away (docs/design.md requirement 3): no report-results run is
+    // needed.
     const registered = await runCli(['register-machine', server.url, server.adminKey, '--dir', dir, '--hostname', 'this-host', '--state-dir', stateDir], { env: FAST_RETRIES });
     expect(registered.exitCode, registered.stderr).toBe(0);
     expect(registered.stdout).toMatch(/done: 6 delivered/);
@@ -285,7 +286,7 @@ describe('report-results against the bundled server', () => {
       expect(stored.get('92-custom-hangs')?.status).toBe(ScriptResultStatus.TIMEDOUT);
       expect((await admin.readMachine(machine.systemId)).status_name).toBe('Deployed');
 
-      // D1: real exit codes with WORKING, 124 with TIMEDOUT; never FAILED or OK.
+      // docs/design.md D1: real exit codes with WORKING, 124 with TIMEDOUT; never FAILED or OK.
       const sent = signals(proxy.seen);
       expect(new Set(sent.map((r) => part(r, 'status')))).toEqual(new Set(['WORKING', 'TIMEDOUT']));
       const hung = sent.find((r) => part(r, 'name') === '92-custom-hangs')!;
@@ -559,7 +560,7 @@ describe('report-results on the wire', () => {
     expect(String(post.headers.authorization)).toMatch(/^OAuth oauth_nonce="\d+", oauth_timestamp="\d+", oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key="[^"]+", oauth_token="[^"]+", oauth_signature="%26[^"]+"$/);
   });
 
-  it('differs from upstream on purpose for a failing script: the real exit code and its error (D1)', async () => {
+  it('differs from upstream on purpose for a failing script: the real exit code and its error (docs/design.md D1)', async () => {
     const [expected, { run, seen, proxy }] = await Promise.all([recorded('report-results-script-fails'), runLikeTheRecording(3)]);
     expect(run.exitCode, run.stderr).toBe(0);
     const port = new URL(proxy.url).port;

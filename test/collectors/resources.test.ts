@@ -1,5 +1,6 @@
-// The whole machine-resources document: on this machine (MAAS's acceptance preconditions, Part B
-// §5.4, and the machine the bundled server makes of it), as the collector's output, and on edge trees.
+// The whole machine-resources document: on this machine (MAAS's acceptance preconditions,
+// docs/protocol.md §7.1, and the machine the bundled server makes of it), as the collector's
+// output, and on edge trees.
 import { networkInterfaces, totalmem, cpus } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_EXTENSIONS, collectMachineResources, resourcesCollector } from '../../collectors/resources.js';
@@ -13,7 +14,7 @@ const MAAS_ARCHITECTURES = ['x86_64', 'i686', 'aarch64', 'ppc64le', 's390x', 'mi
 
 type Check = [path: string, value: unknown, type: 'string' | 'number' | 'boolean' | 'object' | 'array' | 'nullable-object'];
 
-/** Every field MAAS reads without a default ("req" in §5.2–§5.3), with its JSON type. */
+/** Every field MAAS reads without a default (docs/protocol.md §6.4), with its JSON type. */
 function requiredFields(doc: MachineResources): Check[] {
   const r = doc.resources;
   const checks: Check[] = [

@@ -114,7 +114,7 @@ export function parseMultipart(body: Buffer, boundary: string): { parts: Recorde
   return { parts, endsWithClosingCrlf: text.endsWith(`${delimiter}--\r\n`) };
 }
 
-/** Parses an OAuth Authorization header into percent-decoded parameters (as MAAS does, §2.4). */
+/** Parses an OAuth Authorization header into percent-decoded parameters (as MAAS does, docs/protocol.md §2.4). */
 export function parseOAuthHeader(value: string | undefined): Record<string, string> | undefined {
   if (!value?.startsWith('OAuth ')) return undefined;
   const params: Record<string, string> = {};

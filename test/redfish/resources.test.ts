@@ -1,6 +1,6 @@
 // Each DMTF mockup read through the Redfish client and mapped to the machine-resources document,
 // checked against the ground-truth tables of the fixtures' README, then processed by the bundled
-// server's §5.4 hook to see the machine MAAS would show.
+// server's hook (docs/protocol.md §7) to see the machine MAAS would show.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatResources } from '../../collectors/resources.js';
 import { CliError } from '../../src/errors.js';

@@ -1,5 +1,5 @@
 // Bad input gets a 4xx with a MAAS-style body, never a crash, never half a request stored; every
-// response carries a Date and none redirects (Part B §2.2, §2.4, §2.9).
+// response carries a Date and none redirects (docs/protocol.md §2.2, §2.4, §2.8).
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptResultStatus } from '../../src/maas/types.js';

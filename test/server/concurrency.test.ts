@@ -1,5 +1,5 @@
-// Must-show 4: 200 machines × 6 signals sent at once to the SQLite store — every result stored
-// exactly once, in its own machine, nothing lost and nothing mixed.
+// A fleet reporting at once: 200 machines × 6 signals sent together to the SQLite store — every
+// result stored exactly once, in its own machine, nothing lost and nothing mixed.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,8 @@
-// Must-show 2: the lifecycle of a deployed machine over the API, with both stores — creation
-// rules (Part A item 1), reports, release to Ready/New (item 4), token regeneration and
-// permissions (D5, Part B §6.4), FAILED/OK signal semantics (D2), lock, annotations, netboot
-// refusal, and the cross-machine effects of reports.
+// The lifecycle of a deployed machine over the API, with both stores — creation rules
+// (docs/design.md requirement 1), reports, release to Ready/New (docs/design.md requirement 4),
+// token regeneration and permissions (docs/design.md D5; docs/protocol.md §8.5), FAILED/OK signal
+// semantics (docs/design.md D2), lock, annotations, netboot refusal, and the cross-machine effects
+// of reports.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

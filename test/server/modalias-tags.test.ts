@@ -1,5 +1,5 @@
 // The hook on maas-list-modaliases over the API, on both stores: the modaliases a deployed
-// machine reports decide its switch tags in tag_names (Part B §5.4 item 10, §3.3).
+// machine reports decide its switch tags in tag_names (docs/protocol.md §7.9, §4.3).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

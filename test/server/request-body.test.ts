@@ -1,5 +1,5 @@
-// Form parsing as Django does it (Part B §2.7): a part is a file exactly when it has a filename;
-// part content types are ignored.
+// Form parsing as Django does it (docs/protocol.md §2.7): a part is a file exactly when it has a
+// filename; part content types are ignored.
 import { describe, expect, it } from 'vitest';
 import { parseForm } from '../../src/server/request-body.js';
 

@@ -1,4 +1,4 @@
-// Must-show 1: each MAAS sample, signalled as 50-maas-01-commissioning for a deployed machine,
+// Each MAAS sample, signalled as 50-maas-01-commissioning for a deployed machine,
 // yields over the API the machine fields, metadata, NUMA nodes, block devices and interfaces
 // that MAAS's own code derived (the `hook` section of the matching .maas-view.json).
 /* eslint-disable @typescript-eslint/no-explicit-any -- compares untyped fixture JSON with API JSON */

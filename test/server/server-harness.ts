@@ -40,7 +40,7 @@ export function splitKey(key: string): { ck: string; tk: string; ts: string } {
   return { ck, tk, ts };
 }
 
-/** An Authorization header as the upstream client sends it (§2.3). */
+/** An Authorization header as the upstream client sends it (docs/protocol.md §2.3). */
 export function oauthHeader(key: string, options: { timestamp?: number; nonce?: string } = {}): string {
   const { ck, tk, ts } = splitKey(key);
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
@@ -95,7 +95,7 @@ export async function machineToken(h: Harness, systemId: string, key: string): P
   return `${t.consumer_key}:${t.token_key}:${t.token_secret}`;
 }
 
-/** Sends one signal as the client does (§3.1): fields, then .out/.err/combined files. */
+/** Sends one signal as the client does (docs/protocol.md §4.1): fields, then .out/.err/combined files. */
 export async function signal(
   h: Harness,
   token: string,

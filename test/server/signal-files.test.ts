@@ -1,5 +1,6 @@
-// Part B §3.3 step 2 on both stores: every file of one signal that names the same script goes to
-// one result, also when that result does not exist yet and no script_result_id is sent.
+// docs/protocol.md §4.3, step 2, on both stores: every file of one signal that names the same
+// script goes to one result, also when that result does not exist yet and no script_result_id is
+// sent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptResultStatus } from '../../src/maas/types.js';
 import { STORE_KINDS, call, createDeployed, startHarness, type Harness } from './server-harness.js';
@@ -62,7 +63,8 @@ describe.each(STORE_KINDS)('files of one signal with the %s store', (kind) => {
     const { systemId, token } = await createDeployed(h, { hostname: `fields-${kind}` });
     const setId = h.store.getMachine(systemId)!.scriptSetId!;
     const lshw = h.store.resultsOfSet(setId).find((r) => r.name === 'maas-lshw')!;
-    // Files named after another script still go to the result the id names (Part B §3.3 step 2).
+    // Files named after another script still go to the result the id names (docs/protocol.md §4.3,
+    // step 2).
     const response = await call(h, 'POST', '/metadata/2012-03-01/?op=signal', token, {
       fields: { status: 'WORKING', script_result_id: String(lshw.id), result: '5', script_result: '4', exit_status: '3' },
       files: { 'renamed.out': 'x\n' },

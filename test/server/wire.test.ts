@@ -31,7 +31,7 @@ function recorded(scenario: string): RecordedRequest[] {
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as RecordedRequest);
 }
 
-// Rebuilds the multipart body as the client laid it out (§2.7).
+// Rebuilds the multipart body as the client laid it out (docs/protocol.md §2.7).
 function multipartBody(multipart: NonNullable<RecordedRequest['multipart']>): Buffer {
   const chunks: Buffer[] = [];
   for (const part of multipart.parts) {

@@ -1,9 +1,9 @@
-// Builds small machine-resources documents for hook tests: PROTOCOL.md §5.4's compact example
-// (one virtio NIC, one virtio disk, two threads) plus targeted overrides.
+// Builds small machine-resources documents for hook tests: the minimal report of
+// docs/protocol.md §7.11 (one virtio NIC, one virtio disk, two threads) plus targeted overrides.
 
 type Json = Record<string, unknown>;
 
-/** The §5.4 compact example document; every call returns a fresh copy to modify. */
+/** The minimal report of docs/protocol.md §7.11; every call returns a fresh copy to modify. */
 export function compactReport(): Json {
   return {
     api_version: '1.0',

@@ -1,4 +1,4 @@
-// The modalias hook alone (Part B §5.4 item 10): which modaliases make a machine a switch, and
+// The modalias hook alone (docs/protocol.md §7.9): which modaliases make a machine a switch, and
 // which vendor and model tags its DMI modalias gives.
 import { describe, expect, it } from 'vitest';
 import { tagsFromModaliases } from '../../../src/server/hooks/modaliases.js';

@@ -1,5 +1,5 @@
-// The processing of one report as a whole: §5.4's compact example, preconditions, re-reports,
-// release, MAC moves and duplicate UUIDs.
+// The processing of one report as a whole: the minimal report of docs/protocol.md §7.11,
+// preconditions, re-reports, release, MAC moves and duplicate UUIDs.
 import { describe, expect, it } from 'vitest';
 import {
   HookError,
@@ -29,7 +29,7 @@ function hookFailure(run: () => unknown): HookError {
   throw new Error('expected a HookError');
 }
 
-describe('the compact example of PROTOCOL.md §5.4', () => {
+describe('the minimal report of docs/protocol.md §7.11', () => {
   const hw = deployed(JSON.stringify(compactReport()));
   const json = renderHardware(hw, 'x7ghqk');
 

@@ -1,5 +1,5 @@
-// The maas-scripts tarball and the deploy-info scripts in it: layout and index.json as MAAS
-// sends them (Part B §4.2–§4.4), and the scripts themselves, run with bash as any MAAS client
+// The maas-scripts tarball and the deploy-info scripts in it: layout and index.json as MAAS sends
+// them (docs/protocol.md §5.2–§5.4), and the scripts themselves, run with bash as any MAAS client
 // would run them, printing exactly what our built-in collectors print.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
