@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { normaliseMaasUrl } from '../maas/client.js';
 import { parseCredentials } from '../maas/credentials.js';
 import type { Credentials } from '../maas/types.js';
+import { UsageError } from '../errors.js';
+import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
 
 /** Options every command can read: the global flags given before the command name. */
@@ -16,6 +18,9 @@ export function buildProgram(): Command {
     .description('Bring running Linux machines under MAAS without disturbing them: register them as Deployed and keep their hardware data current.')
     .version(VERSION, '-V, --version')
     .option('--debug', 'show details (script output, stack traces) while running', false)
+    .addOption(
+      new Option('--priority <mode>', `CPU and IO priority of the tool and of every command it starts: idle (nice ${IDLE_NICE}, idle IO class) or normal; default: $${PRIORITY_ENV}, else idle`).choices(['idle', 'normal']),
+    )
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
@@ -25,7 +30,16 @@ export function buildProgram(): Command {
     })
     // The command list shows names only (each command's --help shows its arguments), so the
     // descriptions get the width of the terminal instead of a column past it.
-    .configureHelp({ subcommandTerm: (command) => command.name() });
+    .configureHelp({ subcommandTerm: (command) => command.name() })
+    // The tool drops to idle priority before a command does any work (serve, the test server,
+    // keeps its own; it lowers itself only if it ever starts a command).
+    .hook('preAction', (root, action) => {
+      const fromEnv = process.env[PRIORITY_ENV];
+      const mode = (root.opts() as { priority?: PriorityMode }).priority ?? parsePriorityMode(fromEnv || undefined);
+      if (fromEnv && mode === undefined) throw new UsageError(`${PRIORITY_ENV}=${fromEnv} is not a priority: set it to idle or normal (or unset it)`);
+      choosePriority(mode ?? 'idle');
+      if (action.name() !== 'serve') void ensureOwnPriority();
+    });
 
   program
     .command('report-results')

@@ -1,6 +1,18 @@
-// Runs an external command the non-disruptive way: idle CPU and IO priority (nice, ionice),
-// LC_ALL=C, no shell, a timeout that kills the whole process group, and a clear "not found".
-import { accessSync, constants } from 'node:fs';
+// Runs an external command the non-disruptive way: idle CPU and IO priority, LC_ALL=C, no
+// shell, a timeout that kills the whole process group, and a clear "not found".
+//
+// The priority is the tool's own. It runs beside a production workload, so by default the whole
+// process drops to the lowest CPU priority (nice 19) and the idle IO class before anything is
+// started, and every command or script inherits both: no `nice`/`ionice` wrapper per command,
+// and a command such as lshw does not compete with the tool itself for a core.
+// Linux keeps both priorities per thread, and a new thread or process takes them from the thread
+// that creates it. So nice 19 is set on every thread that exists (Node starts its helper threads
+// before any of our code runs); later threads and every child are made by threads that have it.
+// Node has no call for the IO priority, so `ionice -c 3 -p PID` runs once for the main thread,
+// the one that starts children; commands and scripts wait for it before they start.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** What a finished (or killed) command left behind. Never throws for a failing command. */
@@ -27,10 +39,7 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Kills the command's process group when aborted (the runner's per-collector timeout). */
   signal?: AbortSignal;
-  /**
-   * Called once the command's process exists: started as `nice`, which becomes `ionice` and then
-   * the command itself within the same process. Not called for a command missing or not started.
-   */
+  /** Called once the command's process exists. Not called for a command missing or not started. */
   onSpawn?: () => void;
 }
 
@@ -89,13 +98,60 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** Wraps `argv` so it runs at idle CPU and IO priority, using whichever of nice/ionice exist. */
-async function lowPriority(argv: string[], searchPath: readonly string[]): Promise<string[]> {
-  const [ionice, nice] = await Promise.all([findExecutable('ionice', searchPath), findExecutable('nice', searchPath)]);
-  let wrapped = argv;
-  if (ionice) wrapped = [ionice, '-c', '3', ...wrapped];
-  if (nice) wrapped = [nice, '-n', '19', ...wrapped];
-  return wrapped;
+/** `idle` (the default): nice 19 and the idle IO class. `normal`: the priority the tool was started with. */
+export type PriorityMode = 'idle' | 'normal';
+
+/** Environment knob with the meaning of the global --priority option (the option wins). */
+export const PRIORITY_ENV = 'MAAS_RUN_SCRIPTS_PRIORITY';
+
+/** The lowest CPU priority: the nice value of the tool and of everything it starts. */
+export const IDLE_NICE = 19;
+
+let chosenPriority: PriorityMode | undefined;
+let priorityApplied: Promise<void> | undefined;
+
+/** A priority mode, or undefined for anything else (the caller words the error). */
+export function parsePriorityMode(value: string | undefined): PriorityMode | undefined {
+  return value === 'idle' || value === 'normal' ? value : undefined;
+}
+
+/** Sets the mode (from --priority); only before the first ensureOwnPriority() has any effect. */
+export function choosePriority(mode: PriorityMode): void {
+  chosenPriority ??= mode;
+}
+
+/**
+ * Lowers this process to idle CPU and IO priority (see the file comment), once: later calls
+ * return the same promise. Every command and script awaits it before it starts. What cannot be
+ * set (no /proc, no ionice) is left as it is; it never fails a run.
+ */
+export function ensureOwnPriority(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  priorityApplied ??= lowerOwnPriority(chosenPriority ?? parsePriorityMode(env[PRIORITY_ENV]) ?? 'idle', env);
+  return priorityApplied;
+}
+
+async function lowerOwnPriority(mode: PriorityMode, env: NodeJS.ProcessEnv): Promise<void> {
+  if (mode === 'normal') return;
+  let threads: number[];
+  try {
+    threads = readdirSync('/proc/self/task').map(Number);
+  } catch {
+    threads = [0]; // no /proc: the calling (main) thread, which starts the children
+  }
+  for (const thread of threads) {
+    try {
+      setPriority(thread, IDLE_NICE);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  const ionice = await findExecutable('ionice', defaultSearchPath(env));
+  if (!ionice) return;
+  await new Promise<void>((resolve) => {
+    const child = spawn(ionice, ['-c', '3', '-p', String(process.pid)], { stdio: 'ignore', env: { ...env, LC_ALL: 'C' } });
+    child.on('error', () => resolve());
+    child.on('close', () => resolve());
+  });
 }
 
 /** Builds a RunCommand that searches `searchPath` for executables (see the file comment). */
@@ -114,12 +170,12 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
     });
     const executable = await findExecutable(file, dirs);
     if (!executable) return notRun(`${file}: command not found`, true);
+    await ensureOwnPriority();
     if (options.signal?.aborted) return notRun(`${file}: not started, the collector was stopped`, false);
-    const [head, ...rest] = await lowPriority([executable, ...args], dirs);
     const timeoutMs = options.timeoutMs ?? 30_000;
     // execa is loaded on first use: most collectors never run a command, and start-up time counts.
     const { execa } = await import('execa');
-    const child = execa(head!, rest, {
+    const child = execa(executable, args, {
       env: { ...options.env, LC_ALL: 'C', LANG: 'C' },
       extendEnv: true,
       stdin: 'ignore',

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hasCode } from '../errors.js';
-import { killGroup } from '../host/run-command.js';
+import { ensureOwnPriority, killGroup } from '../host/run-command.js';
 import { onInterrupt } from './interrupt.js';
 import { TerminalBuffer } from './terminal-buffer.js';
 
@@ -91,7 +91,7 @@ export interface RunScriptOptions {
 export async function runScript(options: RunScriptOptions): Promise<ScriptOutcome> {
   const { name, outDir } = options;
   const files = { combined: join(outDir, name), stdout: join(outDir, `${name}.out`), stderr: join(outDir, `${name}.err`), result: join(outDir, `${name}.yaml`) };
-  await Promise.all([writeFile(files.combined, ''), writeFile(files.stdout, ''), writeFile(files.stderr, '')]);
+  await Promise.all([writeFile(files.combined, ''), writeFile(files.stdout, ''), writeFile(files.stderr, ''), ensureOwnPriority()]);
   const buffers = { stdout: new TerminalBuffer(), stderr: new TerminalBuffer(), combined: new TerminalBuffer() };
   const started = performance.now();
   const ended = await execute(options, buffers);

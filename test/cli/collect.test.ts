@@ -9,7 +9,7 @@ import { runCli } from '../helpers/cli.js';
 import { makeTree, removeTree, tempDir, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
 
 /** Tools the collectors may run; the test search path links those installed here, minus lshw. */
-const TOOLS = ['nice', 'ionice', 'ip', 'ethtool', 'systemd-detect-virt', 'lspci', 'lsusb', 'lsblk', 'udevadm', 'dmidecode'];
+const TOOLS = ['ionice', 'ip', 'ethtool', 'systemd-detect-virt', 'lspci', 'lsusb', 'lsblk', 'udevadm', 'dmidecode'];
 
 let m1: string;
 let withoutLshw: string;

@@ -1,0 +1,104 @@
+// The tool runs at idle priority itself, and every command it starts inherits that priority from
+// it: read back from /proc by a command the tool started (a stand-in lshw that records what it
+// sees of itself and of the tool), while a `nice` placed first on the search path fails loudly if
+// anything runs it.
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultSearchPath, findExecutable, PRIORITY_ENV, SEARCH_PATH_ENV } from '../../src/host/run-command.js';
+import { runCli } from '../helpers/cli.js';
+import { removeTree, tempDir } from '../helpers/trees.js';
+
+/** Field 19 of /proc/<pid>/stat (the nice value); the fields after the command name start at 3. */
+function niceOf(stat: string): number {
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3]);
+}
+
+const OWN_NICE = niceOf(await readFile('/proc/self/stat', 'utf8'));
+const haveIonice = (await findExecutable('ionice')) !== undefined;
+
+interface Probe {
+  command: number;
+  toolThreads: number[];
+  io: string;
+  niceRan: boolean;
+}
+
+describe('the priority of the tool and of what it starts', () => {
+  let bin: string;
+  const runs: string[] = [];
+  beforeAll(async () => {
+    bin = await tempDir('mrs-prio-');
+    // Stand-in lshw: its own stat, every thread of its parent (the tool), its IO class.
+    await writeFile(
+      join(bin, 'lshw'),
+      [
+        '#!/bin/sh',
+        'out="$PRIORITY_PROBE"',
+        'cat /proc/self/stat > "$out.command"',
+        'for task in /proc/$PPID/task/*; do cat "$task/stat"; echo; done > "$out.tool"',
+        '(ionice -p $$ 2>/dev/null || echo unknown) > "$out.io"',
+        'echo \'<?xml version="1.0" standalone="yes" ?><list></list>\'',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(join(bin, 'nice'), `#!/bin/sh\ntouch "$PRIORITY_PROBE.nice"\nexit 97\n`);
+    await Promise.all(['lshw', 'nice'].map((name) => chmod(join(bin, name), 0o755)));
+  });
+  afterAll(async () => {
+    await Promise.all([bin, ...runs].map(removeTree));
+  });
+
+  async function probe(args: string[], env: Record<string, string> = {}): Promise<Probe> {
+    const dir = await tempDir('mrs-prio-run-');
+    runs.push(dir);
+    const out = join(dir, 'probe');
+    const run = await runCli([...args, 'collect', '--only', 'lshw'], {
+      env: { ...env, PRIORITY_PROBE: out, [SEARCH_PATH_ENV]: [bin, ...defaultSearchPath({ PATH: process.env.PATH })].join(':') },
+    });
+    expect(run.stderr).not.toContain('exited with status 97');
+    const tool = (await readFile(`${out}.tool`, 'utf8')).split('\n').filter((line) => line.trim() !== '');
+    return {
+      command: niceOf(await readFile(`${out}.command`, 'utf8')),
+      toolThreads: tool.map(niceOf),
+      io: (await readFile(`${out}.io`, 'utf8')).trim(),
+      niceRan: await readFile(`${out}.nice`).then(
+        () => true,
+        () => false,
+      ),
+    };
+  }
+
+  it('runs the tool, all its threads, and the commands it starts at nice 19 in the idle IO class, with no nice executable', async (context) => {
+    // Run under nice 19 already, the test could not tell the tool's doing from what it inherited.
+    if (OWN_NICE >= 19) context.skip();
+    const seen = await probe([]);
+    expect(seen.command).toBe(19);
+    expect(seen.toolThreads.length).toBeGreaterThan(1);
+    expect(seen.toolThreads.every((nice) => nice === 19)).toBe(true);
+    if (haveIonice) expect(seen.io).toBe('idle');
+    expect(seen.niceRan).toBe(false);
+  });
+
+  it('leaves the priority as it was with --priority normal, or with the environment knob', async (context) => {
+    if (OWN_NICE >= 19) context.skip();
+    for (const seen of [await probe(['--priority', 'normal']), await probe([], { [PRIORITY_ENV]: 'normal' })]) {
+      expect(seen.command).toBe(OWN_NICE);
+      expect(seen.toolThreads.every((nice) => nice === OWN_NICE)).toBe(true);
+      if (haveIonice) expect(seen.io).not.toBe('idle');
+    }
+  });
+
+  it('refuses an unknown priority in the environment in one line that names the fix', async () => {
+    const run = await runCli(['collect', '--only', 'serial-ports'], { env: { [PRIORITY_ENV]: 'fast' } });
+    expect(run.exitCode).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toEqual([`${PRIORITY_ENV}=fast is not a priority: set it to idle or normal (or unset it)`]);
+  });
+
+  it('refuses an unknown --priority as a usage error', async () => {
+    const run = await runCli(['--priority', 'fast', 'collect']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain("argument 'fast' is invalid. Allowed choices are idle, normal");
+  });
+});
