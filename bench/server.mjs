@@ -9,7 +9,7 @@ import { startMaasServer } from '../dist/src/server/server.js';
 
 const MACHINES = 200;
 const SCRIPTS = ['20-maas-03-machine-resources', '50-maas-01-commissioning', 'maas-list-modaliases', 'maas-lshw', 'maas-serial-ports', 'maas-support-info'];
-const SAMPLE = readFileSync(new URL('../../shared/fixtures/maas-samples/maas-sample-machine-resources.json', import.meta.url), 'utf8');
+const SAMPLE = readFileSync(new URL('../test/fixtures/maas-samples/maas-sample-machine-resources.json', import.meta.url), 'utf8');
 
 function auth(key) {
   const [ck, tk, ts] = key.split(':');

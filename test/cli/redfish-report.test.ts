@@ -1,6 +1,6 @@
 // redfish-report as an operator runs it: the built CLI as a subprocess, a BMC served from DMTF's
 // public-rackmount1 mockup on 127.0.0.1, and the bundled server. Expectations come from the
-// mockup's ground truth (shared fixtures, redfish/README.md): web483, one Xeon of 8 cores and
+// mockup's ground truth (test/fixtures/redfish/README.md): web483, one Xeon of 8 cores and
 // 16 threads present, 96 GiB in three DIMMs, two SATA drives of 8 and 4 TB, two physical NICs.
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';

@@ -6,7 +6,8 @@ import { parseDmidecode } from '../../collectors/dmidecode.js';
 import { createHost } from '../../src/host/host.js';
 import type { RunCommand } from '../../src/host/run-command.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { makeTree, removeTree, SHARED_FIXTURES, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { ZOO } from '../helpers/fixtures.js';
+import { makeTree, removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
 
 let m1: string;
 const trees: string[] = [];
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 describe('dmiCollector', () => {
   it('reads the strings of a real machine from /sys/class/dmi/id', async () => {
-    const expected = JSON.parse(await readFile(join(SHARED_FIXTURES, 'zoo/m1/expected.json'), 'utf8')) as { dmi: Record<string, string> };
+    const expected = JSON.parse(await readFile(join(ZOO, 'm1', 'expected.json'), 'utf8')) as { dmi: Record<string, string> };
     const dmi = await dmiCollector.collect(createHost({ root: m1 }));
     expect(dmi.source).toBe('sysfs');
     expect(dmi.system.vendor).toBe(expected.dmi.sys_vendor);

@@ -6,6 +6,7 @@ import { ParseError } from '../../src/errors.js';
 import { createHost } from '../../src/host/host.js';
 import type { RunCommand } from '../../src/host/run-command.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
+import { ZOO } from '../helpers/fixtures.js';
 import { zooMember } from '../helpers/trees.js';
 
 const MACHINES = ['m1', 'm2', 'm3'] as const;
@@ -20,7 +21,7 @@ describe('parseDmidecode', () => {
   });
 
   it.each(MACHINES)('reads the system and BIOS strings the zoo machine %s shows in sysfs', async (m) => {
-    const expected = JSON.parse(await readFile(join(PROJECT_ROOT, `../shared/fixtures/zoo/${m}/expected.json`), 'utf8')) as { dmi: Record<string, string> };
+    const expected = JSON.parse(await readFile(join(ZOO, m, 'expected.json'), 'utf8')) as { dmi: Record<string, string> };
     const records = parseDmidecode(await zooDmidecode(m));
     const system = records.find((r) => r.type === 1)!;
     const bios = records.find((r) => r.type === 0)!;

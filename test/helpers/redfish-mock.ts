@@ -1,15 +1,14 @@
-// A read-only Redfish service for tests: serves one of DMTF's mockups from the shared fixtures
+// A read-only Redfish service for tests: serves one of DMTF's mockups from test/fixtures/redfish
 // (short form: the mockup folder is /redfish/v1/) on 127.0.0.1, as DMTF's mockup server does.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SHARED_FIXTURES } from './trees.js';
+import { REDFISH_MOCKUPS } from './fixtures.js';
 
 export type RedfishMockup = 'public-rackmount1' | 'public-tower' | 'public-localstorage';
 
-/** Where the mockups are, read in place. */
-export const REDFISH_MOCKUPS = join(SHARED_FIXTURES, 'redfish');
+export { REDFISH_MOCKUPS };
 
 /** The mockup file behind a URL path, or undefined when the path is outside /redfish/v1. */
 function fileFor(root: string, pathname: string): { file: string; type: string } | undefined {

@@ -3,11 +3,8 @@
 import { execa } from 'execa';
 import { mkdir, mkdtemp, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { PROJECT_ROOT } from './cli.js';
-
-/** The shared fixtures, read in place. */
-export const SHARED_FIXTURES = resolve(PROJECT_ROOT, '../shared/fixtures');
+import { dirname, join } from 'node:path';
+import { ZOO } from './fixtures.js';
 
 /** A fresh temporary directory; the caller removes it (see removeTree). */
 export async function tempDir(prefix = 'mrs-test-'): Promise<string> {
@@ -33,7 +30,7 @@ export const ZOO_SUBSETS = {
 export async function unpackZoo(machine: 'm1' | 'm2' | 'm3', members: readonly string[] = []): Promise<string> {
   const dir = await tempDir(`mrs-zoo-${machine}-`);
   const select = members.length > 0 ? ['--wildcards', ...members] : [];
-  await execa('tar', ['-xzf', join(SHARED_FIXTURES, 'zoo', machine, 'capture.tar.gz'), '-C', dir, ...select]);
+  await execa('tar', ['-xzf', join(ZOO, machine, 'capture.tar.gz'), '-C', dir, ...select]);
   return dir;
 }
 
@@ -86,6 +83,6 @@ export async function installed(tool: string): Promise<boolean> {
 
 /** One member of a zoo machine's capture archive (e.g. "zoo/cmd/dmidecode.out"), as text. */
 export async function zooMember(machine: 'm1' | 'm2' | 'm3', member: string): Promise<string> {
-  const { stdout } = await execa('tar', ['-xzOf', join(SHARED_FIXTURES, 'zoo', machine, 'capture.tar.gz'), `./${member}`], { stripFinalNewline: false });
+  const { stdout } = await execa('tar', ['-xzOf', join(ZOO, machine, 'capture.tar.gz'), `./${member}`], { stripFinalNewline: false });
   return stdout;
 }

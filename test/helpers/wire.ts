@@ -1,11 +1,11 @@
-// The upstream client's requests recorded on the wire (../shared/fixtures/wire/<scenario>/requests.jsonl),
+// The upstream client's requests recorded on the wire (test/fixtures/wire/<scenario>/requests.jsonl),
 // typed for the fields the tests read.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { PROJECT_ROOT } from './cli.js';
+import { join } from 'node:path';
+import { WIRE_DIR } from './fixtures.js';
 
-/** The folder of recorded scenarios. */
-export const WIRE_DIR = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
+/** The folder of recorded scenarios, for tests that read a scenario's other files (rc, stderr). */
+export { WIRE_DIR };
 
 /** One multipart part as recorded: value as text, or value_b64 for bytes that are not UTF-8. */
 export interface WirePart {
@@ -37,9 +37,11 @@ export function recordedRequests(scenario: string): WireRequest[] {
     .map((line) => JSON.parse(line) as WireRequest);
 }
 
-/** The names of the recorded scenarios. */
+/** The names of the recorded scenarios: the folders (the README beside them is none). */
 export function wireScenarios(): string[] {
-  return readdirSync(WIRE_DIR);
+  return readdirSync(WIRE_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
 }
 
 /** A recorded part's bytes. */

@@ -3,14 +3,14 @@
 import { execa } from 'execa';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { createHost, type Host } from '../../src/host/host.js';
 import type { RunCommand } from '../../src/host/run-command.js';
-import { PROJECT_ROOT } from './cli.js';
+import { ZOO } from './fixtures.js';
 import { notFound } from './make-root.js';
 
-export const ZOO = resolve(PROJECT_ROOT, '../shared/fixtures/zoo');
+export { ZOO };
 
 export type ZooMachine = 'm1' | 'm2' | 'm3';
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHost } from '../../src/host/host.js';
 import { debianArchitecture, parseBondingPermanentMacs, physicalMacs } from '../../src/host/identity.js';
-import { makeTree, removeTree, SHARED_FIXTURES, unpackZoo } from '../helpers/trees.js';
+import { ZOO } from '../helpers/fixtures.js';
+import { makeTree, removeTree, unpackZoo } from '../helpers/trees.js';
 
 const NET_MEMBERS = ['./sys/class/net/*', '*/net/*']; // the second also brings /proc/net/bonding
 const trees: string[] = [];
@@ -12,7 +13,7 @@ afterAll(async () => {
 });
 
 async function zooNicMacs(machine: 'm1' | 'm2' | 'm3'): Promise<string[]> {
-  const expected = JSON.parse(await readFile(join(SHARED_FIXTURES, 'zoo', machine, 'expected.json'), 'utf8')) as { nics: { mac: string }[] };
+  const expected = JSON.parse(await readFile(join(ZOO, machine, 'expected.json'), 'utf8')) as { nics: { mac: string }[] };
   return expected.nics.map((nic) => nic.mac.toLowerCase()).sort();
 }
 

@@ -1,14 +1,14 @@
 // A fleet reporting at once: 200 machines × 6 signals sent together to the SQLite store — every
 // result stored exactly once, in its own machine, nothing lost and nothing mixed.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus } from '../../src/maas/types.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
+import { MAAS_SAMPLES } from '../helpers/fixtures.js';
 import { createDeployed, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 
 const MACHINES = 200;
-const SAMPLE = readFileSync(resolve(PROJECT_ROOT, '../shared/fixtures/maas-samples/maas-sample-machine-resources.json'), 'utf8');
+const SAMPLE = readFileSync(join(MAAS_SAMPLES, 'maas-sample-machine-resources.json'), 'utf8');
 
 /** The sample with MACs and UUID unique to machine `n`, so machines do not take each other's NICs. */
 export function uniqueResources(n: number): string {

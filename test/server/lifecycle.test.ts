@@ -7,12 +7,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus, type MachineJson } from '../../src/maas/types.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
+import { MAAS_SAMPLES as SAMPLES } from '../helpers/fixtures.js';
 import { STORE_KINDS, call, createDeployed, machineToken, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 
 type FieldErrors = Record<string, string[]>;
 
-const SAMPLES = resolve(PROJECT_ROOT, '../shared/fixtures/maas-samples');
 const sample = (name: string) => readFileSync(resolve(SAMPLES, `maas-sample-${name}.json`), 'utf8');
 
 // Runs the six deploy-info scripts' signals as a client would, with `resources` as the JSON.

@@ -1,10 +1,10 @@
 // The hook on maas-list-modaliases over the API, on both stores: the modaliases a deployed
 // machine reports decide its switch tags in tag_names (docs/protocol.md §7.9, §4.3).
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptResultStatus } from '../../src/maas/types.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
+import { MAAS_SAMPLES } from '../helpers/fixtures.js';
 import { STORE_KINDS, createDeployed, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 
 const TOMAHAWK = 'pci:v000014E4d0000B960sv000014E4sd0000B960bc02sc00i00';
@@ -12,7 +12,7 @@ const WEDGE100_DMI = 'dmi:bvnAmericanMegatrendsInc.:bvr36:svnTobefilledbyO.E.M.:
 const INTEL_NIC = 'pci:v00008086d00001533sv000015D9sd00001533bc02sc00i00';
 const SWITCH_REPORT = [WEDGE100_DMI, INTEL_NIC, TOMAHAWK, 'platform:serial8250', ''].join('\n');
 const SERVER_REPORT = [INTEL_NIC, 'platform:serial8250', ''].join('\n');
-const RESOURCES = readFileSync(resolve(PROJECT_ROOT, '../shared/fixtures/maas-samples/maas-sample-machine-resources.json'), 'utf8');
+const RESOURCES = readFileSync(join(MAAS_SAMPLES, 'maas-sample-machine-resources.json'), 'utf8');
 
 describe.each(STORE_KINDS)('switch tags from reported modaliases with the %s store', (kind) => {
   let h: Harness;

@@ -3,12 +3,11 @@
 // that MAAS's own code derived (the `hook` section of the matching .maas-view.json).
 /* eslint-disable @typescript-eslint/no-explicit-any -- compares untyped fixture JSON with API JSON */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../helpers/cli.js';
+import { MAAS_SAMPLES as SAMPLES } from '../helpers/fixtures.js';
 import { STORE_KINDS, createDeployed, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 
-const SAMPLES = resolve(PROJECT_ROOT, '../shared/fixtures/maas-samples');
 const names = readdirSync(SAMPLES)
   .filter((f) => f.endsWith('.json') && !f.endsWith('.maas-view.json'))
   .map((f) => f.replace(/\.json$/, ''));

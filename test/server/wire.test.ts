@@ -1,13 +1,11 @@
-// Must-show 3: the requests the upstream Python client sent (../shared/fixtures/wire/), replayed
+// Must-show 3: the requests the upstream Python client sent (test/fixtures/wire/), replayed
 // byte for byte (headers, multipart layout) but re-signed with fresh OAuth values and this
 // server's keys and ids, get the statuses the recording server gave.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../helpers/cli.js';
+import { wireScenarios, WIRE_DIR as WIRE } from '../helpers/wire.js';
 import { STORE_KINDS, call, createDeployed, oauthHeader, startHarness, type Harness, type StoreKind } from './server-harness.js';
-
-const WIRE = resolve(PROJECT_ROOT, '../shared/fixtures/wire');
 
 interface RecordedPart {
   part_headers: string[];
@@ -82,7 +80,7 @@ describe.each(STORE_KINDS)('recorded upstream client requests replayed against t
   });
 
   it('covers every recorded scenario that sent requests', () => {
-    const scenarios = readdirSync(WIRE).filter((s) => recorded(s).length > 0);
+    const scenarios = wireScenarios().filter((s) => recorded(s).length > 0);
     expect(scenarios.sort()).toEqual(
       [
         'get-machine-token-404',

@@ -4,9 +4,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyHardware, hookView, processResources, renderHardware } from '../../../src/server/hooks/process-resources.js';
-import { PROJECT_ROOT } from '../../helpers/cli.js';
+import { MAAS_SAMPLES as SAMPLES } from '../../helpers/fixtures.js';
 
-const SAMPLES = resolve(PROJECT_ROOT, '../shared/fixtures/maas-samples');
 const names = readdirSync(SAMPLES)
   .filter((f) => f.endsWith('.json') && !f.endsWith('.maas-view.json'))
   .map((f) => f.slice(0, -'.json'.length));

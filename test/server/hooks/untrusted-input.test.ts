@@ -1,10 +1,10 @@
 // Reports come from machines, so any field may have any type: processing must then fail with a
 // HookError naming the problem, never with a TypeError or similar crash.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HookError, emptyHardware, processResources } from '../../../src/server/hooks/process-resources.js';
-import { PROJECT_ROOT } from '../../helpers/cli.js';
+import { MAAS_SAMPLES } from '../../helpers/fixtures.js';
 import { compactReport } from './compact-report.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -37,7 +37,7 @@ function outcome(document: unknown): 'ok' | 'hook-error' | string {
 }
 
 describe('a report with a field of the wrong type', () => {
-  const sample = JSON.parse(readFileSync(resolve(PROJECT_ROOT, '../shared/fixtures/maas-samples/maas-sample-lp1939456.json'), 'utf8')) as Json;
+  const sample = JSON.parse(readFileSync(join(MAAS_SAMPLES, 'maas-sample-lp1939456.json'), 'utf8')) as Json;
   // The larger sample gets fewer replacements to keep the file fast.
   const cases: [string, Json, Json[]][] = [
     ['the compact example', compactReport() as Json, REPLACEMENTS],
