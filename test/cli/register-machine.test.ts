@@ -86,7 +86,7 @@ describe('register-machine on the wire', () => {
     const cwd = await dir();
     const root = await hostTree('somewhere', { eno1: '52:54:00:aa:bb:01' });
 
-    const run = await register(maas.url, 'CK:TK:TS', ['--hostname', 'oracle-host', '--root', root], {}, cwd);
+    const run = await register(maas.url, 'CK:TK:TS', ['--hostname', 'legacy-host', '--root', root], {}, cwd);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toBe(readFileSync(`${WIRE}/register-ok/stdout`, 'utf8').trimEnd());
 

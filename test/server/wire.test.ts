@@ -100,7 +100,7 @@ describe.each(STORE_KINDS)('recorded upstream client requests replayed against t
     const [create, getToken] = recorded('register-ok');
     const admin = { keyFor: () => h!.adminKey };
     expect(await replay(h, create!, admin)).toBe(create!.response_status);
-    const created = h.store.machineByHostname('oracle-host')!;
+    const created = h.store.machineByHostname('legacy-host')!;
     expect(created.status).toBe(6);
     expect(await replay(h, getToken!, { ...admin, systemId: created.systemId })).toBe(getToken!.response_status);
   });
