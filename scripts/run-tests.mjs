@@ -16,7 +16,9 @@ let failed = 0;
 try {
   const json = JSON.parse(readFileSync(report, 'utf8'));
   passed = json.numPassedTests ?? 0;
-  failed = (json.numFailedTests ?? 0) + (json.numFailedTestSuites ?? 0);
+  // A file that failed without a failing test (it did not load, or a hook threw) counts once.
+  const brokenFiles = (json.testResults ?? []).filter((file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'));
+  failed = (json.numFailedTests ?? 0) + brokenFiles.length;
 } catch (error) {
   console.error(`test report ${report} could not be read: ${error.message}`);
   failed += 1;

@@ -151,7 +151,8 @@ describe('references between the code and docs/', () => {
 
   it('names the document with every section sign and D-number it cites', () => {
     const problems: Problems = [];
-    for (const file of files) {
+    // Fixture data is other people's text (a Redfish mockup's certificate fields, for one).
+    for (const file of files.filter((f) => !f.path.startsWith('test/fixtures/'))) {
       if (file.path !== WIRE_DOC) {
         for (const [bare] of file.text.replace(WIRE_RUN, ' ').matchAll(BARE_SECTION)) {
           problems.push(`${file.path}: "${bare}" — write "${WIRE_DOC} ${bare}" (or name the other standard in words)`);
