@@ -3,13 +3,12 @@
 // Without the kernel's SMBIOS table, lshw's DMI scan reads physical memory through /dev/mem: it is
 // disabled then, as dmidecode is not run (dmi.ts), and the output has no DMI-derived strings.
 import type { Host } from '../src/host/host.js';
+import { TIMEOUT_EXIT_STATUS } from '../src/host/run-command.js';
 import { SMBIOS_TABLE } from './dmi.js';
 import type { DeployInfoCollector, DeployInfoOutput } from './types.js';
 
 /** Exit code for "the tool is not installed", as a shell reports it. */
 export const EXIT_NOT_FOUND = 127;
-/** Exit code for "killed by its timeout", as `timeout(1)` and MAAS report it. */
-export const EXIT_TIMED_OUT = 124;
 
 /** Runs `lshw -xml` and turns a missing tool or a failure into a clear, non-zero output. */
 export async function runLshw(host: Host, timeoutMs: number): Promise<DeployInfoOutput> {
@@ -25,7 +24,7 @@ export async function runLshw(host: Host, timeoutMs: number): Promise<DeployInfo
   if (result.timedOut) notes.push(`lshw did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`);
   else if (result.exitCode !== 0) notes.push(`${result.command} exited with status ${result.exitCode ?? 'unknown'}`);
   const stderr = [result.stderr.trimEnd(), ...notes].filter(Boolean).map((line) => `${line}\n`).join('');
-  const exitCode = result.timedOut ? EXIT_TIMED_OUT : (result.exitCode ?? 1);
+  const exitCode = result.timedOut ? TIMEOUT_EXIT_STATUS : (result.exitCode ?? 1);
   return { stdout: result.stdout, stderr, exitCode };
 }
 

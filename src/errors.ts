@@ -1,12 +1,56 @@
 // The project's error classes. Every error a user can see is a CliError: its message is one
-// line saying what failed and how to fix it, and its exitCode is what the process exits with.
+// line saying what failed and how to fix it, its exitCode is what the process exits with, and its
+// `code` is a stable name that code branches on (never the message text, which is for people).
+//
+// The codes:
+//   MRS_FAILED              an operational failure with no more specific code (exit 1)
+//   MRS_USAGE               bad command-line input or a bad input file (exit 2)
+//   MRS_BAD_URL             a URL argument that cannot be a MAAS URL (exit 2; BadUrlError)
+//   MRS_NOT_FOUND_FILE      a creds file that does not exist (exit 2; CredsFileError)
+//   MRS_CREDS_UNREADABLE    a creds file that exists but cannot be read (exit 2; CredsFileError)
+//   MRS_CREDS_INVALID       a creds file that is not a usable creds file (exit 2; CredsFileError)
+//   MRS_FILE_WRITE          a file that could not be written (exit 2 when the path or its
+//                           permissions are at fault, else 1)
+//   MRS_MAAS_HTTP           MAAS answered with an HTTP error (exit 1; MaasApiError)
+//   MRS_UNREACHABLE         MAAS could not be reached at all (exit 1; MaasUnreachableError)
+//   MRS_COLLECTOR           a collector could not produce its output (exit 1; CollectorError)
+//   MRS_PARSE               text without the expected format (exit 1; ParseError)
+//   MRS_REPORT_INCOMPLETE   a report run that left results undelivered or had problems (exit 1;
+//                           ReportIncompleteError)
+// The bundled server has errors of its own (src/server/errors.ts); the serve command maps them.
+
+/** The stable codes of the errors above. */
+export type ErrorCode =
+  | 'MRS_FAILED'
+  | 'MRS_USAGE'
+  | 'MRS_BAD_URL'
+  | 'MRS_NOT_FOUND_FILE'
+  | 'MRS_CREDS_UNREADABLE'
+  | 'MRS_CREDS_INVALID'
+  | 'MRS_FILE_WRITE'
+  | 'MRS_MAAS_HTTP'
+  | 'MRS_UNREACHABLE'
+  | 'MRS_COLLECTOR'
+  | 'MRS_PARSE'
+  | 'MRS_REPORT_INCOMPLETE';
+
+/** Options every error takes: the error it wraps, and a code more specific than its class's. */
+export interface CliErrorOptions {
+  cause?: unknown;
+  code?: ErrorCode;
+}
 
 /** Base class: a failure that ends a command with a one-line message. Exit code 1. */
 export class CliError extends Error {
   override name = 'CliError';
   exitCode = 1;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** The stable name of this failure (see the list at the top of this file). */
+  readonly code: ErrorCode;
+  /** The code of this class's errors when none more specific is given. */
+  static readonly code: ErrorCode = 'MRS_FAILED';
+  constructor(message: string, options?: CliErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options?.code ?? (new.target as typeof CliError).code;
   }
 }
 
@@ -14,11 +58,45 @@ export class CliError extends Error {
 export class UsageError extends CliError {
   override name = 'UsageError';
   override exitCode = 2;
+  static override readonly code: ErrorCode = 'MRS_USAGE';
+}
+
+/** A URL argument that cannot be a MAAS URL. `problem` says why, without naming the argument. */
+export class BadUrlError extends UsageError {
+  override name = 'BadUrlError';
+  static override readonly code: ErrorCode = 'MRS_BAD_URL';
+  constructor(
+    /** The argument, e.g. MAAS_URL. */
+    readonly what: string,
+    /** The value as given, or undefined when it must not be repeated (it holds a password). */
+    readonly value: string | undefined,
+    /** What is wrong and how to fix it, e.g. "is not a URL; give the MAAS address, …". */
+    readonly problem: string,
+  ) {
+    super(`${what} ${value === undefined ? '' : `'${value}' `}${problem}`);
+  }
+}
+
+/** A creds file that is missing, unreadable or not a creds file. */
+export class CredsFileError extends UsageError {
+  override name = 'CredsFileError';
+  constructor(
+    readonly path: string,
+    code: 'MRS_NOT_FOUND_FILE' | 'MRS_CREDS_UNREADABLE' | 'MRS_CREDS_INVALID',
+    /** What is wrong with the file, e.g. "creds file x.yaml is not valid YAML at line 2". */
+    readonly problem: string,
+    /** How to fix it. */
+    readonly fix: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${problem}; ${fix}`, { ...options, code });
+  }
 }
 
 /** A MAAS request that failed: names the action, the HTTP status and the server's reason. */
 export class MaasApiError extends CliError {
   override name = 'MaasApiError';
+  static override readonly code: ErrorCode = 'MRS_MAAS_HTTP';
   constructor(
     readonly action: string,
     readonly status: number,
@@ -28,15 +106,16 @@ export class MaasApiError extends CliError {
     super(`${action} failed: HTTP ${status} ${reason}${summariseBody(body)}`);
   }
 
-  /** True for answers worth retrying later (5xx, 408, 409, 429); false when the server rejected the request. */
+  /** True for answers worth retrying later (see isRetryableStatus); false when the server rejected the request. */
   get retryable(): boolean {
-    return this.status >= 500 || [408, 409, 429].includes(this.status);
+    return isRetryableStatus(this.status);
   }
 }
 
 /** The server could not be reached at all (refused, DNS, timeout) after the allowed attempts. */
 export class MaasUnreachableError extends CliError {
   override name = 'MaasUnreachableError';
+  static override readonly code: ErrorCode = 'MRS_UNREACHABLE';
   constructor(
     readonly action: string,
     readonly url: string,
@@ -53,6 +132,7 @@ export class MaasUnreachableError extends CliError {
 /** A collector that could not produce its output. */
 export class CollectorError extends CliError {
   override name = 'CollectorError';
+  static override readonly code: ErrorCode = 'MRS_COLLECTOR';
   constructor(
     readonly collector: string,
     detail: string,
@@ -65,12 +145,30 @@ export class CollectorError extends CliError {
 /** Text that does not have the expected format; names the source (a path or command). */
 export class ParseError extends CliError {
   override name = 'ParseError';
+  static override readonly code: ErrorCode = 'MRS_PARSE';
   constructor(
     readonly source: string,
     detail: string,
   ) {
     super(`cannot parse ${source}: ${detail}`);
   }
+}
+
+/** A report run that had problems or kept results undelivered; `detail` is the message without the command's name. */
+export class ReportIncompleteError extends CliError {
+  override name = 'ReportIncompleteError';
+  static override readonly code: ErrorCode = 'MRS_REPORT_INCOMPLETE';
+  constructor(
+    readonly command: string,
+    readonly detail: string,
+  ) {
+    super(`${command}: ${detail}`);
+  }
+}
+
+/** Statuses worth retrying: server errors, plus 408, 409 and 429 (and 503, a 5xx). */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 409 || status === 429;
 }
 
 /** Collapses a response body to at most one short line for an error message. */
@@ -87,4 +185,10 @@ function looksLikeHtml(body: string): boolean {
 /** True when `error` is a Node system error with one of the given codes. */
 export function hasCode(error: unknown, ...codes: string[]): boolean {
   return typeof error === 'object' && error !== null && codes.includes((error as { code?: string }).code ?? '');
+}
+
+/** The first line of an error's message, for one-line reports; the error's name when the message is empty. */
+export function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.trim() || (error instanceof Error ? error.name : 'unknown error');
 }

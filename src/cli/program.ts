@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { normaliseMaasUrl } from '../maas/client.js';
 import { parseCredentials } from '../maas/credentials.js';
 import type { Credentials } from '../maas/types.js';
-import { UsageError } from '../errors.js';
+import { BadUrlError, UsageError } from '../errors.js';
 import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
 
@@ -182,7 +182,9 @@ function maasUrlArgument(value: string): string {
   try {
     return normaliseMaasUrl(value);
   } catch (error) {
-    throw new InvalidArgumentError((error as Error).message.replace(/^MAAS_URL ('[^']*' )?/, 'It '));
+    // commander names the argument and the value itself; the problem follows as "It …".
+    if (error instanceof BadUrlError) throw new InvalidArgumentError(`It ${error.problem}`);
+    throw error;
   }
 }
 

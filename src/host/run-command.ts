@@ -15,6 +15,9 @@ import { accessSync, constants, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 
+/** The exit status of a command, script or collector stopped by its timeout, as timeout(1) and MAAS report it. */
+export const TIMEOUT_EXIT_STATUS = 124;
+
 /** What a finished (or killed) command left behind. Never throws for a failing command. */
 export interface CommandResult {
   /** The command line, for messages. */
@@ -227,6 +230,22 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
 
 /** The default RunCommand: see the file comment. */
 export const runCommand: RunCommand = createRunCommand();
+
+/**
+ * A RunCommand that runs nothing: each command counts as not installed, and its stderr says
+ * `<file>: not run, <why>`. For hosts read from a captured tree, which commands would not describe.
+ */
+export function commandsNotRun(why: string): RunCommand {
+  return async (file, args) => ({
+    command: [file, ...args].join(' '),
+    exitCode: undefined,
+    stdout: '',
+    stderr: `${file}: not run, ${why}`,
+    timedOut: false,
+    notFound: true,
+    failed: true,
+  });
+}
 
 /** SIGKILLs the process group led by `pid`; ignores a group that is already gone. */
 export function killGroup(pid: number | undefined): void {

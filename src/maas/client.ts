@@ -1,6 +1,6 @@
 // MaasClient: the MAAS API calls this tool makes, admin side (api/2.0) and machine side
 // (metadata), over the HTTP layer in http.ts. Every failure is one line naming the action.
-import { CliError, MaasApiError, summariseBody, UsageError } from '../errors.js';
+import { BadUrlError, CliError, MaasApiError, summariseBody } from '../errors.js';
 import {
   bodyText,
   encodeMultipart,
@@ -36,22 +36,23 @@ export interface MachineFilters {
 
 /**
  * Checks that `text` is an http(s) URL and returns it without trailing slashes. `what` names the
- * argument in the UsageError.
+ * argument in the BadUrlError (a UsageError).
  */
 export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`${what} '${text}' is not a URL; give the MAAS address, e.g. http://maas.example.com:5240/MAAS`);
+    throw new BadUrlError(what, text, 'is not a URL; give the MAAS address, e.g. http://maas.example.com:5240/MAAS');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`${what} '${text}' is not an http(s) URL; give the MAAS address, e.g. http://maas.example.com:5240/MAAS`);
+    throw new BadUrlError(what, text, 'is not an http(s) URL; give the MAAS address, e.g. http://maas.example.com:5240/MAAS');
   }
   if (url.username || url.password) {
-    throw new UsageError(`${what} must not carry a user name or password; MAAS authenticates with the API key`);
+    // The value is not repeated: it holds the password.
+    throw new BadUrlError(what, undefined, 'must not carry a user name or password; MAAS authenticates with the API key');
   }
-  if (url.search || url.hash) throw new UsageError(`${what} '${text}' must not have a query or fragment`);
+  if (url.search || url.hash) throw new BadUrlError(what, text, 'must not have a query or fragment');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 

@@ -1,11 +1,11 @@
-// Credentials: the "ck:tk:ts[:cs]" string, the creds YAML files (both shapes read), and the atomic,
-// mode-0600 writer every creds file goes through (docs/design.md D9; docs/protocol.md §1.2, §1.6).
-import { randomBytes } from 'node:crypto';
+// Credentials: the "ck:tk:ts[:cs]" string and the creds YAML files (both shapes read). Creds files
+// are written with src/files.ts's atomic mode-0600 writer (docs/design.md D9; docs/protocol.md
+// §1.2, §1.6).
 import { constants } from 'node:fs';
-import { access, chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, readFile, stat } from 'node:fs/promises';
 import { parseDocument, stringify } from 'yaml';
-import { CliError, hasCode, UsageError } from '../errors.js';
+import { CredsFileError, hasCode, UsageError } from '../errors.js';
+import { fsReason } from '../files.js';
 import type { Credentials, ReportingMaas } from './types.js';
 
 const CREDENTIALS_PATTERN = /^([^:]+):([^:]+):([^:]+)(?::([^:]+))?$/;
@@ -47,17 +47,20 @@ export interface CredsFile {
   endpoint: string;
 }
 
+const REWRITE = 'rewrite it with get-machine-token';
+
 /**
  * Reads a creds file in either shape: `reporting: maas: {endpoint, consumer_key, token_key,
  * token_secret[, consumer_secret]}` (this tool, cloud-init reporting) or cloud-init's
- * `datasource: MAAS: {metadata_url, ...}`. Every problem is a one-line UsageError.
+ * `datasource: MAAS: {metadata_url, ...}`. Every problem is a one-line CredsFileError (a UsageError) whose code tells a missing file from a bad one.
  */
 export async function readCredsFile(path: string): Promise<CredsFile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read creds file ${path}: ${fsReason(error)}; pass the file register-machine or get-machine-token wrote`);
+    const code = hasCode(error, 'ENOENT') ? 'MRS_NOT_FOUND_FILE' : 'MRS_CREDS_UNREADABLE';
+    throw new CredsFileError(path, code, `cannot read creds file ${path}: ${fsReason(error)}`, 'pass the file register-machine or get-machine-token wrote', { cause: error });
   }
   // The failsafe schema keeps every value a string (a numeric-looking key stays as written).
   const document = parseDocument(text, { schema: 'failsafe', prettyErrors: true });
@@ -65,21 +68,21 @@ export async function readCredsFile(path: string): Promise<CredsFile> {
     const first = document.errors[0]!;
     const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
     // The parser's own message quotes the file's text, which may include a secret: not shown.
-    throw new UsageError(`creds file ${path} is not valid YAML${where}; rewrite it with get-machine-token`);
+    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not valid YAML${where}`, REWRITE);
   }
   const root = asMapping(document.toJS());
   const reporting = asMapping(asMapping(root?.reporting)?.maas);
   const datasource = asMapping(asMapping(root?.datasource)?.MAAS);
   const source = reporting ?? datasource;
   if (!source) {
-    throw new UsageError(`creds file ${path} has neither reporting.maas nor datasource.MAAS; rewrite it with get-machine-token`);
+    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} has neither reporting.maas nor datasource.MAAS`, REWRITE);
   }
   const prefix = reporting ? 'reporting.maas' : 'datasource.MAAS';
   const endpointKey = reporting ? 'endpoint' : 'metadata_url';
   const required = ['consumer_key', 'token_key', 'token_secret', endpointKey];
   const missing = required.filter((key) => !isFilled(source[key]));
   if (missing.length > 0) {
-    throw new UsageError(`creds file ${path} lacks ${missing.map((k) => `${prefix}.${k}`).join(', ')}; rewrite it with get-machine-token`);
+    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} lacks ${missing.map((k) => `${prefix}.${k}`).join(', ')}`, REWRITE);
   }
   const consumerSecret = source.consumer_secret;
   return {
@@ -113,23 +116,6 @@ function isFilled(value: unknown): boolean {
   return typeof value === 'string' && value.trim() !== '';
 }
 
-/** A short human reason for a file-system error, without a stack or the syscall noise. */
-export function fsReason(error: unknown): string {
-  const code = (error as { code?: string } | undefined)?.code;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    ENOTDIR: 'a parent is not a directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'read-only file system',
-    EISDIR: 'it is a directory',
-    ENOSPC: 'no space left on device',
-    EDQUOT: 'disk quota exceeded',
-  };
-  if (code && reasons[code]) return reasons[code];
-  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
-}
-
 /** Throws a UsageError unless `dir` is an existing directory this process may create files in. */
 export async function assertWritableDir(dir: string, what: string): Promise<void> {
   let isDir: boolean;
@@ -143,33 +129,5 @@ export async function assertWritableDir(dir: string, what: string): Promise<void
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw new UsageError(`${what} ${dir} is not writable (${fsReason(error)}); choose a writable directory`);
-  }
-}
-
-/**
- * Writes `text` to `path` atomically: a temporary file in the same directory, fsync'd, given
- * `mode`, then renamed over `path`. On any failure the temporary file is removed and `path` is
- * left as it was. Errors are one line (UsageError for permission/path problems).
- */
-export async function writeFileAtomic(path: string, text: string, mode = 0o600): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let created = false;
-  try {
-    const handle = await open(temp, 'wx', mode);
-    created = true;
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(temp, mode); // the umask may have narrowed or the caller asked for another mode
-    await rename(temp, path);
-    created = false;
-  } catch (error) {
-    if (created) await unlink(temp).catch(() => undefined);
-    const message = `cannot write ${path}: ${fsReason(error)}`;
-    if (hasCode(error, 'EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'EISDIR')) throw new UsageError(message, { cause: error });
-    throw new CliError(message, { cause: error });
   }
 }

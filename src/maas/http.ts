@@ -64,11 +64,6 @@ function envNumber(env: NodeJS.ProcessEnv, name: string, rule: { integer?: boole
   return value;
 }
 
-/** Statuses worth retrying: server errors, plus 408, 409 and 429 (and 503, a 5xx). */
-export function isRetryableStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 409 || status === 429;
-}
-
 /**
  * Whether `error` means "try again later" (unreachable, timeout, 5xx, 409/429) rather than
  * "the server rejected this request" (other 4xx, bad input): callers spool the former.
@@ -81,6 +76,62 @@ export function isRetryable(error: unknown): boolean {
 export function backoffDelayMs(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, retry - 1));
   return Math.round(base * (0.75 + random() * 0.5));
+}
+
+/** Waits `ms` milliseconds: the default `sleep` of every retry. */
+export const sleep = (ms: number): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What to do after a failed attempt (see retrying). */
+export type AfterFailure =
+  /** Give up: the error is final. */
+  | 'stop'
+  /** Try again at once, without counting this attempt (something was corrected, e.g. the clock). */
+  | 'again'
+  /** Try again after a delay (`delayMs`, default: the policy's backoff) if attempts and time remain. */
+  | { laterMs?: number };
+
+/** The loop of retrying: `attempt` until it succeeds or `afterFailure` and the policy say to stop. */
+export interface RetryLoop<T> {
+  policy: RetryPolicy;
+  /** One attempt (1-based); `deadline` (ms since the epoch) is when the whole call must be over. */
+  attempt(attempt: number, deadline: number): Promise<T>;
+  afterFailure(error: unknown, attempt: number): AfterFailure | Promise<AfterFailure>;
+  /** Called before each delayed retry (for the user's log). */
+  onRetry?(error: unknown, delayMs: number, attempt: number): void;
+  /** The error thrown when the loop gives up (default: the last one). */
+  giveUp?(error: unknown, attempts: number, startedMs: number): unknown;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/**
+ * Runs `loop.attempt` until it succeeds, retrying per the policy: at most `attempts` counted
+ * attempts, each delayed retry waiting the backoff (or the delay `afterFailure` asks for), and no
+ * retry that would end past `totalMs` from the start.
+ */
+export async function retrying<T>(loop: RetryLoop<T>): Promise<T> {
+  const now = loop.now ?? Date.now;
+  const wait = loop.sleep ?? sleep;
+  const started = now();
+  const deadline = started + Math.max(loop.policy.totalMs, 1);
+  const giveUp = (error: unknown, attempts: number) => (loop.giveUp ? loop.giveUp(error, attempts, started) : error);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await loop.attempt(attempt, deadline);
+    } catch (error) {
+      const next = await loop.afterFailure(error, attempt);
+      if (next === 'again') {
+        attempt -= 1;
+        continue;
+      }
+      if (next === 'stop' || attempt >= loop.policy.attempts) throw giveUp(error, attempt);
+      const delay = next.laterMs ?? backoffDelayMs(loop.policy, attempt, loop.random);
+      if (now() + delay >= deadline) throw giveUp(error, attempt);
+      loop.onRetry?.(error, delay, attempt);
+      await wait(delay);
+    }
+  }
 }
 
 /** A Retry-After header (seconds or an HTTP date) in milliseconds from `nowMs`; undefined if absent/bad. */
@@ -178,7 +229,13 @@ export function bodyText(response: { body: Uint8Array }): string {
   return Buffer.from(response.body).toString('utf8');
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** An attempt that got no 2xx answer: the error, and what the answer said about retrying and the clock. */
+interface AttemptFailure {
+  error: MaasApiError | MaasUnreachableError;
+  retryAfterMs?: number;
+  /** The server's clock minus ours, from the Date of a 401/403. */
+  skewSeconds?: number;
+}
 
 /**
  * Sends requests for one client. It keeps the clock-skew correction learnt from a 401/403 for
@@ -198,7 +255,7 @@ export class HttpSession {
   constructor(deps: HttpDeps = {}) {
     this.fetch = deps.fetch ?? globalThis.fetch;
     this.now = deps.now ?? Date.now;
-    this.sleep = deps.sleep ?? realSleep;
+    this.sleep = deps.sleep ?? sleep;
     this.log = deps.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.random = deps.random ?? Math.random;
     this.policy = deps.retry ?? DEFAULT_RETRY_POLICY;
@@ -212,34 +269,46 @@ export class HttpSession {
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
     const policy = request.retry ? this.policy : { ...this.policy, attempts: 1 };
-    const started = this.now();
-    const deadline = started + Math.max(policy.totalMs, 1);
     let skewRetried = false;
-    let attempt = 0;
-    for (;;) {
-      attempt += 1;
-      const timeoutMs = Math.max(1, Math.min(this.timeoutMs, deadline - this.now()));
-      const outcome = await this.attempt(request, timeoutMs);
-      if ('response' in outcome) return outcome.response;
-
-      const { error, retryAfterMs } = outcome;
-      if (outcome.skewSeconds !== undefined && !skewRetried) {
-        // A 401/403 with a Date we can read: sign again once with the server's time.
-        skewRetried = true;
-        // Date has one-second resolution: a difference of a second is noise, not a wrong clock.
-        if (Math.abs(outcome.skewSeconds - this.skewSeconds) > 1) {
-          this.skewSeconds = outcome.skewSeconds;
-          this.log(`updated clock skew to ${outcome.skewSeconds}`);
-          attempt -= 1; // the correction is not one of the policy's attempts
-          continue;
+    // The last failed attempt, with what its answer said about retrying and the clock.
+    let failure: AttemptFailure | undefined;
+    const failed = (error: unknown) => (failure?.error === error ? failure : undefined);
+    return retrying({
+      policy,
+      now: this.now,
+      sleep: this.sleep,
+      random: this.random,
+      attempt: async (_attempt, deadline) => {
+        const outcome = await this.attempt(request, Math.max(1, Math.min(this.timeoutMs, deadline - this.now())));
+        if ('response' in outcome) return outcome.response;
+        failure = outcome;
+        throw outcome.error;
+      },
+      afterFailure: (error) => {
+        const last = failed(error);
+        if (!last) return 'stop';
+        if (last.skewSeconds !== undefined && !skewRetried) {
+          // A 401/403 with a Date we can read: sign again once with the server's time.
+          skewRetried = true;
+          // Date has one-second resolution: a difference of a second is noise, not a wrong clock.
+          if (Math.abs(last.skewSeconds - this.skewSeconds) > 1) {
+            this.skewSeconds = last.skewSeconds;
+            this.log(`updated clock skew to ${last.skewSeconds}`);
+            return 'again'; // the correction is not one of the policy's attempts
+          }
         }
-      }
-      if (!request.retry || !error.retryable || attempt >= policy.attempts) throw this.final(error, attempt, started);
-      const delay = retryAfterMs ?? backoffDelayMs(policy, attempt, this.random);
-      if (this.now() + delay >= deadline) throw this.final(error, attempt, started);
-      this.log(`request to ${request.url} failed (${shortReason(error)}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${policy.attempts})`);
-      await this.sleep(delay);
-    }
+        if (!request.retry || !last.error.retryable) return 'stop';
+        return last.retryAfterMs === undefined ? {} : { laterMs: last.retryAfterMs };
+      },
+      onRetry: (error, delay, attempt) => {
+        const reason = failed(error) ? shortReason(failed(error)!.error) : String(error);
+        this.log(`request to ${request.url} failed (${reason}); retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${policy.attempts})`);
+      },
+      giveUp: (error, attempts, started) => {
+        const last = failed(error);
+        return last ? this.final(last.error, attempts, started) : error;
+      },
+    });
   }
 
   private final(error: MaasApiError | MaasUnreachableError, attempts: number, started: number): Error {
@@ -248,10 +317,7 @@ export class HttpSession {
     return new MaasUnreachableError(error.action, error.url, `${error.detail} (gave up after ${attempts} attempts in ${seconds} s)`, { cause: error });
   }
 
-  private async attempt(
-    request: HttpRequest,
-    timeoutMs: number,
-  ): Promise<{ response: HttpResponse } | { error: MaasApiError | MaasUnreachableError; retryAfterMs?: number; skewSeconds?: number }> {
+  private async attempt(request: HttpRequest, timeoutMs: number): Promise<{ response: HttpResponse } | AttemptFailure> {
     const headers: Record<string, string> = {
       'Accept-Encoding': 'identity',
       'User-Agent': `maas-run-scripts/${VERSION}`,
@@ -282,7 +348,7 @@ export class HttpSession {
     }
     const text = redact(Buffer.from(body).toString('utf8'), request.credentials);
     const error = new MaasApiError(request.action, response.status, reason, response.status >= 300 && response.status < 400 ? redirectNote(response) : text);
-    const result: { error: MaasApiError; retryAfterMs?: number; skewSeconds?: number } = { error };
+    const result: AttemptFailure = { error };
     const retryAfter = parseRetryAfter(response.headers.get('retry-after'), this.now());
     if (retryAfter !== undefined) result.retryAfterMs = retryAfter;
     if (response.status === 401 || response.status === 403) {

@@ -3,13 +3,11 @@
 // collector that throws or times out becomes a failed outcome with a one-line error; the run
 // itself never fails because of one collector.
 import type { DeployInfoCollector, DeployInfoOutput } from '../../collectors/types.js';
+import { oneLine } from '../errors.js';
 import type { Host } from '../host/host.js';
-import type { RunOptions } from '../host/run-command.js';
+import { TIMEOUT_EXIT_STATUS, type RunOptions } from '../host/run-command.js';
 import type { DeployInfoScriptName } from '../maas/types.js';
 import { onInterrupt } from './interrupt.js';
-
-/** Exit status of a collector stopped by its timeout (as MAAS and timeout(1) use). */
-export const COLLECTOR_TIMEOUT_EXIT = 124;
 
 /** What one collector produced, ready to be written or uploaded for each of its scripts. */
 export interface CollectorOutcome {
@@ -19,6 +17,12 @@ export interface CollectorOutcome {
   /** Wall-clock seconds from start to outcome. */
   runtimeSeconds: number;
   timedOut: boolean;
+  /**
+   * The one line saying why, when the runner stopped the collector (timeout) or caught it
+   * throwing; it is also the last line of the output's stderr. Undefined when the collector
+   * produced its output itself, failing or not.
+   */
+  failure?: string;
 }
 
 export interface RunCollectorsOptions {
@@ -108,10 +112,10 @@ export async function runCollector(
     if (first === 'timeout') {
       stop.abort();
       const seconds = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
-      return outcome(collector, { stdout: '', stderr: `collector "${collector.name}" timed out after ${seconds} and was stopped\n`, exitCode: COLLECTOR_TIMEOUT_EXIT }, runtimeSeconds, true);
+      return failed(collector, `collector "${collector.name}" timed out after ${seconds} and was stopped`, TIMEOUT_EXIT_STATUS, runtimeSeconds, true);
     }
     if (first.ok) return outcome(collector, first.output, runtimeSeconds, false);
-    return outcome(collector, { stdout: '', stderr: `collector "${collector.name}" failed: ${oneLine(first.error)}\n`, exitCode: 1 }, runtimeSeconds, false);
+    return failed(collector, `collector "${collector.name}" failed: ${oneLine(first.error)}`, 1, runtimeSeconds, false);
   } finally {
     clearTimeout(timer);
     forget();
@@ -125,30 +129,6 @@ function outcome(collector: DeployInfoCollector, output: DeployInfoOutput, runti
   return { name: collector.name, scripts: collector.scripts, output, runtimeSeconds, timedOut };
 }
 
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]!.trim() || (error instanceof Error ? error.name : 'unknown error');
-}
-
-/** A file as report-results uploads it for one script. */
-export interface OutputFile {
-  name: string;
-  content: string;
-}
-
-/**
- * The files report-results would upload for each script an outcome answers: `<script>.out`
- * (stdout), `<script>.err` (stderr) and `<script>` (combined: a collector's stdout, then its
- * notes, as it has no interleaving to preserve).
- */
-export function scriptOutputFiles(outcome: CollectorOutcome): { script: DeployInfoScriptName; files: OutputFile[] }[] {
-  const { stdout, stderr } = outcome.output;
-  return outcome.scripts.map((script) => ({
-    script,
-    files: [
-      { name: `${script}.out`, content: stdout },
-      { name: `${script}.err`, content: stderr },
-      { name: script, content: stdout + stderr },
-    ],
-  }));
+function failed(collector: DeployInfoCollector, failure: string, exitCode: number, runtimeSeconds: number, timedOut: boolean): CollectorOutcome {
+  return { ...outcome(collector, { stdout: '', stderr: `${failure}\n`, exitCode }, runtimeSeconds, timedOut), failure };
 }

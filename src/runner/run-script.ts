@@ -8,12 +8,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hasCode } from '../errors.js';
-import { ensureOwnPriority, killGroup } from '../host/run-command.js';
+import { ensureOwnPriority, killGroup, TIMEOUT_EXIT_STATUS } from '../host/run-command.js';
 import { onInterrupt } from './interrupt.js';
+import { resultFileName, type ResultStream } from './signal-files.js';
 import { TerminalBuffer } from './terminal-buffer.js';
-
-/** The exit status MAAS (and timeout(1)) use for a run stopped by its timeout. */
-export const TIMEOUT_EXIT_STATUS = 124;
 
 /** What a script (or a built-in collector standing in for one) produced, ready for a signal. */
 export interface ScriptOutcome {
@@ -61,10 +59,10 @@ export function scriptEnvironment({ paths, name, baseUrl, hasStarted, timeoutSec
   return {
     MAAS_BASE_URL: baseUrl,
     MAAS_RESOURCES_FILE: paths.resourcesFile,
-    OUTPUT_COMBINED_PATH: join(paths.out, name),
-    OUTPUT_STDOUT_PATH: join(paths.out, `${name}.out`),
-    OUTPUT_STDERR_PATH: join(paths.out, `${name}.err`),
-    RESULT_PATH: join(paths.out, `${name}.yaml`),
+    OUTPUT_COMBINED_PATH: join(paths.out, resultFileName(name, 'combined')),
+    OUTPUT_STDOUT_PATH: join(paths.out, resultFileName(name, 'stdout')),
+    OUTPUT_STDERR_PATH: join(paths.out, resultFileName(name, 'stderr')),
+    RESULT_PATH: join(paths.out, resultFileName(name, 'result')),
     DOWNLOAD_PATH: paths.downloads,
     HAS_STARTED: hasStarted ? 'True' : 'False',
     RUNTIME: timeoutSeconds === undefined ? 'None' : pythonFloat(timeoutSeconds),
@@ -90,7 +88,8 @@ export interface RunScriptOptions {
 /** Runs a script to completion or timeout; never throws for a failing or unstartable script. */
 export async function runScript(options: RunScriptOptions): Promise<ScriptOutcome> {
   const { name, outDir } = options;
-  const files = { combined: join(outDir, name), stdout: join(outDir, `${name}.out`), stderr: join(outDir, `${name}.err`), result: join(outDir, `${name}.yaml`) };
+  const at = (stream: ResultStream) => join(outDir, resultFileName(name, stream));
+  const files = { combined: at('combined'), stdout: at('stdout'), stderr: at('stderr'), result: at('result') };
   await Promise.all([writeFile(files.combined, ''), writeFile(files.stdout, ''), writeFile(files.stderr, ''), ensureOwnPriority()]);
   const buffers = { stdout: new TerminalBuffer(), stderr: new TerminalBuffer(), combined: new TerminalBuffer() };
   const started = performance.now();

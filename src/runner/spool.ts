@@ -2,12 +2,12 @@
 // before it is sent and removed once MAAS accepted it, so a result survives MAAS being down, a
 // crash or a reboot, and the next run delivers it first. One file per script name per machine:
 // a newer result replaces an older undelivered one, so a long outage cannot pile results up.
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode } from '../errors.js';
+import { isAtomicTemporary, syncDirectory, writeAtomic } from '../files.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
 import { onInterrupt } from './interrupt.js';
 
@@ -145,7 +145,7 @@ function createSpool(dir: string): Spool {
         if (current.sequence !== signal.sequence) return;
         await unlink(signal.path);
         await rm(markerOf(signal.path), { force: true });
-        await syncDir(dir);
+        await syncDirectory(dir);
       } catch (error) {
         if (!hasCode(error, 'ENOENT')) throw error;
       }
@@ -175,38 +175,9 @@ function markerOf(path: string): string {
   return `${path}.sending`;
 }
 
-/** Writes `path` so that a crash leaves the old or the new content, never a mix: temp, fsync, rename, fsync dir. */
-export async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  const dir = join(path, '..');
-  const temp = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await syncDir(dir);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 async function removeTemporaries(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (name.startsWith('.tmp-')) await rm(join(dir, name), { force: true });
+    if (isAtomicTemporary(name)) await rm(join(dir, name), { force: true });
   }
 }
 

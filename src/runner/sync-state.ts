@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScriptIndexEntry, SignalFields, SignalFile } from '../maas/types.js';
 import { normaliserFor } from './normalise.js';
-import { writeAtomic } from './spool.js';
+import { writeAtomic } from '../files.js';
+import { isResultSuffix, storedCopyPath } from './signal-files.js';
 
 const SYNC_FORMAT = 1;
 const FILE_NAME = 'delivered.json';
@@ -151,8 +152,8 @@ export async function changeVerdict(
   const suffixes = Object.keys(record.stored);
   if (suffixes.length === 0) return 'MAAS holds other data';
   for (const suffix of suffixes) {
-    if (!['', '.out', '.err', '.yaml'].includes(suffix)) return 'MAAS holds other data';
-    const held = await readFile(join(scriptsDir, 'out', `${fields.name}.${record.script_result_id}${suffix}`)).catch(() => undefined);
+    if (!isResultSuffix(suffix)) return 'MAAS holds other data';
+    const held = await readFile(storedCopyPath(scriptsDir, fields.name, record.script_result_id, suffix)).catch(() => undefined);
     if (!held || sha256(held) !== record.stored[suffix]) return 'MAAS holds other data';
   }
   return 'unchanged';

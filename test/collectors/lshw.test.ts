@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT_NOT_FOUND, EXIT_TIMED_OUT, lshwCollector, runLshw } from '../../collectors/lshw.js';
+import { EXIT_NOT_FOUND, lshwCollector, runLshw } from '../../collectors/lshw.js';
 import { createHost } from '../../src/host/host.js';
-import { createRunCommand, defaultSearchPath } from '../../src/host/run-command.js';
+import { createRunCommand, defaultSearchPath, TIMEOUT_EXIT_STATUS } from '../../src/host/run-command.js';
 import { installed, makeTree, removeTree } from '../helpers/trees.js';
 
 const trees: string[] = [];
@@ -56,7 +56,7 @@ describe('maas-lshw', () => {
   it('reports a hung lshw as timed out (exit 124) once its timeout kills it', async () => {
     const host = await hostWithFakeLshw('#!/bin/sh\nsleep 60\n');
     const output = await runLshw(host, 300);
-    expect(output.exitCode).toBe(EXIT_TIMED_OUT);
+    expect(output.exitCode).toBe(TIMEOUT_EXIT_STATUS);
     expect(output.stderr).toMatch(/did not finish within/);
   });
 });

@@ -1,10 +1,10 @@
-import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { UsageError } from '../../src/errors.js';
-import { credsYaml, formatCredentials, parseCredentials, readCredsFile, writeFileAtomic } from '../../src/maas/credentials.js';
+import { credsYaml, formatCredentials, parseCredentials, readCredsFile } from '../../src/maas/credentials.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -138,37 +138,5 @@ describe('readCredsFile', () => {
     const path = join(dir, 'other.yaml');
     await writeFile(path, '- just\n- a list\n');
     await expect(readCredsFile(path)).rejects.toThrow(/neither reporting\.maas nor datasource\.MAAS/);
-  });
-});
-
-describe('writeFileAtomic', () => {
-  it('creates the file with mode 0600 by default', async () => {
-    const path = join(dir, 'out.yaml');
-    await writeFileAtomic(path, 'hello\n');
-    expect(await readFile(path, 'utf8')).toBe('hello\n');
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
-  });
-
-  it('replaces an existing file and leaves no temporary file behind', async () => {
-    const path = join(dir, 'out.yaml');
-    await writeFile(path, 'old\n', { mode: 0o644 });
-    await writeFileAtomic(path, 'new\n');
-    expect(await readFile(path, 'utf8')).toBe('new\n');
-    expect((await stat(path)).mode & 0o777).toBe(0o600);
-    expect(await readdir(dir)).toEqual(['out.yaml']);
-  });
-
-  it('fails with a one-line usage error and keeps the old content when the target cannot be replaced', async () => {
-    const path = join(dir, 'taken');
-    await mkdir(path);
-    await writeFile(join(path, 'inside'), 'x');
-    const error = await writeFileAtomic(path, 'new\n').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as Error).message).toMatch(/^cannot write .*taken: /);
-    expect(await readdir(dir)).toEqual(['taken']);
-  });
-
-  it('fails for a directory that does not exist', async () => {
-    await expect(writeFileAtomic(join(dir, 'missing', 'out.yaml'), 'x')).rejects.toThrow(/no such file or directory/);
   });
 });

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { createHost } from '../../src/host/host.js';
-import { COLLECTOR_TIMEOUT_EXIT, runCollector, runCollectors, scriptOutputFiles } from '../../src/runner/run-collectors.js';
+import { TIMEOUT_EXIT_STATUS } from '../../src/host/run-command.js';
+import { runCollector, runCollectors } from '../../src/runner/run-collectors.js';
+import { scriptOutputFiles } from '../../src/runner/signal-files.js';
 import { eventually, makeTree, processGone, removeTree } from '../helpers/trees.js';
 
 const trees: string[] = [];
@@ -78,7 +80,7 @@ describe('runCollectors', () => {
     };
     const outcome = await runCollector(stuck, createHost(), { timeoutMs: () => 1000 });
     expect(outcome.timedOut).toBe(true);
-    expect(outcome.output.exitCode).toBe(COLLECTOR_TIMEOUT_EXIT);
+    expect(outcome.output.exitCode).toBe(TIMEOUT_EXIT_STATUS);
     expect(outcome.output.stdout).toBe('');
     expect(outcome.output.stderr).toMatch(/^collector "stuck" timed out after 1 s/);
     const child = Number((await readFile(pidFile, 'utf8')).trim());

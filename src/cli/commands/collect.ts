@@ -1,15 +1,17 @@
 // `maas-run-scripts collect`: runs the built-in collectors with no server. Prints one
 // collector's output (the machine-resources document by default), or writes every file
 // report-results would upload for each deploy-info script into a directory.
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { collectorNamed, deployInfoCollectors } from '../../../collectors/index.js';
 import type { DeployInfoCollector } from '../../../collectors/types.js';
 import { CliError, hasCode, UsageError } from '../../errors.js';
+import { writeAtomic } from '../../files.js';
 import { createHost, type Host } from '../../host/host.js';
-import type { RunCommand } from '../../host/run-command.js';
-import { runCollectors, scriptOutputFiles, type CollectorOutcome } from '../../runner/run-collectors.js';
+import { commandsNotRun } from '../../host/run-command.js';
+import { runCollectors, type CollectorOutcome } from '../../runner/run-collectors.js';
+import { scriptOutputFiles } from '../../runner/signal-files.js';
 
 export interface CollectOptions {
   /** Collector names (`resources`, `lshw`, ...); default: resources alone, or all with `output`. */
@@ -28,17 +30,6 @@ export interface CollectDeps {
   /** The host to collect from; default: this machine, or the `root` tree. */
   host?: Host;
 }
-
-/** Commands would describe this machine, not a captured tree: with --root none is run. */
-const notRunOnTree: RunCommand = async (file, args) => ({
-  command: [file, ...args].join(' '),
-  exitCode: undefined,
-  stdout: '',
-  stderr: `${file}: not run, --root reads a captured tree`,
-  timedOut: false,
-  notFound: true,
-  failed: true,
-});
 
 /** Runs the `collect` command; returns the outcomes, throws CliError (exit 1) if any collector failed. */
 export async function collect(options: CollectOptions, deps: CollectDeps = {}): Promise<CollectorOutcome[]> {
@@ -62,7 +53,7 @@ export async function collect(options: CollectOptions, deps: CollectDeps = {}): 
       for (const { files } of scriptOutputFiles(outcome)) {
         for (const file of files) {
           const path = join(options.output, file.name);
-          await writeAtomic(path, file.content);
+          await writeOutput(path, file.content);
           stdout.write(`${path}\n`);
         }
       }
@@ -97,7 +88,8 @@ async function hostFor(root: string | undefined): Promise<Host> {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`--root ${root}: ${hasCode(error, 'ENOENT') ? 'no such directory' : (error as Error).message}; give the top of a captured tree (with sys/ and proc/)`);
   }
-  return createHost({ root, run: notRunOnTree, isRoot: false });
+  // Commands would describe this machine, not the tree: none is run.
+  return createHost({ root, run: commandsNotRun('--root reads a captured tree'), isRoot: false });
 }
 
 async function ensureDirectory(dir: string): Promise<void> {
@@ -109,21 +101,18 @@ async function ensureDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Writes through a temporary file and a rename, so a reader never sees half a file. */
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
+/** Writes a file through a temporary file and a rename, so a reader never sees half a file; its mode is what a plain write would give. */
+async function writeOutput(path: string, content: string): Promise<void> {
   try {
-    await writeFile(temp, content);
-    await rename(temp, path);
+    await writeAtomic(path, content, { mode: 0o666, umask: true });
   } catch (error) {
-    await rm(temp, { force: true });
     throw new CliError(`cannot write ${path}: ${(error as Error).message}; check the --output directory's permissions and free space`, { cause: error });
   }
 }
 
 function failureLine(outcome: CollectorOutcome): string {
+  if (outcome.failure !== undefined) return outcome.failure;
   const lines = outcome.output.stderr.trim().split('\n');
   const last = lines[lines.length - 1] ?? '';
-  if (last.startsWith(`collector "${outcome.name}"`)) return last;
   return `collector "${outcome.name}" failed with exit status ${outcome.output.exitCode}${last ? `: ${last}` : ''}`;
 }

@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CliError, UsageError } from '../../errors.js';
 import { MaasClient, type ClientDeps } from '../../maas/client.js';
-import { assertWritableDir, credsYaml, writeFileAtomic } from '../../maas/credentials.js';
+import { writeFileAtomic } from '../../files.js';
+import { assertWritableDir, credsYaml } from '../../maas/credentials.js';
 import type { Credentials } from '../../maas/types.js';
 
 export interface GetMachineTokenOptions {

@@ -15,9 +15,10 @@ import type { Credentials } from '../../maas/types.js';
 import { RedfishClient } from '../../redfish/client.js';
 import { readInventory } from '../../redfish/inventory.js';
 import { identityFromRedfish, resourcesFromRedfish } from '../../redfish/resources.js';
+import { registerMachine } from '../../maas/register.js';
 import type { RunSummary } from '../../runner/progress.js';
-import { registerMachine } from './register-machine.js';
-import { resolveReportSettings, runReport, type ReportSettings } from './report-results.js';
+import { resolveReportSettings, type ReportSettings } from '../../runner/report-settings.js';
+import { runReport } from '../../runner/run-report.js';
 
 /** Environment variable holding the BMC password when no --bmc-password-file is given. */
 export const BMC_PASSWORD_ENV = 'MAAS_RUN_SCRIPTS_BMC_PASSWORD';
@@ -92,7 +93,7 @@ export async function redfishReport(options: RedfishReportOptions, deps: Redfish
     const registered = await registerMachine(
       { maasUrl: options.maasUrl!, adminCredentials: options.adminCredentials!, ...(options.hostname ? { hostname: options.hostname } : {}), dir: options.dir ?? '.' },
       {
-        identity: identityFromRedfish(inventory),
+        identity: { ...identityFromRedfish(inventory), seenBy: 'bmc' },
         ...(deps.client ? { client: deps.client } : {}),
         // With --json, stdout carries the summary alone.
         ...(options.json ? { print: (line: string) => process.stderr.write(`${line}\n`) } : {}),

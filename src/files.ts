@@ -1,0 +1,91 @@
+// The one atomic file writer (creds files, the spool and its state, `collect --output`) and the one
+// translation of file-system errors into short readable reasons.
+import { randomBytes } from 'node:crypto';
+import { chmod, open, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CliError, hasCode, oneLine, UsageError } from './errors.js';
+
+/** A short human reason for a file-system error, without a stack or the syscall noise. */
+export function fsReason(error: unknown): string {
+  const code = (error as { code?: string } | undefined)?.code;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    ENOTDIR: 'a parent is not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    EISDIR: 'it is a directory',
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+  };
+  if (code && reasons[code]) return reasons[code];
+  return oneLine(error);
+}
+
+/** How writeAtomic creates the file. */
+export interface AtomicWriteOptions {
+  /** The file's mode (default 0600). */
+  mode?: number;
+  /** Let the process's umask narrow `mode`, as a plain write would (default false: exactly `mode`). */
+  umask?: boolean;
+}
+
+const TEMPORARY_PREFIX = '.tmp-';
+
+/** Whether `name` is a temporary file writeAtomic left behind (a crash between write and rename). */
+export function isAtomicTemporary(name: string): boolean {
+  return name.startsWith(TEMPORARY_PREFIX);
+}
+
+/**
+ * Writes `data` to `path` so that a crash leaves the old or the new content, never a mix: a
+ * temporary file in the same directory, fsynced, given its mode, renamed over `path`, and the
+ * directory fsynced. On failure the temporary file is removed, `path` is left as it was, and the
+ * file system's own error is thrown (see writeFileAtomic for one-line errors).
+ */
+export async function writeAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const mode = options.mode ?? 0o600;
+  const dir = dirname(path);
+  const temp = join(dir, `${TEMPORARY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const handle = await open(temp, 'wx', mode);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // The umask may have narrowed the mode the file was created with.
+    if (!options.umask) await chmod(temp, mode);
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dir);
+}
+
+/**
+ * writeAtomic with a one-line error naming the file (code MRS_FILE_WRITE): a UsageError (exit 2)
+ * when the path or its permissions are at fault, else a CliError.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  try {
+    await writeAtomic(path, data, { mode });
+  } catch (error) {
+    const message = `cannot write ${path}: ${fsReason(error)}`;
+    if (hasCode(error, 'EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'EISDIR')) throw new UsageError(message, { cause: error, code: 'MRS_FILE_WRITE' });
+    throw new CliError(message, { cause: error, code: 'MRS_FILE_WRITE' });
+  }
+}
+
+/** Makes a directory's entries (a rename, an unlink) durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+

@@ -1,0 +1,155 @@
+// Producing a run's results: the built-in collectors answer the deploy-info scripts they stand in
+// for (docs/design.md D6), any other script the server sent is run as MAAS's client runs it, and
+// each outcome becomes a signal (docs/protocol.md §4.1) with the real exit status (docs/design.md
+// D1).
+import { resolve, sep } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { DeployInfoCollector } from '../../collectors/types.js';
+import type { Host } from '../host/host.js';
+import { TIMEOUT_EXIT_STATUS } from '../host/run-command.js';
+import type { ScriptIndexEntry, SignalFields, SignalFile } from '../maas/types.js';
+import type { Progress } from './progress.js';
+import type { CollectorOutcome } from './run-collectors.js';
+import { formatDuration, runScript, scriptEnvironment, type RunPaths, type ScriptOutcome } from './run-script.js';
+import { collectorFiles, resultFiles } from './signal-files.js';
+
+/** The collectors a run may use, and how they are run (runCollectors, or a stand-in in tests). */
+export interface CollectorSet {
+  forScript(name: string): DeployInfoCollector | undefined;
+  run(collectors: readonly DeployInfoCollector[], host: Host): Promise<CollectorOutcome[]>;
+}
+
+/** What producing results needs. */
+export interface ProduceContext {
+  host: Host;
+  collectors: CollectorSet;
+  progress: Progress;
+  paths: RunPaths;
+  /** `<scheme>://<host[:port]>` of the metadata URL, for the scripts' environment. */
+  origin: string;
+  /** Run exactly the scripts the server sends instead of the built-in collectors. */
+  serverScripts: boolean;
+  /** Only results a built-in collector answers; no server-sent script runs here (ReportOptions.outOfBand). */
+  outOfBand: boolean;
+  /** Where --debug echoes script output as it arrives. */
+  echo?: { stdout: Writable; stderr: Writable };
+}
+
+/** A result ready to be sent: the signal's fields and files. */
+export interface PendingSignal {
+  fields: SignalFields;
+  files: SignalFile[];
+  /** Its index.json entry. */
+  entry: ScriptIndexEntry;
+  /** A built-in collector produced it (only those may be found unchanged). */
+  builtIn: boolean;
+}
+
+/** Outcomes of collectors by collector name. */
+export type CollectorOutcomes = Map<string, CollectorOutcome>;
+
+/** Runs the collectors and scripts for `entries`; returns one pending signal per entry, in order. `early`: collectors already started. */
+export async function produce(entries: readonly ScriptIndexEntry[], context: ProduceContext, early: Promise<CollectorOutcomes> | undefined): Promise<PendingSignal[]> {
+  const builtIn = new Map<string, DeployInfoCollector>();
+  if (!context.serverScripts) {
+    for (const entry of entries) {
+      const collector = context.collectors.forScript(entry.name);
+      if (collector) builtIn.set(entry.name, collector);
+    }
+  }
+  // Collectors started early cover the deploy-info names; any other is run now.
+  const outcomes = await (early ?? startCollectors([...new Set(builtIn.values())], context));
+
+  const pending: PendingSignal[] = [];
+  const notHere: string[] = [];
+  for (const entry of entries) {
+    const collector = builtIn.get(entry.name);
+    if (collector) {
+      const outcome = outcomes.get(collector.name) ?? (await startCollectors([collector], context)).get(collector.name)!;
+      pending.push({ ...collectorSignal(entry, collector, outcome), entry, builtIn: true });
+    } else if (context.outOfBand) {
+      notHere.push(entry.name);
+    } else {
+      pending.push({ ...(await scriptSignal(entry, context)), entry, builtIn: false });
+    }
+  }
+  if (notHere.length > 0) context.progress.info(`not run, as they would describe this host rather than the machine: ${notHere.join(', ')}`);
+  return pending;
+}
+
+/** Runs `collectors` all at once, showing each as soon as it is done; outcomes by collector name. */
+export async function startCollectors(collectors: readonly DeployInfoCollector[], context: Pick<ProduceContext, 'collectors' | 'host' | 'progress'>): Promise<CollectorOutcomes> {
+  const outcomes: CollectorOutcomes = new Map();
+  if (collectors.length === 0) return outcomes;
+  context.progress.info(`running ${collectors.length} built-in collector(s)`);
+  await Promise.all(
+    collectors.map(async (collector) => {
+      for (const outcome of await context.collectors.run([collector], context.host)) {
+        outcomes.set(outcome.name, outcome);
+        context.progress.ran({
+          name: outcome.name,
+          exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
+          timedOut: outcome.timedOut,
+          runtimeSeconds: outcome.runtimeSeconds,
+          builtIn: true,
+        });
+      }
+    }),
+  );
+  return outcomes;
+}
+
+/** The distinct built-in collectors answering `names`. */
+export function builtInsFor(names: readonly string[], collectors: Pick<CollectorSet, 'forScript'>): DeployInfoCollector[] {
+  return [...new Set(names.map((n) => collectors.forScript(n)).filter((c): c is DeployInfoCollector => c !== undefined))];
+}
+
+/** Runs a script the server sent (docs/design.md D1: real exit code, WORKING or TIMEDOUT) and makes its signal. */
+async function scriptSignal(entry: ScriptIndexEntry, context: ProduceContext): Promise<Omit<PendingSignal, 'entry' | 'builtIn'>> {
+  const { paths, progress } = context;
+  const file = resolve(paths.scripts, entry.path ?? '');
+  if (!file.startsWith(`${paths.scripts}${sep}`)) {
+    // Like a tar member that leaves the directory: never executed.
+    const error = `Failed to execute ${entry.name}: 126 (its path ${JSON.stringify(entry.path ?? '')} is not inside the scripts directory)`;
+    progress.ran({ name: entry.name, exitStatus: 126, timedOut: false, runtimeSeconds: 0, error, builtIn: false });
+    return { fields: signalFields(entry, 126, false, 0, error), files: resultFiles(entry.name, { stdout: '', stderr: `${error}\n`, combined: '' }) };
+  }
+  const outcome: ScriptOutcome = await runScript({
+    name: entry.name,
+    file,
+    timeoutSeconds: entry.timeout_seconds,
+    env: scriptEnvironment({ paths, name: entry.name, baseUrl: context.origin, hasStarted: entry.has_started === true, timeoutSeconds: entry.timeout_seconds }),
+    outDir: paths.out,
+    ...(context.echo ? { echo: context.echo } : {}),
+  });
+  progress.ran({ ...outcome, builtIn: false });
+  return {
+    fields: signalFields(entry, outcome.exitStatus, outcome.timedOut, outcome.runtimeSeconds, outcome.error),
+    files: resultFiles(entry.name, { stdout: outcome.stdout, stderr: outcome.stderr, combined: outcome.combined, result: outcome.result }),
+  };
+}
+
+/** The signal for a deploy-info script a built-in collector answered. */
+function collectorSignal(entry: ScriptIndexEntry, collector: DeployInfoCollector, outcome: CollectorOutcome): Omit<PendingSignal, 'entry' | 'builtIn'> {
+  const exitStatus = outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode;
+  const error = outcome.timedOut
+    ? `Timeout(${formatDuration(collector.timeoutMs / 1000)}) expired on ${entry.name}`
+    : exitStatus !== 0
+      ? `Failed to execute ${entry.name}: ${exitStatus}`
+      : undefined;
+  return { fields: signalFields(entry, exitStatus, outcome.timedOut, outcome.runtimeSeconds, error), files: collectorFiles(entry.name, outcome.output) };
+}
+
+function signalFields(entry: ScriptIndexEntry, exitStatus: number, timedOut: boolean, runtime: number, error: string | undefined): SignalFields {
+  // In the order of docs/protocol.md §4.1 (status, error, script_result_id, runtime, exit_status,
+  // name, script_version_id), for readers of the spool.
+  return {
+    status: timedOut ? 'TIMEDOUT' : 'WORKING',
+    ...(error !== undefined ? { error } : {}),
+    ...(typeof entry.script_result_id === 'number' ? { script_result_id: entry.script_result_id } : {}),
+    runtime,
+    exit_status: exitStatus,
+    name: entry.name,
+    ...(typeof entry.script_version_id === 'number' ? { script_version_id: entry.script_version_id } : {}),
+  };
+}

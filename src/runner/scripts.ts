@@ -1,0 +1,107 @@
+// The machine's scripts, as MAAS sends them in the maas-scripts tarball (docs/protocol.md §5.3,
+// §5.4): downloaded (or, when MAAS cannot be reached, the last run's copy), extracted, their
+// index read, and the copies of stored results it carries compared with what a run spooled.
+import { readFile } from 'node:fs/promises';
+import { oneLine, ParseError } from '../errors.js';
+import type { ScriptIndex, ScriptIndexEntry } from '../maas/types.js';
+import { classifyFailure, type Deliverer } from './delivery.js';
+import type { Progress } from './progress.js';
+import type { RunPaths } from './run-script.js';
+import { resultSuffix, storedCopyPath } from './signal-files.js';
+import type { MachineState, SpooledSignal } from './spool.js';
+import { extractTar } from './tar.js';
+
+/** What loadScripts left in the run's scripts directory. */
+export interface LoadedScripts {
+  /** Nothing to run: the reason is in `problem`. */
+  stop: boolean;
+  /** Why the run stops (set with `stop`). */
+  problem?: string;
+  /** A tarball (fresh or cached) was extracted. */
+  extracted: boolean;
+  /** It came from MAAS during this run. */
+  fresh: boolean;
+}
+
+/** What loadScripts needs. */
+export interface LoadScriptsContext {
+  client: { downloadScripts(): Promise<Uint8Array | null> };
+  state: MachineState;
+  delivery: Deliverer;
+  progress: Progress;
+  paths: RunPaths;
+  /** The metadata URL, for the progress line. */
+  metadataUrl: string;
+}
+
+/**
+ * Downloads the maas-scripts tarball and extracts it into the run's scripts directory. When MAAS
+ * cannot be reached (or delivery has stopped already), the last run's copy is used and delivery
+ * halts, so the results are spooled. MAAS refusing the credentials, having no scripts (204) or
+ * rejecting the request stops the run.
+ */
+export async function loadScripts(context: LoadScriptsContext): Promise<LoadedScripts> {
+  const { delivery, progress } = context;
+  let tar: Uint8Array | null | undefined;
+  let fresh = false;
+  if (!delivery.halted) {
+    progress.info(`fetching scripts from ${context.metadataUrl}`);
+    try {
+      tar = await context.client.downloadScripts();
+      fresh = tar !== null;
+    } catch (error) {
+      const failure = classifyFailure(error);
+      if (failure === 'auth') {
+        return stop(`${oneLine(error)}; the machine credentials are wrong or were regenerated: fetch them again with get-machine-token`);
+      }
+      if (failure === 'rejected') return stop(oneLine(error));
+      delivery.halt({ kind: 'unreachable', message: oneLine(error) });
+      progress.warn(`${oneLine(error)}; running with the scripts of the last run and spooling the results`);
+    }
+    if (tar === null) return stop('No script returned: MAAS has no scripts for this machine (HTTP 204); is it Deployed with hardware sync?');
+  }
+  tar ??= await context.state.loadScripts();
+  if (!tar) return { stop: false, extracted: false, fresh };
+  const { skipped } = await extractTar(tar, context.paths.scripts);
+  for (const member of skipped) progress.warn(`tarball member ${member.name} skipped: ${member.reason}`);
+  // Kept for runs that cannot reach MAAS, once it is known to extract.
+  if (fresh) await context.state.saveScripts(tar);
+  return { stop: false, extracted: true, fresh };
+}
+
+function stop(problem: string): LoadedScripts {
+  return { stop: true, problem, extracted: false, fresh: false };
+}
+
+/**
+ * The `commissioning_scripts` entries to run: those tagged deploy-info. Upstream also requires
+ * `default: true`, which only MAAS's built-in scripts have, so it never runs a script a user
+ * added; we run custom deploy-info scripts too (docs/design.md D6).
+ */
+export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
+  let index: ScriptIndex;
+  try {
+    index = JSON.parse(await readFile(path, 'utf8')) as ScriptIndex;
+  } catch (error) {
+    throw new ParseError('index.json of the maas-scripts tarball', oneLine(error));
+  }
+  const list = index?.['1.0']?.commissioning_scripts;
+  if (!Array.isArray(list)) throw new ParseError('index.json of the maas-scripts tarball', 'no "1.0" → "commissioning_scripts" list');
+  return list.filter((e) => e && typeof e.name === 'string' && Array.isArray(e.tags) && e.tags.includes('deploy-info'));
+}
+
+/**
+ * Whether MAAS already holds exactly this result: the tarball carries each started result's stored
+ * files as out/<name>.<result id>[.out|.err|.yaml] (docs/protocol.md §5.3), and they all match.
+ */
+export async function alreadyStored(signal: SpooledSignal, paths: RunPaths): Promise<boolean> {
+  const { name, script_result_id: id } = signal.fields;
+  if (id === undefined || signal.files.length === 0) return false;
+  for (const file of signal.files) {
+    const suffix = resultSuffix(name, file.name);
+    if (suffix === undefined) return false;
+    const stored = await readFile(storedCopyPath(paths.scripts, name, id, suffix)).catch(() => undefined);
+    if (!stored || !stored.equals(Buffer.from(file.content))) return false;
+  }
+  return true;
+}

@@ -1,0 +1,73 @@
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UsageError } from '../src/errors.js';
+import { fsReason, writeAtomic, writeFileAtomic } from '../src/files.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'files-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('writeFileAtomic', () => {
+  it('creates the file with mode 0600 by default', async () => {
+    const path = join(dir, 'out.yaml');
+    await writeFileAtomic(path, 'hello\n');
+    expect(await readFile(path, 'utf8')).toBe('hello\n');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it('replaces an existing file and leaves no temporary file behind', async () => {
+    const path = join(dir, 'out.yaml');
+    await writeFile(path, 'old\n', { mode: 0o644 });
+    await writeFileAtomic(path, 'new\n');
+    expect(await readFile(path, 'utf8')).toBe('new\n');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual(['out.yaml']);
+  });
+
+  it('fails with a one-line usage error and keeps the old content when the target cannot be replaced', async () => {
+    const path = join(dir, 'taken');
+    await mkdir(path);
+    await writeFile(join(path, 'inside'), 'x');
+    const error = await writeFileAtomic(path, 'new\n').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(/^cannot write .*taken: /);
+    expect(await readdir(dir)).toEqual(['taken']);
+  });
+
+  it('fails for a directory that does not exist', async () => {
+    await expect(writeFileAtomic(join(dir, 'missing', 'out.yaml'), 'x')).rejects.toThrow(/no such file or directory/);
+  });
+});
+
+describe('writeAtomic', () => {
+  it('throws the file system\'s own error and leaves nothing behind when the directory is missing', async () => {
+    const error = await writeAtomic(join(dir, 'missing', 'x.json'), 'x').catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('ENOENT');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('lets the umask narrow the mode when asked, as a plain write would', async () => {
+    const previous = process.umask(0o027);
+    try {
+      await writeAtomic(join(dir, 'shared.out'), 'x', { mode: 0o666, umask: true });
+      await writeAtomic(join(dir, 'exact.out'), 'x', { mode: 0o644 });
+    } finally {
+      process.umask(previous);
+    }
+    expect((await stat(join(dir, 'shared.out'))).mode & 0o777).toBe(0o640);
+    expect((await stat(join(dir, 'exact.out'))).mode & 0o777).toBe(0o644);
+  });
+});
+
+describe('fsReason', () => {
+  it('turns errno codes into short reasons, and anything else into its first line', () => {
+    expect(fsReason(Object.assign(new Error('EACCES: permission denied, open \'/x\''), { code: 'EACCES' }))).toBe('permission denied');
+    expect(fsReason(new Error('disk on fire\n    at somewhere'))).toBe('disk on fire');
+  });
+});
