@@ -5,9 +5,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../errors.js';
 import type { Reply, RequestContext } from './context.js';
 import { textReply } from './context.js';
+import { ServerStartError } from './errors.js';
 import { HttpError } from './http-error.js';
 import { apiKeyString, newToken } from './ids.js';
 import { memoryStore } from './memory-store.js';
@@ -234,7 +234,7 @@ export async function startMaasServer(options: StartOptions = {}): Promise<Runni
     adminKey = ensureAdmin(store, options.adminKey);
     if (options.controllerHostname) {
       const problem = hostnameProblem(options.controllerHostname);
-      if (problem || options.controllerHostname.includes('.')) throw new UsageError(`cannot list the controller as a machine: ${problem ?? 'give a host name without a domain'}`);
+      if (problem || options.controllerHostname.includes('.')) throw new ServerStartError('MRS_SERVER_CONFIG', `cannot list the controller as a machine: ${problem ?? 'give a host name without a domain'}`);
       registerController(store, options.controllerHostname, 'admin', (options.now ?? (() => new Date()))());
     }
   } catch (error) {
@@ -273,11 +273,11 @@ function ensureAdmin(store: Store, adminKey: string | undefined): string {
   if (adminKey !== undefined) {
     const parts = adminKey.split(':');
     if (parts.length !== 3 || parts.some((p) => p === '')) {
-      throw new UsageError('the admin API key must look like consumer-key:token-key:token-secret (three non-empty parts without ":")');
+      throw new ServerStartError('MRS_SERVER_CONFIG', 'the admin API key must look like consumer-key:token-key:token-secret (three non-empty parts without ":")');
     }
     const [consumerKey, tokenKey, tokenSecret] = parts as [string, string, string];
     const existing = store.getToken(tokenKey);
-    if (existing && existing.username !== 'admin') throw new UsageError('the admin API key given is already used by another user or machine: choose another key');
+    if (existing && existing.username !== 'admin') throw new ServerStartError('MRS_SERVER_CONFIG', 'the admin API key given is already used by another user or machine: choose another key');
     const token: TokenRecord = { consumerKey, consumerSecret: '', tokenKey, tokenSecret, username: 'admin', systemId: null };
     // The given key replaces any earlier one, so a rotated key leaves the old one useless.
     store.transaction(() => {

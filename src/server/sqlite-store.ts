@@ -3,7 +3,8 @@
 // columns the server looks them up by.
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { CliError, UsageError } from '../errors.js';
+import { oneLine } from '../errors.js';
+import { ServerStartError } from './errors.js';
 import { apiKeyString, newToken } from './ids.js';
 import { NONCE_TTL_SECONDS } from './store.js';
 import type { EventRecord, MachineRecord, ScriptRecord, ScriptResultRecord, Store, TokenRecord, UserRecord } from './store.js';
@@ -48,8 +49,9 @@ export function loadSqlite(): typeof BetterSqlite3 {
   try {
     return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   } catch (error) {
-    throw new CliError(
-      `SQLite storage needs the better-sqlite3 module, which cannot be loaded here (${firstLine(error)}): install the package with its dependencies, or run without --db to keep state in memory`,
+    throw new ServerStartError(
+      'MRS_SERVER_SQLITE_MISSING',
+      `SQLite storage needs the better-sqlite3 module, which cannot be loaded here (${oneLine(error)}): install the package with its dependencies, or run without --db to keep state in memory`,
       { cause: error },
     );
   }
@@ -223,13 +225,10 @@ function openDatabase(path: string): BetterSqlite3.Database {
     return db;
   } catch (error) {
     if (db?.open) db.close();
-    throw new UsageError(
-      `cannot use ${path} as the server's SQLite file (${firstLine(error)}): give --db a new or existing SQLite file in a writable directory that exists`,
+    throw new ServerStartError(
+      'MRS_SERVER_DB',
+      `cannot use ${path} as the server's SQLite file (${oneLine(error)}): give --db a new or existing SQLite file in a writable directory that exists`,
       { cause: error },
     );
   }
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }

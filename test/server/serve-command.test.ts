@@ -5,6 +5,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ServerStartError } from '../../src/server/errors.js';
+import { startMaasServer } from '../../src/server/server.js';
 import { CLI, PROJECT_ROOT } from '../helpers/cli.js';
 import { oauthHeader } from './server-harness.js';
 
@@ -102,6 +104,20 @@ describe('the serve command', () => {
     expect(String(second.stderr).trim().split('\n')).toEqual([`cannot listen on 127.0.0.1:${port}: the port is in use; choose another with --port`]);
     server.child.kill('SIGTERM');
     await server.child;
+  });
+
+  it('refuses a malformed MAAS_ADMIN_KEY with a one-line error and exit code 2, never echoing the key', async () => {
+    const run = await execa(process.execPath, [CLI, 'serve', '--port', '0'], { reject: false, stdin: 'ignore', timeout: 30_000, env: { MAAS_ADMIN_KEY: 'only:two-parts-SecretValue' } });
+    expect(run.exitCode).toBe(2);
+    expect(String(run.stderr).trim().split('\n')).toEqual(['the admin API key must look like consumer-key:token-key:token-secret (three non-empty parts without ":")']);
+    expect(String(run.stdout) + String(run.stderr)).not.toContain('SecretValue');
+  });
+
+  it('gives its start-up refusals a code of its own, which the serve command turns into exit statuses', async () => {
+    const refused = await startMaasServer({ port: 0, adminKey: 'no-colons' }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ServerStartError);
+    expect(refused).toMatchObject({ code: 'MRS_SERVER_CONFIG' });
+    expect(refused).not.toHaveProperty('exitCode');
   });
 
   it('refuses a --db path it cannot open, or a file that is not SQLite, with a one-line error naming the path and exit code 2', async () => {

@@ -3,7 +3,8 @@
 // printed, on purpose, because the operator starting the server asked for it. Give the key in
 // MAAS_ADMIN_KEY to keep it stable (and out of the output).
 import { hostname } from 'node:os';
-import { UsageError } from '../../errors.js';
+import { CliError, UsageError } from '../../errors.js';
+import { ServerStartError } from '../../server/errors.js';
 
 /** Options of the serve command. */
 export interface ServeOptions {
@@ -38,6 +39,7 @@ export async function serve(options: ServeOptions, deps: { env?: NodeJS.ProcessE
       log: (line) => stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
   } catch (error) {
+    if (error instanceof ServerStartError) throw cliErrorOf(error);
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${options.host}:${port}: the port is in use; choose another with --port`);
     if (code === 'EACCES') throw new UsageError(`cannot listen on ${options.host}:${port}: permission denied; use a port above 1023`);
@@ -57,4 +59,10 @@ export async function serve(options: ServeOptions, deps: { env?: NodeJS.ProcessE
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** The CLI's error for a server that cannot start: what the operator gave is at fault (exit 2), unless a module is missing (exit 1). */
+function cliErrorOf(error: ServerStartError): CliError {
+  if (error.code === 'MRS_SERVER_SQLITE_MISSING') return new CliError(error.message, { cause: error });
+  return new UsageError(error.message, { cause: error });
 }
