@@ -6,7 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { findExecutable, SEARCH_PATH_ENV } from '../../src/host/run-command.js';
 import { DEPLOY_INFO_SCRIPTS } from '../../src/maas/types.js';
 import { runCli } from '../helpers/cli.js';
-import { makeTree, removeTree, tempDir, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { removeTree, tempDir, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 /** Tools the collectors may run; the test search path links those installed here, minus lshw. */
 const TOOLS = ['ionice', 'ip', 'ethtool', 'systemd-detect-virt', 'lspci', 'lsusb', 'lsblk', 'udevadm', 'dmidecode'];
@@ -123,8 +124,7 @@ describe('maas-run-scripts collect', () => {
   });
 
   it('exits 2 when --output names a file, and writes nothing', async () => {
-    const dir = await makeTree({ occupied: 'x\n' });
-    dirs.push(dir);
+    const dir = await makeRoot({ occupied: 'x\n' });
     const run = await runCli(['collect', '--output', join(dir, 'occupied')]);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toMatch(/exists and is not a directory/);

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { startFakeMaas, type FakeMaas, type FakeMaasOptions, type RecordedPart, type RecordedRequest } from '../helpers/fake-maas.js';
-import { makeTree, removeTree, tempDir } from '../helpers/trees.js';
+import { removeTree, tempDir } from '../helpers/trees.js';
+import { makeRoot, type Tree } from '../helpers/make-root.js';
 import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers/wire.js';
 
 const wire = recordedRequests;
@@ -31,15 +32,14 @@ async function dir(): Promise<string> {
 
 /** A captured-host tree: its host name and physical NICs (name → MAC). */
 async function hostTree(hostname: string, nics: Record<string, string> = {}): Promise<string> {
-  const entries: Parameters<typeof makeTree>[0] = { 'proc/sys/kernel/hostname': `${hostname}\n`, 'proc/sys/kernel/ostype': 'Linux\n' };
+  const entries: Tree = { 'proc/sys/kernel/hostname': `${hostname}\n`, 'proc/sys/kernel/ostype': 'Linux\n' };
   for (const [name, mac] of Object.entries(nics)) {
     entries[`sys/devices/pci0000:00/${name}/net/${name}/address`] = `${mac}\n`;
     entries[`sys/devices/pci0000:00/${name}/net/${name}/type`] = '1\n';
     entries[`sys/devices/pci0000:00/${name}/net/${name}/device`] = { link: `../../../${name}` };
     entries[`sys/class/net/${name}`] = { link: `../../devices/pci0000:00/${name}/net/${name}` };
   }
-  const root = await makeTree(entries);
-  cleanup.push(() => removeTree(root));
+  const root = await makeRoot(entries);
   return root;
 }
 

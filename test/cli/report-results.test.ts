@@ -1,5 +1,6 @@
 // report-results as users run it: the built CLI as a subprocess against the bundled server on
-// 127.0.0.1, often through a small proxy that records requests and injects faults.
+// 127.0.0.1, often through the recording stand-in (test/helpers/fake-maas.ts) forwarding to it,
+// which records requests and injects faults.
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { createDeployInfoSet } from '../../src/server/routes/machines.js';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
 import { CLI, runCli, type CliRun } from '../helpers/cli.js';
 import { formData, oauthHeader } from '../server/server-harness.js';
-import { startFaultProxy, type FaultProxy, type SeenRequest } from '../helpers/fault-proxy.js';
+import { startFakeMaas, type FakeMaas, type RecordedRequest } from '../helpers/fake-maas.js';
 import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers/wire.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 
@@ -74,12 +75,22 @@ function storedResultId(systemId: string, name: string): number {
   return server.store.resultsOfSet(setId).find((r) => r.name === name)!.id;
 }
 
-function signals(seen: SeenRequest[]): SeenRequest[] {
-  return seen.filter((r) => r.method === 'POST' && r.parts.some((p) => p.name === 'op' && p.value.toString() === 'signal'));
+/** A request's multipart parts (none when it has no multipart body). */
+function partsOf(request: RecordedRequest) {
+  return request.multipart?.parts ?? [];
 }
 
-function part(request: SeenRequest, name: string): string | undefined {
-  return request.parts.find((p) => p.name === name)?.value.toString();
+function signals(seen: RecordedRequest[]): RecordedRequest[] {
+  return seen.filter((r) => r.method === 'POST' && partsOf(r).some((p) => p.name === 'op' && p.value.toString() === 'signal'));
+}
+
+function part(request: RecordedRequest, name: string): string | undefined {
+  return partsOf(request).find((p) => p.name === name)?.value.toString();
+}
+
+/** The recording stand-in in front of the bundled server. */
+function startProxy(): Promise<FakeMaas> {
+  return startFakeMaas({ forwardTo: new URL(server.url).origin });
 }
 
 async function spoolFiles(machine: TestMachine): Promise<string[]> {
@@ -264,10 +275,10 @@ describe('report-results against the bundled server', () => {
   });
 
   it('runs a custom deploy-info script the server sends and stores its output, a failing one as FAILED with the machine still Deployed, and kills one past its timeout with its children', async () => {
-    const proxy = await startFaultProxy(new URL(server.url).origin);
+    const proxy = await startProxy();
     const uploaded: string[] = [];
     try {
-      const machine = await deployedMachine(`${proxy.url}/MAAS`);
+      const machine = await deployedMachine(proxy.url);
       const pidFile = join(work, `child-${counter}.pid`);
       // Uploaded as a MAAS administrator does; the server adds them to the machine's deploy-info
       // set when it next asks for its scripts. Deleted at the end so later machines get six.
@@ -277,7 +288,7 @@ describe('report-results against the bundled server', () => {
         { name: '92-custom-hangs', timeoutSeconds: 1, body: `#!/bin/sh\nsleep 60 &\necho $! > '${pidFile}'\nsleep 60\n` },
       ];
       for (const s of scripts) uploaded.push(await uploadScript(s.name, s.body, s.timeoutSeconds));
-      const run = await report(machine, '--metadata-url', proxy.url);
+      const run = await report(machine, '--metadata-url', proxy.origin);
       expect(run.exitCode, run.stderr).toBe(0);
 
       const stored = storedResults(machine.systemId);
@@ -287,7 +298,7 @@ describe('report-results against the bundled server', () => {
       expect((await admin.readMachine(machine.systemId)).status_name).toBe('Deployed');
 
       // docs/design.md D1: real exit codes with WORKING, 124 with TIMEDOUT; never FAILED or OK.
-      const sent = signals(proxy.seen);
+      const sent = signals(proxy.requests);
       expect(new Set(sent.map((r) => part(r, 'status')))).toEqual(new Set(['WORKING', 'TIMEDOUT']));
       const hung = sent.find((r) => part(r, 'name') === '92-custom-hangs')!;
       expect([part(hung, 'status'), part(hung, 'exit_status'), part(hung, 'error')]).toEqual(['TIMEDOUT', '124', 'Timeout(0:00:01) expired on 92-custom-hangs']);
@@ -344,7 +355,7 @@ describe('report-results interrupted', () => {
 
 describe('report-results and a hostile or broken tarball', () => {
   it('never runs a script whose index path leaves the scripts directory, and reports it as failed', async () => {
-    const proxy = await startFaultProxy(new URL(server.url).origin);
+    const proxy = await startProxy();
     try {
       const machine = await deployedMachine();
       const marker = join(work, `escaped-${counter}`);
@@ -352,7 +363,7 @@ describe('report-results and a hostile or broken tarball', () => {
       await writeFile(outside, `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
       const resultId = addCustomResult(machine.systemId, '93-escape');
       proxy.rewrite('maas-scripts', (tar) => withScripts(tar, [{ name: '93-escape', body: '#!/bin/sh\n', resultId, path: `../../../../../../..${outside}` }]));
-      const run = await report(machine, '--metadata-url', proxy.url);
+      const run = await report(machine, '--metadata-url', proxy.origin);
       expect(run.exitCode, run.stderr).toBe(0);
       await expect(readFile(marker)).rejects.toThrow();
       expect(storedResults(machine.systemId).get('93-escape')).toMatchObject({ status: ScriptResultStatus.FAILED, exitStatus: 126 });
@@ -362,19 +373,19 @@ describe('report-results and a hostile or broken tarball', () => {
   });
 
   it('fails in one line on a tarball that is not a tar, and keeps the last good copy for offline runs', async () => {
-    const proxy = await startFaultProxy(new URL(server.url).origin);
+    const proxy = await startProxy();
     try {
       const machine = await deployedMachine();
-      expect((await report(machine, '--metadata-url', proxy.url)).exitCode).toBe(0);
+      expect((await report(machine, '--metadata-url', proxy.origin)).exitCode).toBe(0);
       proxy.rewrite('maas-scripts', () => Buffer.from('this is not a tarball at all, but long enough to look at'.repeat(20)));
-      const broken = await report(machine, '--metadata-url', proxy.url);
+      const broken = await report(machine, '--metadata-url', proxy.origin);
       expect(broken.exitCode).toBe(1);
       expect(broken.stderr.trim().split('\n')).toHaveLength(1);
       expect(broken.stderr).toMatch(/cannot parse the maas-scripts tarball/);
 
       proxy.rewrite('maas-scripts', undefined);
       await proxy.down();
-      const offline = await report(machine, '--metadata-url', proxy.url);
+      const offline = await report(machine, '--metadata-url', proxy.origin);
       await proxy.up();
       expect(offline.exitCode).toBe(1);
       expect(offline.stdout).toMatch(/ran resources \(built-in\)/);
@@ -386,113 +397,113 @@ describe('report-results and a hostile or broken tarball', () => {
 });
 
 describe('report-results when MAAS fails', () => {
-  let proxy: FaultProxy;
+  let proxy: FakeMaas;
   beforeAll(async () => {
-    proxy = await startFaultProxy(new URL(server.url).origin);
+    proxy = await startProxy();
   });
   afterAll(() => proxy.close());
 
   it('spools the results while MAAS is down (exit 1, saying so) and delivers them first, exactly once, when it is back', async () => {
     const machine = await deployedMachine();
     await proxy.down();
-    const down = await report(machine, '--metadata-url', proxy.url);
+    const down = await report(machine, '--metadata-url', proxy.origin);
     expect(down.exitCode).toBe(1);
     expect(down.stderr).toMatch(/cannot reach MAAS at .*connection refused.*6 result\(s\) are kept in .* and will be delivered by the next run/);
     expect(await spoolFiles(machine)).toHaveLength(6);
     expect(storedResults(machine.systemId).get('maas-lshw')?.status).toBe(ScriptResultStatus.PENDING);
 
     await proxy.up();
-    proxy.seen.length = 0;
-    const back = await report(machine, '--metadata-url', proxy.url, '--json');
+    proxy.requests.length = 0;
+    const back = await report(machine, '--metadata-url', proxy.origin, '--json');
     expect(back.exitCode, back.stderr).toBe(0);
     const summary = JSON.parse(back.stdout) as { results: { name: string; from_spool: boolean; delivery: string }[] };
     const fromSpool = summary.results.filter((r) => r.from_spool);
     expect(fromSpool.map((r) => r.delivery)).toEqual(Array(6).fill('delivered'));
     // The spooled results go before this run even fetches its scripts, each once.
-    const firstGet = proxy.seen.findIndex((r) => r.method === 'GET');
-    const spooledSent = signals(proxy.seen.slice(0, firstGet)).map((r) => part(r, 'name'));
+    const firstGet = proxy.requests.findIndex((r) => r.method === 'GET');
+    const spooledSent = signals(proxy.requests.slice(0, firstGet)).map((r) => part(r, 'name'));
     expect(spooledSent.sort()).toEqual([...new Set(spooledSent)].sort());
     expect(spooledSent).toHaveLength(6);
-    expect(signals(proxy.seen)).toHaveLength(12);
+    expect(signals(proxy.requests)).toHaveLength(12);
     expect(await spoolFiles(machine)).toEqual([]);
     expect(storedResults(machine.systemId).get('maas-lshw')?.status).not.toBe(ScriptResultStatus.PENDING);
 
     // Nothing is left to deliver twice: a full run (--force: unchanged results too) sends each result once.
-    proxy.seen.length = 0;
-    const again = await report(machine, '--metadata-url', proxy.url, '--force');
+    proxy.requests.length = 0;
+    const again = await report(machine, '--metadata-url', proxy.origin, '--force');
     expect(again.exitCode).toBe(0);
-    expect(signals(proxy.seen)).toHaveLength(6);
+    expect(signals(proxy.requests)).toHaveLength(6);
   });
 
   it('does not store a result twice when MAAS took it but the answer was lost', async () => {
     const machine = await deployedMachine();
-    proxy.seen.length = 0;
-    proxy.inject({ status: 200, loseAnswer: true, match: (method) => method === 'POST' });
-    const lost = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir, '--metadata-url', proxy.url], {
+    proxy.requests.length = 0;
+    proxy.failNext(1, { status: 200, loseAnswer: true }, (r) => r.method === 'POST');
+    const lost = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir, '--metadata-url', proxy.origin], {
       env: { ...FAST_RETRIES, MAAS_RUN_SCRIPTS_ATTEMPTS: '1' },
     });
     expect(lost.exitCode).toBe(1);
-    const [first] = signals(proxy.seen);
+    const [first] = signals(proxy.requests);
     const name = part(first!, 'name')!;
     expect(storedResults(machine.systemId).get(name)?.status).toBe(ScriptResultStatus.PASSED);
     expect(await spoolFiles(machine)).toHaveLength(6);
 
-    proxy.seen.length = 0;
+    proxy.requests.length = 0;
     // --force: this test counts this run's own results too, unchanged or not.
-    const next = await report(machine, '--metadata-url', proxy.url, '--json', '--force');
+    const next = await report(machine, '--metadata-url', proxy.origin, '--json', '--force');
     expect(next.exitCode, next.stderr).toBe(0);
     const summary = JSON.parse(next.stdout) as { results: { name: string; from_spool: boolean; delivery: string; note?: string }[] };
     expect(summary.results.find((r) => r.from_spool && r.name === name)).toMatchObject({ delivery: 'delivered', note: expect.stringMatching(/already stored/) });
     // The lost one is confirmed from the scripts tarball, not sent again: this run sends it once, as its own new result.
-    expect(signals(proxy.seen).filter((r) => part(r, 'name') === name)).toHaveLength(1);
-    expect(signals(proxy.seen)).toHaveLength(11);
+    expect(signals(proxy.requests).filter((r) => part(r, 'name') === name)).toHaveLength(1);
+    expect(signals(proxy.requests)).toHaveLength(11);
     expect(await spoolFiles(machine)).toEqual([]);
   });
 
   it('waits as long as a 503 Retry-After asks before sending again', async () => {
     const machine = await deployedMachine();
-    proxy.seen.length = 0;
-    const isSignal = (method: string) => method === 'POST';
-    proxy.inject({ status: 503, headers: { 'Retry-After': '1' }, body: 'busy', match: isSignal });
-    const run = await report(machine, '--metadata-url', proxy.url);
+    proxy.requests.length = 0;
+    const isSignal = (r: RecordedRequest) => r.method === 'POST';
+    proxy.failNext(1, { status: 503, headers: { 'Retry-After': '1' }, body: 'busy' }, isSignal);
+    const run = await report(machine, '--metadata-url', proxy.origin);
     expect(run.exitCode, run.stderr).toBe(0);
-    const sent = signals(proxy.seen);
+    const sent = signals(proxy.requests);
     expect(sent[0]!.status).toBe(503);
     expect(part(sent[1]!, 'name')).toBe(part(sent[0]!, 'name'));
     // The retry delay is 0.05 s here; only Retry-After explains a full second.
-    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(sent[1]!.receivedAt - sent[0]!.receivedAt).toBeGreaterThanOrEqual(950);
     expect(sent.filter((r) => r.status === 200)).toHaveLength(6);
   });
 
   it('corrects its clock from the Date of a 401 and signs the next requests with the server time', async () => {
     const machine = await deployedMachine();
-    proxy.seen.length = 0;
+    proxy.requests.length = 0;
     const ahead = new Date(Date.now() + 3600_000);
-    proxy.inject({ status: 401, headers: { Date: ahead.toUTCString() }, body: 'Authorization Error: timestamp expired' });
-    const run = await report(machine, '--metadata-url', proxy.url);
+    proxy.failNext(1, { status: 401, headers: { Date: ahead.toUTCString() }, body: 'Authorization Error: timestamp expired' });
+    const run = await report(machine, '--metadata-url', proxy.origin);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/updated clock skew to 3[56]\d\d/);
-    expect(proxy.seen[0]!.status).toBe(401);
-    const corrected = Number(proxy.seen[1]!.oauth.oauth_timestamp);
+    expect(proxy.requests[0]!.status).toBe(401);
+    const corrected = Number(proxy.requests[1]!.oauth!.oauth_timestamp);
     expect(Math.abs(corrected - ahead.getTime() / 1000)).toBeLessThan(30);
-    expect(signals(proxy.seen).every((r) => Math.abs(Number(r.oauth.oauth_timestamp) - ahead.getTime() / 1000) < 60)).toBe(true);
+    expect(signals(proxy.requests).every((r) => Math.abs(Number(r.oauth!.oauth_timestamp) - ahead.getTime() / 1000) < 60)).toBe(true);
   });
 
   it('reports a result MAAS rejects with a 4xx and drops it instead of retrying it forever', async () => {
     const machine = await deployedMachine();
-    proxy.seen.length = 0;
-    proxy.inject({ status: 400, body: 'Invalid script_result_id', match: (method) => method === 'POST' });
-    const run = await report(machine, '--metadata-url', proxy.url);
+    proxy.requests.length = 0;
+    proxy.failNext(1, { status: 400, body: 'Invalid script_result_id' }, (r) => r.method === 'POST');
+    const run = await report(machine, '--metadata-url', proxy.origin);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/MAAS rejected the result of 20-maas-03-machine-resources: .*HTTP 400.*Invalid script_result_id/);
     expect(await spoolFiles(machine)).toEqual([]);
-    expect(signals(proxy.seen)).toHaveLength(6);
+    expect(signals(proxy.requests)).toHaveLength(6);
 
     // MAAS never took it, so the next run sends that result again (the others may be unchanged).
-    proxy.seen.length = 0;
-    const next = await report(machine, '--metadata-url', proxy.url);
+    proxy.requests.length = 0;
+    const next = await report(machine, '--metadata-url', proxy.origin);
     expect(next.exitCode).toBe(0);
-    expect(signals(proxy.seen).filter((r) => part(r, 'name') === '20-maas-03-machine-resources' && r.status === 200)).toHaveLength(1);
+    expect(signals(proxy.requests).filter((r) => part(r, 'name') === '20-maas-03-machine-resources' && r.status === 200)).toHaveLength(1);
   });
 });
 
@@ -510,16 +521,16 @@ describe('report-results on the wire', () => {
     '',
   ].join('\n');
 
-  async function runLikeTheRecording(exitWith: number): Promise<{ run: CliRun; seen: SeenRequest[]; proxy: FaultProxy }> {
-    const proxy = await startFaultProxy(new URL(server.url).origin);
+  async function runLikeTheRecording(exitWith: number): Promise<{ run: CliRun; seen: RecordedRequest[]; proxy: FakeMaas }> {
+    const proxy = await startProxy();
     const machine = await deployedMachine();
     const resultId = storedResultId(machine.systemId, '50-maas-01-commissioning');
     proxy.rewrite('maas-scripts', (tar) => withScripts(tar, [{ name: '50-maas-01-commissioning', body: FIXTURE_SCRIPT, timeoutSeconds: 60, resultId }], true));
-    const run = await runCli(['report-results', '--config', machine.creds, '--metadata-url', proxy.url, '--state-dir', machine.stateDir, '--server-scripts'], {
+    const run = await runCli(['report-results', '--config', machine.creds, '--metadata-url', proxy.origin, '--state-dir', machine.stateDir, '--server-scripts'], {
       env: { ...FAST_RETRIES, EXIT_WITH: String(exitWith) },
     });
     await proxy.close();
-    return { run, seen: proxy.seen, proxy };
+    return { run, seen: proxy.requests, proxy };
   }
 
   /** Replaces what differs between any two runs (port, temp dir) by the recording's placeholders. */
@@ -527,13 +538,13 @@ describe('report-results on the wire', () => {
     return text.replaceAll(`127.0.0.1:${port}`, '127.0.0.1:PORT').replace(/\/[^\s=]*\/maas-run-scripts-[A-Za-z0-9]+/g, '$TMPDIR/run');
   }
 
-  function shape(request: SeenRequest, port: string) {
+  function shape(request: RecordedRequest, port: string) {
     return {
       method: request.method,
       path: request.path,
       oauthKeys: Object.keys(request.oauth ?? {}),
-      parts: request.parts.map((p) => ({ name: p.name, filename: p.filename ?? null, content_type: p.contentType ?? null })),
-      values: Object.fromEntries(request.parts.filter((p) => !['runtime', 'script_result_id', 'script_version_id'].includes(p.name)).map((p) => [p.name, normalise(p.value.toString(), port)])),
+      parts: partsOf(request).map((p) => ({ name: p.name, filename: p.filename ?? null, content_type: p.contentType ?? null })),
+      values: Object.fromEntries(partsOf(request).filter((p) => !['runtime', 'script_result_id', 'script_version_id'].includes(p.name)).map((p) => [p.name, normalise(p.value.toString(), port)])),
     };
   }
 
@@ -550,20 +561,20 @@ describe('report-results on the wire', () => {
   it('sends the same requests as the upstream client: scripts download, then one signal with the same fields, files and order', async () => {
     const [expected, { run, seen, proxy }] = await Promise.all([recorded('report-results-config'), runLikeTheRecording(0)]);
     expect(run.exitCode, run.stderr).toBe(0);
-    const port = new URL(proxy.url).port;
+    const port = new URL(proxy.origin).port;
     expect(seen.map((r) => shape(r, port))).toEqual(expected.map(recordedShape));
     const post = seen[1]!;
     // Same framing: a 31-letter boundary, explicit length, no chunking; same OAuth header layout.
-    expect(String(post.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=[A-Za-z]{31}$/);
-    expect(Number(post.headers['content-length'])).toBe(post.body.length);
-    expect(post.oauth.oauth_signature_method).toBe('PLAINTEXT');
-    expect(String(post.headers.authorization)).toMatch(/^OAuth oauth_nonce="\d+", oauth_timestamp="\d+", oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key="[^"]+", oauth_token="[^"]+", oauth_signature="%26[^"]+"$/);
+    expect(String(post.header('content-type'))).toMatch(/^multipart\/form-data; boundary=[A-Za-z]{31}$/);
+    expect(Number(post.header('content-length'))).toBe(post.body.length);
+    expect(post.oauth!.oauth_signature_method).toBe('PLAINTEXT');
+    expect(String(post.header('authorization'))).toMatch(/^OAuth oauth_nonce="\d+", oauth_timestamp="\d+", oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key="[^"]+", oauth_token="[^"]+", oauth_signature="%26[^"]+"$/);
   });
 
   it('differs from upstream on purpose for a failing script: the real exit code and its error (docs/design.md D1)', async () => {
     const [expected, { run, seen, proxy }] = await Promise.all([recorded('report-results-script-fails'), runLikeTheRecording(3)]);
     expect(run.exitCode, run.stderr).toBe(0);
-    const port = new URL(proxy.url).port;
+    const port = new URL(proxy.origin).port;
     const ours = shape(seen[1]!, port);
     const theirs = recordedShape(expected[1]!);
     // Upstream ignores the exit code and sends 0; we send 3 with MAAS's error text, still WORKING.
@@ -578,14 +589,14 @@ describe('report-results on the wire', () => {
 
   it('ends with exit 1 and "No script returned" when MAAS has no scripts (204), as upstream does', async () => {
     const machine = await deployedMachine();
-    const proxy = await startFaultProxy(new URL(server.url).origin);
-    proxy.inject({ status: 204 });
-    const run = await report(machine, '--metadata-url', proxy.url);
+    const proxy = await startProxy();
+    proxy.failNext(1, { status: 204 });
+    const run = await report(machine, '--metadata-url', proxy.origin);
     await proxy.close();
     const expected = await recorded('report-results-no-scripts');
     expect(run.exitCode).toBe(Number((await readFile(join(WIRE, 'report-results-no-scripts', 'rc'), 'utf8')).trim()));
     expect(run.stderr).toContain((await readFile(join(WIRE, 'report-results-no-scripts', 'stderr'), 'utf8')).trim());
-    expect(proxy.seen.map((r) => [r.method, r.path])).toEqual(expected.map((r) => [r.method, r.path]));
+    expect(proxy.requests.map((r) => [r.method, r.path])).toEqual(expected.map((r) => [r.method, r.path]));
   });
 });
 
@@ -657,9 +668,9 @@ describe('report-results usage', () => {
 describe('report-results change-only sync', () => {
   // Trees of a real machine: every run reads the same hardware, byte for byte, unlike this host.
   let m1: Zoo;
-  let proxy: FaultProxy;
+  let proxy: FakeMaas;
   beforeAll(async () => {
-    [m1, proxy] = await Promise.all([useZoo('m1'), startFaultProxy(new URL(server.url).origin)]);
+    [m1, proxy] = await Promise.all([useZoo('m1'), startProxy()]);
   });
   afterAll(() => proxy?.close());
 
@@ -672,10 +683,10 @@ describe('report-results change-only sync', () => {
 
   /** Runs report-results through the recording proxy; its --json summary and the names it sent. */
   async function syncRun(machine: TestMachine, root: string, ...args: string[]): Promise<{ run: CliRun; summary: Summary; sent: string[] }> {
-    proxy.seen.length = 0;
-    const run = await report(machine, '--metadata-url', proxy.url, '--root', root, '--json', ...args);
+    proxy.requests.length = 0;
+    const run = await report(machine, '--metadata-url', proxy.origin, '--root', root, '--json', ...args);
     const summary = JSON.parse(run.stdout) as Summary;
-    return { run, summary, sent: signals(proxy.seen).map((r) => part(r, 'name')!) };
+    return { run, summary, sent: signals(proxy.requests).map((r) => part(r, 'name')!) };
   }
 
   /** What a user sees of the machine in MAAS: its hardware and every stored result. */
@@ -786,7 +797,7 @@ describe('report-results change-only sync', () => {
     const machine = await deployedMachine();
     expect((await syncRun(machine, m1.root)).run.exitCode).toBe(0);
     await proxy.down();
-    const down = await report(machine, '--metadata-url', proxy.url, '--root', m1.root);
+    const down = await report(machine, '--metadata-url', proxy.origin, '--root', m1.root);
     await proxy.up();
     expect(down.exitCode).toBe(1);
     expect(await spoolFiles(machine)).toHaveLength(6);

@@ -1,23 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dmiCollector, dmiInfoFromRecords } from '../../collectors/dmi.js';
 import { parseDmidecode } from '../../collectors/dmidecode.js';
 import { createHost } from '../../src/host/host.js';
 import type { RunCommand } from '../../src/host/run-command.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 import { ZOO } from '../helpers/fixtures.js';
-import { makeTree, removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 let m1: string;
-const trees: string[] = [];
 beforeAll(async () => {
   m1 = await unpackZoo('m1', [...ZOO_SUBSETS.dmi]);
 });
 afterAll(() => removeTree(m1));
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
 
 describe('dmiCollector', () => {
   it('reads the strings of a real machine from /sys/class/dmi/id', async () => {
@@ -40,8 +37,7 @@ describe('dmiCollector', () => {
   });
 
   it('reports no DMI at all, without running dmidecode, on a machine without the directory when not root', async () => {
-    const root = await makeTree({ 'proc/cmdline': 'quiet\n' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': 'quiet\n' });
     const ran: string[] = [];
     // Records calls only: what matters is that nothing runs.
     const run: RunCommand = async (file) => {
@@ -54,8 +50,7 @@ describe('dmiCollector', () => {
   });
 
   it('does not run dmidecode when the kernel exposes no SMBIOS table (it would scan /dev/mem)', async () => {
-    const root = await makeTree({ 'proc/cmdline': 'quiet\n' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': 'quiet\n' });
     const ran: string[] = [];
     const run: RunCommand = async (file) => {
       ran.push(file);
@@ -67,8 +62,7 @@ describe('dmiCollector', () => {
   });
 
   it('falls back to dmidecode as root when the kernel exposes the SMBIOS table but no DMI directory', async () => {
-    const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
     const text = await readFile(join(PROJECT_ROOT, 'test/fixtures/commands/dmidecode/rack-server.txt'), 'utf8');
     // This machine has no SMBIOS table, so real dmidecode cannot show the fallback: replay a capture.
     const run: RunCommand = async (file, args) => ({ command: [file, ...args].join(' '), exitCode: 0, stdout: text, stderr: '', timedOut: false, notFound: false, failed: false });

@@ -1,20 +1,17 @@
 import { execa } from 'execa';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCounts, formatSortedUnique, listModaliasesCollector, readModaliases } from '../../collectors/list-modaliases.js';
 import { createHost } from '../../src/host/host.js';
-import { makeTree, removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 let m2: string;
-const trees: string[] = [];
 beforeAll(async () => {
   m2 = await unpackZoo('m2', [...ZOO_SUBSETS.modalias]);
 });
 afterAll(() => removeTree(m2));
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
 
 /** Upstream's own pipeline, run on a tree: the reference output. */
 async function upstream(root: string, tail: string): Promise<string> {
@@ -39,19 +36,17 @@ describe('maas-list-modaliases', () => {
   });
 
   it('does not follow symlinks, so a link back up the tree adds nothing twice', async () => {
-    const root = await makeTree({
+    const root = await makeRoot({
       'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n',
       'sys/devices/pci0000:00/0000:00:02.0/subsystem': { link: '../..' },
       'sys/devices/pci0000:00/0000:00:03.0/modalias': 'pci:v00001AF4d00001000\n',
       'sys/devices/virtual/misc/modalias': 'misc:x\n',
     });
-    trees.push(root);
     expect((await readModaliases(createHost({ root }))).sort()).toEqual(['misc:x', 'pci:v00001AF4d00001000', 'pci:v00008086d00001234']);
   });
 
   it('walks /sys/devices once per Host, so the support report reuses the list instead of walking again', async () => {
-    const root = await makeTree({ 'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n' });
-    trees.push(root);
+    const root = await makeRoot({ 'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n' });
     const host = createHost({ root });
     const first = await listModaliasesCollector.produce(host);
     await writeFile(join(root, 'sys/devices/pci0000:00/modalias'), 'acpi:PNP0A03:\n');
@@ -60,8 +55,7 @@ describe('maas-list-modaliases', () => {
   });
 
   it('prints nothing for a tree without /sys/devices', async () => {
-    const root = await makeTree({ 'proc/cmdline': '\n' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': '\n' });
     expect((await listModaliasesCollector.produce(createHost({ root }))).stdout).toBe('');
   });
 });

@@ -1,21 +1,16 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXIT_NOT_FOUND, lshwCollector, runLshw } from '../../collectors/lshw.js';
 import { createHost } from '../../src/host/host.js';
 import { createRunCommand, defaultSearchPath, TIMEOUT_EXIT_STATUS } from '../../src/host/run-command.js';
-import { installed, makeTree, removeTree } from '../helpers/trees.js';
-
-const trees: string[] = [];
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
+import { installed } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 const hasLshw = await installed('lshw');
 
 /** A host whose tool search path is only `dir` (plus nothing else), to stand a script in for lshw. */
 async function hostWithFakeLshw(script: string) {
-  const dir = await makeTree({ 'bin/lshw': { exec: script } });
-  trees.push(dir);
+  const dir = await makeRoot({ 'bin/lshw': { exec: script } });
   return createHost({ run: createRunCommand({ searchPath: [join(dir, 'bin')] }), isRoot: true });
 }
 
@@ -64,8 +59,7 @@ describe('maas-lshw', () => {
 describe('maas-lshw and physical memory', () => {
   /** A tree host whose lshw stand-in prints the arguments it was given. */
   async function treeHost(tree: Record<string, string>) {
-    const root = await makeTree({ ...tree, 'bin/lshw': { exec: '#!/bin/sh\necho "$@"\n' } });
-    trees.push(root);
+    const root = await makeRoot({ ...tree, 'bin/lshw': { exec: '#!/bin/sh\necho "$@"\n' } });
     return createHost({ root, run: createRunCommand({ searchPath: [join(root, 'bin')] }), isRoot: true });
   }
 

@@ -1,18 +1,15 @@
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPhysicalPort, readSerialPorts, serialPortsCollector } from '../../collectors/serial-ports.js';
 import { createHost } from '../../src/host/host.js';
-import { makeTree, removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 let m1: string;
-const trees: string[] = [];
 beforeAll(async () => {
   m1 = await unpackZoo('m1', [...ZOO_SUBSETS.tty]);
 });
 afterAll(() => removeTree(m1));
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
 
 /** Upstream's pipeline on a tree, with the tree's prefix taken off each resolved path. */
 async function upstream(root: string): Promise<string> {
@@ -37,20 +34,18 @@ describe('maas-serial-ports', () => {
   });
 
   it('resolves absolute and relative links, and lists plain files as themselves', async () => {
-    const root = await makeTree({
+    const root = await makeRoot({
       'sys/devices/pnp0/00:01/tty/ttyS0/dev': '4:64\n',
       'sys/devices/virtual/tty/tty0/dev': '4:0\n',
       'sys/class/tty/ttyS0': { link: '../../devices/pnp0/00:01/tty/ttyS0' },
-      'sys/class/tty/tty0': { link: '/sys/devices/virtual/tty/tty0' },
+      'sys/class/tty/tty0': { link: '/sys/devices/virtual/tty/tty0', verbatim: true },
       'sys/class/tty/stray': 'not a link\n',
     });
-    trees.push(root);
     expect(await readSerialPorts(createHost({ root }))).toEqual(['/sys/class/tty/stray', '/sys/devices/pnp0/00:01/tty/ttyS0', '/sys/devices/virtual/tty/tty0']);
   });
 
   it('succeeds with empty output when the machine has no tty class', async () => {
-    const root = await makeTree({ 'proc/cmdline': '\n' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': '\n' });
     expect(await serialPortsCollector.produce(createHost({ root }))).toEqual({ stdout: '', stderr: '', exitCode: 0 });
   });
 });

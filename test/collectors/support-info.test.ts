@@ -19,7 +19,8 @@ import { DMI_KEYWORDS } from '../../collectors/dmidecode.js';
 import { createHost } from '../../src/host/host.js';
 import { createRunCommand, type RunCommand } from '../../src/host/run-command.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { eventually, installed, makeTree, removeTree, tempDir, unpackZoo, ZOO_SUBSETS, zooMember } from '../helpers/trees.js';
+import { eventually, installed, removeTree, tempDir, unpackZoo, ZOO_SUBSETS, zooMember } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 const hasLspci = await installed('lspci');
 let m1: string;
@@ -136,8 +137,7 @@ describe('DMI sections as root', () => {
   };
 
   it('does not run dmidecode when the kernel exposes no SMBIOS table (it would scan /dev/mem), and says so', async () => {
-    const root = await makeTree({ 'proc/cmdline': 'quiet\n' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': 'quiet\n' });
     const ran: string[] = [];
     const { report, notes } = await buildSupportInfo(createHost({ root, run: recording(ran), isRoot: true }));
     expect(ran.filter((c) => c.startsWith('dmidecode'))).toEqual([]);
@@ -150,13 +150,12 @@ describe('DMI sections as root', () => {
   it('leaves no dump behind when the run is interrupted while dmidecode writes it', async () => {
     const tmp = await tempDir();
     trees.push(tmp);
-    const root = await makeTree({
+    const root = await makeRoot({
       'proc/cmdline': 'quiet\n',
       'sys/firmware/dmi/tables/DMI': 'table',
       // Writes part of the dump, says it started, then hangs like a slow dmidecode.
       'bin/dmidecode': { exec: '#!/bin/sh\nprintf partial > "$2"\necho $$ > "$DUMP_STARTED.tmp" && mv "$DUMP_STARTED.tmp" "$DUMP_STARTED"\nexec sleep 30\n' },
     });
-    trees.push(root);
     const started = join(root, 'started');
     const url = (p: string) => JSON.stringify(pathToFileURL(join(PROJECT_ROOT, p)).href);
     const script = [
@@ -176,8 +175,7 @@ describe('DMI sections as root', () => {
   });
 
   it('keeps its notes in section order, whichever command ends first', async () => {
-    const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
     // The DMI dump ends first, then the detailed lsblk, then the summary's lspci: each waits
     // for the one before it, the reverse of the order their sections come in.
     const ended: Record<string, () => void> = {};
@@ -198,8 +196,7 @@ describe('DMI sections as root', () => {
   });
 
   it('dumps the table with dmidecode when the kernel exposes it', async () => {
-    const root = await makeTree({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
-    trees.push(root);
+    const root = await makeRoot({ 'proc/cmdline': 'quiet\n', 'sys/firmware/dmi/tables/DMI': 'table' });
     const ran: string[] = [];
     await buildSupportInfo(createHost({ root, run: recording(ran), isRoot: true }));
     expect(ran.some((c) => c.startsWith('dmidecode --dump-bin'))).toBe(true);
@@ -216,8 +213,7 @@ describe('cloud-config-url on the kernel command line', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cloud-config`;
-      const root = await makeTree({ 'proc/cmdline': `ro quiet cloud-config-url=${url}\n` });
-      trees.push(root);
+      const root = await makeRoot({ 'proc/cmdline': `ro quiet cloud-config-url=${url}\n` });
       const { report } = await buildSupportInfo(createHost({ root, run: noTools, isRoot: false }));
       expect(section(report, 'CLOUD CONFIG QUERY')).toMatch(/not fetched/);
       expect(report).not.toContain('abcdefghijklmnop');

@@ -1,16 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findEntries } from '../../collectors/sysfs-walk.js';
 import { createHost } from '../../src/host/host.js';
-import { makeTree, removeTree, type TreeEntry } from '../helpers/trees.js';
-
-const trees: string[] = [];
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
+import { makeRoot, type TreeEntry } from '../helpers/make-root.js';
 
 async function tree(entries: Record<string, TreeEntry>): Promise<string> {
-  const dir = await makeTree(entries);
-  trees.push(dir);
+  const dir = await makeRoot(entries);
   return dir;
 }
 

@@ -1,9 +1,13 @@
-// A small recording MAAS stand-in on 127.0.0.1 (port 0) for client tests. It implements the
-// admin API the client uses (create, list with hostname/mac_address/id filters, read,
-// get_token, regenerate_token) with PLAINTEXT OAuth checks like MAAS's (stale timestamps,
-// reused nonces), records every request raw, and lets each test script faults in front of it.
+// The recording MAAS stand-in on 127.0.0.1 (port 0) for client and runner tests. It records every
+// request raw (headers in order, body, multipart parts, OAuth parameters) and what the client got,
+// and lets each test script faults in front of it: answers of its own, a hang, a hang-up, an
+// answer lost after the request was handled, a rewritten answer, a server that is down. Behind
+// that it either forwards to a real server (`forwardTo`, the bundled one: outage, Retry-After,
+// lost-answer and wire tests) or answers from a small model of the admin API the client uses
+// (create, list with hostname/mac_address/id filters, read, get_token, regenerate_token) with
+// PLAINTEXT OAuth checks like MAAS's (stale timestamps, reused nonces).
 import { randomBytes, randomInt } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** One multipart part as it arrived: its header lines and raw value. */
@@ -11,6 +15,8 @@ export interface RecordedPart {
   headers: string[];
   name: string;
   filename?: string;
+  /** Its Content-Type header's value, if it has one. */
+  contentType?: string;
   value: Buffer;
 }
 
@@ -29,6 +35,8 @@ export interface RecordedRequest {
   multipart?: { boundary: string; parts: RecordedPart[]; endsWithClosingCrlf: boolean };
   /** The server's clock (ms) when it arrived. */
   receivedAt: number;
+  /** The HTTP status the client got (0 while unanswered, or when the answer was cut). */
+  status: number;
 }
 
 /** A scripted answer. */
@@ -41,6 +49,8 @@ export interface Reply {
   hangUp?: boolean;
   /** Never answer (until the server closes). */
   hang?: boolean;
+  /** Let the request through (to the real server or the model), then cut the connection instead of answering: a lost answer. */
+  loseAnswer?: boolean;
 }
 
 /** Consulted before the model for each request; undefined lets the model answer. */
@@ -65,19 +75,34 @@ export interface FakeMaasOptions {
   clockOffsetMs?: number;
   /** system_ids handed out first (then random ones). */
   systemIds?: string[];
+  /** Forward what no interceptor answers to this server (an http://host:port URL) instead of the model. */
+  forwardTo?: string;
 }
+
+/** Rewrites the body of a forwarded 200 answer (e.g. adds a script to the maas-scripts tarball). */
+export type Rewrite = (body: Buffer, request: RecordedRequest) => Buffer | Promise<Buffer>;
 
 export interface FakeMaas {
   /** http://127.0.0.1:PORT/MAAS */
   url: string;
+  /** http://127.0.0.1:PORT */
+  origin: string;
   port: number;
+  /** The model's administrator key (meaningless when forwarding). */
   adminKey: string;
   requests: RecordedRequest[];
+  /** The model's machines (empty when forwarding). */
   machines: FakeMachine[];
   /** Adds an interceptor (consulted in the order added). */
   intercept(interceptor: Interceptor): void;
   /** The next `count` requests matching `match` get `reply`. */
   failNext(count: number, reply: Reply, match?: (request: RecordedRequest) => boolean): void;
+  /** Rewrites every forwarded 200 answer to requests whose path contains `pathPart` (undefined: stop). */
+  rewrite(pathPart: string, fn: Rewrite | undefined): void;
+  /** Stops listening: clients get "connection refused". */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,7 +134,8 @@ export function parseMultipart(body: Buffer, boundary: string): { parts: Recorde
     const disposition = headers.find((h) => /^content-disposition:/i.test(h)) ?? '';
     const name = /\bname="([^"]*)"/.exec(disposition)?.[1] ?? '';
     const filename = /\bfilename="([^"]*)"/.exec(disposition)?.[1];
-    parts.push({ headers, name, value, ...(filename === undefined ? {} : { filename }) });
+    const contentType = headers.find((h) => /^content-type:/i.test(h))?.replace(/^content-type:\s*/i, '').trim();
+    parts.push({ headers, name, value, ...(filename === undefined ? {} : { filename }), ...(contentType ? { contentType } : {}) });
   }
   return { parts, endsWithClosingCrlf: text.endsWith(`${delimiter}--\r\n`) };
 }
@@ -257,8 +283,9 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
     return json(200, found.map(machineJson));
   };
 
-  const answer = (response: ServerResponse, reply: Reply) => {
+  const answer = (request: RecordedRequest, response: ServerResponse, reply: Reply) => {
     const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.from(reply.body);
+    request.status = reply.status;
     response.writeHead(reply.status, reply.reason ?? undefined, {
       Date: new Date(serverNow()).toUTCString(),
       'Content-Length': String(body.length),
@@ -267,7 +294,44 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
     response.end(body);
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const rewrites = new Map<string, Rewrite>();
+  // Passes the request to the real server; its answer goes back (rewritten, or cut when `lose`).
+  const forward = (target: URL, request: RecordedRequest, req: IncomingMessage, res: ServerResponse, lose: boolean) => {
+    const out = httpRequest(
+      { host: target.hostname, port: target.port, method: request.method, path: request.path, headers: { ...req.headers, host: target.host } },
+      (upstream) => {
+        const chunks: Buffer[] = [];
+        upstream.on('data', (c: Buffer) => chunks.push(c));
+        upstream.on('end', () => {
+          if (lose) {
+            req.socket.destroy();
+            return;
+          }
+          const status = upstream.statusCode ?? 502;
+          const rewrite = [...rewrites].find(([part]) => request.path.includes(part))?.[1];
+          if (!rewrite || status !== 200) {
+            request.status = status;
+            res.writeHead(status, upstream.headers);
+            res.end(Buffer.concat(chunks));
+            return;
+          }
+          Promise.resolve(rewrite(Buffer.concat(chunks), request)).then(
+            (changed) => {
+              request.status = 200;
+              res.writeHead(200, { ...upstream.headers, 'content-length': String(changed.length) });
+              res.end(changed);
+            },
+            (error: unknown) => answer(request, res, { status: 500, body: String(error) }),
+          );
+        });
+      },
+    );
+    out.on('error', (error) => answer(request, res, { status: 502, body: String(error) }));
+    out.end(request.body);
+  };
+
+  const target = options.forwardTo === undefined ? undefined : new URL(options.forwardTo);
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -284,6 +348,7 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
         body,
         header,
         receivedAt: serverNow(),
+        status: 0,
         ...(oauth ? { oauth } : {}),
         ...(boundary ? { multipart: { boundary, ...parseMultipart(body, boundary) } } : {}),
       };
@@ -293,24 +358,45 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
         reply = interceptor(recorded);
         if (reply) break;
       }
-      reply ??= model(recorded);
-      if (reply.hang) return;
-      if (reply.hangUp) {
+      if (reply?.hang) return;
+      if (reply?.hangUp) {
         req.socket.destroy();
         return;
       }
-      answer(res, reply);
+      const lose = reply?.loseAnswer === true;
+      if (reply && !lose) return answer(recorded, res, reply);
+      if (target) return forward(target, recorded, req, res, lose);
+      const modelled = model(recorded);
+      if (lose) req.socket.destroy();
+      else answer(recorded, res, modelled);
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  };
+
+  let server: Server;
+  let port = 0;
+  const listen = async () => {
+    server = createServer(handle);
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  };
+  const stop = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  await listen();
 
   return {
     url: `http://127.0.0.1:${port}/MAAS`,
+    origin: `http://127.0.0.1:${port}`,
     port,
     adminKey,
     requests,
@@ -324,10 +410,13 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
         return reply;
       });
     },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    rewrite: (pathPart, fn) => {
+      if (fn) rewrites.set(pathPart, fn);
+      else rewrites.delete(pathPart);
     },
+    down: stop,
+    up: listen,
+    close: stop,
   };
 }
 

@@ -1,5 +1,6 @@
-// Builds a small fake filesystem root (sysfs, procfs, udev, /dev links) in a temp directory.
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+// The one builder of filesystem trees for tests: a small fake root (sysfs, procfs, udev, /dev
+// links, executables) written from an object literal into a temp directory.
+import { chmod, mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { onTestFinished } from 'vitest';
@@ -8,10 +9,23 @@ import type { CommandResult, RunCommand } from '../../src/host/run-command.js';
 /** A symlink entry in a tree description. */
 export interface Link {
   link: string;
+  /**
+   * Keep an absolute target as written (as a captured tree may hold one). By default an absolute
+   * target names a path inside the root and is made relative, as sysfs links are.
+   */
+  verbatim?: boolean;
 }
 
-/** Path (relative to the root) → file text, bytes, or a symlink target. */
-export type Tree = Record<string, string | Buffer | Link>;
+/** An executable file (mode 0755) with this content, e.g. a stand-in for a tool. */
+export interface Executable {
+  exec: string;
+}
+
+/** What a path of a tree holds: file text, bytes, a symlink or an executable. */
+export type TreeEntry = string | Buffer | Link | Executable;
+
+/** Path (relative to the root) → what it holds. */
+export type Tree = Record<string, TreeEntry>;
 
 /** Marks a tree entry as a symlink to `target` (an absolute target means a path inside the root). */
 export const link = (target: string): Link => ({ link: target });
@@ -31,11 +45,17 @@ function inside(path: string, target: string): string {
 
 /** Writes `tree` under an existing directory. */
 export async function writeTree(root: string, tree: Tree): Promise<void> {
-  for (const [path, content] of Object.entries(tree)) {
+  for (const [path, entry] of Object.entries(tree)) {
     const full = join(root, path);
     await mkdir(dirname(full), { recursive: true });
-    if (typeof content === 'object' && !Buffer.isBuffer(content)) await symlink(inside(path, content.link), full);
-    else await writeFile(full, content);
+    if (typeof entry === 'string' || Buffer.isBuffer(entry)) {
+      await writeFile(full, entry);
+    } else if ('link' in entry) {
+      await symlink(entry.verbatim ? entry.link : inside(path, entry.link), full);
+    } else {
+      await writeFile(full, entry.exec);
+      await chmod(full, 0o755);
+    }
   }
 }
 

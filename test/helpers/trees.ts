@@ -1,9 +1,9 @@
-// Temporary filesystem trees for collector tests: the zoo's real captures unpacked, and small
-// trees built from object literals. Each is removed when the test (or file) finishes.
+// Temporary directories for tests and the zoo's real captures unpacked into them (small trees
+// from object literals are make-root.ts's), plus waiting and process helpers.
 import { execa } from 'execa';
-import { mkdir, mkdtemp, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ZOO } from './fixtures.js';
 
 /** A fresh temporary directory; the caller removes it (see removeTree). */
@@ -32,25 +32,6 @@ export async function unpackZoo(machine: 'm1' | 'm2' | 'm3', members: readonly s
   const select = members.length > 0 ? ['--wildcards', ...members] : [];
   await execa('tar', ['-xzf', join(ZOO, machine, 'capture.tar.gz'), '-C', dir, ...select]);
   return dir;
-}
-
-/** A file's content, `{ link: target }` for a symlink, or `{ exec: script }` for an executable. */
-export type TreeEntry = string | { link: string } | { exec: string };
-
-/** Writes `entries` (paths relative to the tree) into a new temp dir and returns its path. */
-export async function makeTree(entries: Record<string, TreeEntry>): Promise<string> {
-  const root = await tempDir('mrs-tree-');
-  for (const [path, entry] of Object.entries(entries)) {
-    const full = join(root, path);
-    await mkdir(dirname(full), { recursive: true });
-    if (typeof entry === 'string') await writeFile(full, entry);
-    else if ('link' in entry) await symlink(entry.link, full);
-    else {
-      await writeFile(full, entry.exec);
-      await chmod(full, 0o755);
-    }
-  }
-  return root;
 }
 
 /** Whether `pid` is gone (or only a zombie waiting to be reaped). */

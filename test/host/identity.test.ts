@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createHost } from '../../src/host/host.js';
 import { debianArchitecture, parseBondingPermanentMacs, physicalMacs } from '../../src/host/identity.js';
 import { ZOO } from '../helpers/fixtures.js';
-import { makeTree, removeTree, unpackZoo } from '../helpers/trees.js';
+import { removeTree, unpackZoo } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 const NET_MEMBERS = ['./sys/class/net/*', '*/net/*']; // the second also brings /proc/net/bonding
 const trees: string[] = [];
@@ -35,7 +36,7 @@ describe('physicalMacs', () => {
   });
 
   it('falls back to bonding_slave/perm_hwaddr without /proc/net/bonding, and skips VFs, non-Ethernet links and virtual devices', async () => {
-    const root = await makeTree({
+    const root = await makeRoot({
       'sys/devices/pci0/a/net/eth0/address': 'aa:aa:aa:aa:aa:aa\n',
       'sys/devices/pci0/a/net/eth0/type': '1\n',
       'sys/devices/pci0/a/net/eth0/bonding_slave/perm_hwaddr': '52:54:00:00:00:0A\n',
@@ -56,13 +57,11 @@ describe('physicalMacs', () => {
       'sys/class/net/bond0': { link: '../../devices/virtual/net/bond0' },
       'sys/class/net/lo': { link: '../../devices/virtual/net/lo' },
     });
-    trees.push(root);
     expect(await physicalMacs(createHost({ root }))).toEqual(['52:54:00:00:00:0a']);
   });
 
   it('returns nothing for a host without physical NICs (a container)', async () => {
-    const root = await makeTree({ 'sys/devices/virtual/net/lo/address': '00:00:00:00:00:00\n', 'sys/class/net/lo': { link: '../../devices/virtual/net/lo' } });
-    trees.push(root);
+    const root = await makeRoot({ 'sys/devices/virtual/net/lo/address': '00:00:00:00:00:00\n', 'sys/class/net/lo': { link: '../../devices/virtual/net/lo' } });
     expect(await physicalMacs(createHost({ root }))).toEqual([]);
   });
 });

@@ -1,13 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRunCommand, defaultSearchPath, findExecutable, runCommand, SEARCH_PATH_ENV } from '../../src/host/run-command.js';
-import { eventually, makeTree, processGone, removeTree } from '../helpers/trees.js';
-
-const trees: string[] = [];
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
+import { eventually, processGone } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 describe('runCommand', () => {
   it('runs the command at the lowest CPU priority (nice 19)', async () => {
@@ -65,8 +61,7 @@ describe('runCommand', () => {
   });
 
   it('kills the process group when its abort signal fires', async () => {
-    const dir = await makeTree({});
-    trees.push(dir);
+    const dir = await makeRoot({});
     const pidFile = join(dir, 'pid');
     const stop = new AbortController();
     const running = runCommand('sh', ['-c', `sleep 60 & echo $! > ${pidFile}; wait`], { signal: stop.signal, timeoutMs: 60_000 });
@@ -100,8 +95,7 @@ describe('tool search path', () => {
   });
 
   it('runs a tool found only in the injected search path', async () => {
-    const dir = await makeTree({ 'bin/hello-tool': { exec: '#!/bin/sh\necho "hello $1"\n' } });
-    trees.push(dir);
+    const dir = await makeRoot({ 'bin/hello-tool': { exec: '#!/bin/sh\necho "hello $1"\n' } });
     const run = createRunCommand({ searchPath: [join(dir, 'bin')] });
     const result = await run('hello-tool', ['world']);
     expect(result).toMatchObject({ exitCode: 0, stdout: 'hello world\n', failed: false });

@@ -1,17 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { createHost } from '../../src/host/host.js';
 import { TIMEOUT_EXIT_STATUS } from '../../src/host/run-command.js';
 import { runCollector, runCollectors } from '../../src/runner/run-collectors.js';
 import { scriptOutputFiles } from '../../src/runner/signal-files.js';
-import { eventually, makeTree, processGone, removeTree } from '../helpers/trees.js';
-
-const trees: string[] = [];
-afterEach(async () => {
-  await Promise.all(trees.splice(0).map(removeTree));
-});
+import { eventually, processGone } from '../helpers/trees.js';
+import { makeRoot } from '../helpers/make-root.js';
 
 /** A collector that logs when it starts and ends, and in between runs a real `sleep`. */
 function sleeper(name: string, seconds: string, log: string[]): DeployInfoCollector {
@@ -66,8 +62,7 @@ describe('runCollectors', () => {
   });
 
   it('stops a collector at its timeout and kills the process group of the command it was running', async () => {
-    const dir = await makeTree({});
-    trees.push(dir);
+    const dir = await makeRoot({});
     const pidFile = join(dir, 'pid');
     const stuck: DeployInfoCollector = {
       name: 'stuck',
@@ -165,8 +160,7 @@ describe('runCollectors', () => {
   });
 
   it('kills a command its collector left running when the collector failed', async () => {
-    const dir = await makeTree({});
-    trees.push(dir);
+    const dir = await makeRoot({});
     const pidFile = join(dir, 'pid');
     const pidWritten = async () => (await readFile(pidFile, 'utf8').catch(() => '')).endsWith('\n');
     const careless: DeployInfoCollector = {
