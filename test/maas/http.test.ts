@@ -8,7 +8,9 @@ import {
   HttpSession,
   isRetryable,
   parseRetryAfter,
+  retrying,
   retryPolicyFromEnv,
+  type AfterFailure,
   type HttpDeps,
   type RetryPolicy,
 } from '../../src/maas/http.js';
@@ -92,6 +94,56 @@ describe('retry policy', () => {
     });
     expect(() => retryPolicyFromEnv({ MAAS_RUN_SCRIPTS_ATTEMPTS: '0' })).toThrow(UsageError);
     expect(() => retryPolicyFromEnv({ MAAS_RUN_SCRIPTS_RETRY_TOTAL: 'soon' })).toThrow(/MAAS_RUN_SCRIPTS_RETRY_TOTAL must be a number/);
+  });
+
+  it('retries per the policy: a correction is not an attempt, each retry waits the backoff or the delay asked for, and the last error is thrown', async () => {
+    let clock = 0;
+    const waits: number[] = [];
+    const attempts: number[] = [];
+    const verdicts: AfterFailure[] = ['again', { laterMs: 7000 }, {}, {}];
+    const error = await retrying({
+      policy: { attempts: 3, initialDelayMs: 1000, maxDelayMs: 8000, totalMs: 90_000 },
+      now: () => clock,
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
+      random: () => 0.5,
+      attempt: async (n) => {
+        attempts.push(n);
+        throw new Error(`attempt ${n} failed`);
+      },
+      afterFailure: () => verdicts.shift()!,
+    }).catch((e: unknown) => e);
+    // Attempt 1 is corrected and made again as attempt 1; then 1, 2 and 3 count.
+    expect(attempts).toEqual([1, 1, 2, 3]);
+    expect(waits).toEqual([7000, 2000]);
+    expect((error as Error).message).toBe('attempt 3 failed');
+  });
+
+  it('gives up rather than wait past the total time, and lets the caller shape the final error', async () => {
+    let clock = 0;
+    const error = await retrying({
+      policy: { attempts: 10, initialDelayMs: 1000, maxDelayMs: 8000, totalMs: 2500 },
+      now: () => clock,
+      sleep: async (ms) => void (clock += ms),
+      random: () => 0.5,
+      attempt: async () => {
+        throw new Error('refused');
+      },
+      afterFailure: () => ({}),
+      giveUp: (last, attempts, started) => new Error(`${(last as Error).message} after ${attempts} attempts in ${(clock - started) / 1000} s`),
+    }).catch((e: unknown) => e);
+    // 1 s after the first, then 2 s would end past 2.5 s.
+    expect((error as Error).message).toBe('refused after 2 attempts in 1 s');
+  });
+
+  it('stops at once when told to, and returns the first success', async () => {
+    const stopped = await retrying({ policy: DEFAULT_RETRY_POLICY, attempt: async () => Promise.reject(new Error('no')), afterFailure: () => 'stop', sleep: async () => undefined }).catch((e: unknown) => e);
+    expect((stopped as Error).message).toBe('no');
+    let tries = 0;
+    const value = await retrying({ policy: DEFAULT_RETRY_POLICY, attempt: async () => (++tries < 3 ? Promise.reject(new Error('later')) : 'done'), afterFailure: () => ({}), sleep: async () => undefined });
+    expect([value, tries]).toEqual(['done', 3]);
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {

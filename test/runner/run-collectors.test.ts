@@ -5,7 +5,6 @@ import type { DeployInfoCollector } from '../../collectors/types.js';
 import { createHost } from '../../src/host/host.js';
 import { TIMEOUT_EXIT_STATUS } from '../../src/host/run-command.js';
 import { runCollector, runCollectors } from '../../src/runner/run-collectors.js';
-import { scriptOutputFiles } from '../../src/runner/signal-files.js';
 import { eventually, processGone } from '../helpers/trees.js';
 import { makeRoot } from '../helpers/make-root.js';
 
@@ -186,24 +185,5 @@ describe('runCollectors', () => {
     const outcome = await runCollector(quick, createHost(), { now: ticks });
     // One tick when it starts, one when it ends: 1.5 s apart.
     expect(outcome.runtimeSeconds).toBe(1.5);
-  });
-});
-
-describe('scriptOutputFiles', () => {
-  it('gives each script answered by a collector its .out, .err and combined file', () => {
-    const files = scriptOutputFiles({
-      name: 'resources',
-      scripts: ['20-maas-03-machine-resources', '50-maas-01-commissioning'],
-      output: { stdout: '{"api_version": "1.0"}\n', stderr: 'not root: partial\n', exitCode: 0 },
-      runtimeSeconds: 0.1,
-      timedOut: false,
-    });
-    expect(files.map((f) => f.script)).toEqual(['20-maas-03-machine-resources', '50-maas-01-commissioning']);
-    for (const { script, files: parts } of files) {
-      const byName = Object.fromEntries(parts.map((p) => [p.name, p.content]));
-      expect(byName[`${script}.out`]).toBe('{"api_version": "1.0"}\n');
-      expect(byName[`${script}.err`]).toBe('not root: partial\n');
-      expect(byName[script]).toBe('{"api_version": "1.0"}\nnot root: partial\n');
-    }
   });
 });
