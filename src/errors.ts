@@ -46,11 +46,9 @@ export class CliError extends Error {
   exitCode = 1;
   /** The stable name of this failure (see the list at the top of this file). */
   readonly code: ErrorCode;
-  /** The code of this class's errors when none more specific is given. */
-  static readonly code: ErrorCode = 'MRS_FAILED';
   constructor(message: string, options?: CliErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options?.code ?? (new.target as typeof CliError).code;
+    this.code = options?.code ?? 'MRS_FAILED';
   }
 }
 
@@ -58,13 +56,14 @@ export class CliError extends Error {
 export class UsageError extends CliError {
   override name = 'UsageError';
   override exitCode = 2;
-  static override readonly code: ErrorCode = 'MRS_USAGE';
+  constructor(message: string, options?: CliErrorOptions) {
+    super(message, { code: 'MRS_USAGE', ...options });
+  }
 }
 
 /** A URL argument that cannot be a MAAS URL. `problem` says why, without naming the argument. */
 export class BadUrlError extends UsageError {
   override name = 'BadUrlError';
-  static override readonly code: ErrorCode = 'MRS_BAD_URL';
   constructor(
     /** The argument, e.g. MAAS_URL. */
     readonly what: string,
@@ -73,7 +72,7 @@ export class BadUrlError extends UsageError {
     /** What is wrong and how to fix it, e.g. "is not a URL; give the MAAS address, …". */
     readonly problem: string,
   ) {
-    super(`${what} ${value === undefined ? '' : `'${value}' `}${problem}`);
+    super(`${what} ${value === undefined ? '' : `'${value}' `}${problem}`, { code: 'MRS_BAD_URL' });
   }
 }
 
@@ -96,14 +95,13 @@ export class CredsFileError extends UsageError {
 /** A MAAS request that failed: names the action, the HTTP status and the server's reason. */
 export class MaasApiError extends CliError {
   override name = 'MaasApiError';
-  static override readonly code: ErrorCode = 'MRS_MAAS_HTTP';
   constructor(
     readonly action: string,
     readonly status: number,
     readonly reason: string,
     readonly body: string,
   ) {
-    super(`${action} failed: HTTP ${status} ${reason}${summariseBody(body)}`);
+    super(`${action} failed: HTTP ${status} ${reason}${summariseBody(body)}`, { code: 'MRS_MAAS_HTTP' });
   }
 
   /** True for answers worth retrying later (see isRetryableStatus); false when the server rejected the request. */
@@ -115,14 +113,13 @@ export class MaasApiError extends CliError {
 /** The server could not be reached at all (refused, DNS, timeout) after the allowed attempts. */
 export class MaasUnreachableError extends CliError {
   override name = 'MaasUnreachableError';
-  static override readonly code: ErrorCode = 'MRS_UNREACHABLE';
   constructor(
     readonly action: string,
     readonly url: string,
     readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`${action} failed: cannot reach MAAS at ${url}: ${detail}`, options);
+    super(`${action} failed: cannot reach MAAS at ${url}: ${detail}`, { ...options, code: 'MRS_UNREACHABLE' });
   }
 
   /** Always true: nothing was rejected, so the request may succeed later. */
@@ -132,37 +129,34 @@ export class MaasUnreachableError extends CliError {
 /** A collector that could not produce its output. */
 export class CollectorError extends CliError {
   override name = 'CollectorError';
-  static override readonly code: ErrorCode = 'MRS_COLLECTOR';
   constructor(
     readonly collector: string,
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`collector "${collector}" failed: ${detail}`, options);
+    super(`collector "${collector}" failed: ${detail}`, { ...options, code: 'MRS_COLLECTOR' });
   }
 }
 
 /** Text that does not have the expected format; names the source (a path or command). */
 export class ParseError extends CliError {
   override name = 'ParseError';
-  static override readonly code: ErrorCode = 'MRS_PARSE';
   constructor(
     readonly source: string,
     detail: string,
   ) {
-    super(`cannot parse ${source}: ${detail}`);
+    super(`cannot parse ${source}: ${detail}`, { code: 'MRS_PARSE' });
   }
 }
 
 /** A report run that had problems or kept results undelivered; `detail` is the message without the command's name. */
 export class ReportIncompleteError extends CliError {
   override name = 'ReportIncompleteError';
-  static override readonly code: ErrorCode = 'MRS_REPORT_INCOMPLETE';
   constructor(
     readonly command: string,
     readonly detail: string,
   ) {
-    super(`${command}: ${detail}`);
+    super(`${command}: ${detail}`, { code: 'MRS_REPORT_INCOMPLETE' });
   }
 }
 

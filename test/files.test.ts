@@ -1,20 +1,14 @@
-import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+// The one atomic writer and its reasons: what a reader of the file, and of the error, sees.
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { fsReason, writeAtomic, writeFileAtomic } from '../src/files.js';
-
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'files-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+import { makeRoot } from './helpers/make-root.js';
 
 describe('writeFileAtomic', () => {
   it('creates the file with mode 0600 by default', async () => {
+    const dir = await makeRoot({});
     const path = join(dir, 'out.yaml');
     await writeFileAtomic(path, 'hello\n');
     expect(await readFile(path, 'utf8')).toBe('hello\n');
@@ -22,6 +16,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('replaces an existing file and leaves no temporary file behind', async () => {
+    const dir = await makeRoot({});
     const path = join(dir, 'out.yaml');
     await writeFile(path, 'old\n', { mode: 0o644 });
     await writeFileAtomic(path, 'new\n');
@@ -31,6 +26,7 @@ describe('writeFileAtomic', () => {
   });
 
   it('fails with a one-line usage error and keeps the old content when the target cannot be replaced', async () => {
+    const dir = await makeRoot({});
     const path = join(dir, 'taken');
     await mkdir(path);
     await writeFile(join(path, 'inside'), 'x');
@@ -41,18 +37,21 @@ describe('writeFileAtomic', () => {
   });
 
   it('fails for a directory that does not exist', async () => {
+    const dir = await makeRoot({});
     await expect(writeFileAtomic(join(dir, 'missing', 'out.yaml'), 'x')).rejects.toThrow(/no such file or directory/);
   });
 });
 
 describe('writeAtomic', () => {
   it('throws the file system\'s own error and leaves nothing behind when the directory is missing', async () => {
+    const dir = await makeRoot({});
     const error = await writeAtomic(join(dir, 'missing', 'x.json'), 'x').catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe('ENOENT');
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('lets the umask narrow the mode when asked, as a plain write would', async () => {
+    const dir = await makeRoot({});
     const previous = process.umask(0o027);
     try {
       await writeAtomic(join(dir, 'shared.out'), 'x', { mode: 0o666, umask: true });

@@ -14,11 +14,10 @@ export type ServerErrorCode = 'MRS_SERVER_CONFIG' | 'MRS_SERVER_DB' | 'MRS_SERVE
 /** The server cannot start: the message is one line saying what to change. */
 export class ServerStartError extends Error {
   override name = 'ServerStartError';
-  constructor(
-    readonly code: ServerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  /** Why, as a stable code (see the list above). */
+  readonly code: ServerErrorCode;
+  constructor(code: ServerErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
+    this.code = code;
   }
 }

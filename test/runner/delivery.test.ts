@@ -1,21 +1,17 @@
 // The Deliverer in-process: real spool and sync state, the real client, the bundled server behind
 // the recording stand-in. What was sent, what stayed spooled, and when delivery stops.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalFields } from '../../src/maas/types.js';
 import { ScriptResultStatus } from '../../src/maas/types.js';
 import { Deliverer } from '../../src/runner/delivery.js';
 import type { RunSummary } from '../../src/runner/progress.js';
 import { openMachineState, type MachineState } from '../../src/runner/spool.js';
 import { openSyncState } from '../../src/runner/sync-state.js';
-import { deployedMachine, machineClient, recordingProgress, signalsSent, spooled, startRunnerHarness, storedStatuses, type RunnerHarness, type TestMachine } from './runner-harness.js';
+import { deployedMachine, machineClient, recordingProgress, signalsSent, spooled, useRunnerHarness, storedStatuses, type RunnerHarness, type TestMachine } from './runner-harness.js';
 
 let h: RunnerHarness;
-beforeAll(async () => {
-  h = await startRunnerHarness();
-});
-afterAll(() => h?.close());
-beforeEach(() => {
-  h.proxy.requests.length = 0;
+useRunnerHarness((started) => {
+  h = started;
 });
 
 let state: MachineState | undefined;

@@ -1,17 +1,13 @@
 // reportResults in-process against the bundled server (through the recording stand-in): what a
 // run delivers, keeps in the spool, finds unchanged, and how it ends when MAAS fails.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus } from '../../src/maas/types.js';
 import { reportResults } from '../../src/runner/report.js';
-import { deployedMachine, machineClient, runOf, signalsSent, spooled, standInCollectors, startRunnerHarness, storedStatuses, type RunnerHarness } from './runner-harness.js';
+import { deployedMachine, machineClient, runOf, signalsSent, spooled, standInCollectors, useRunnerHarness, storedStatuses, type RunnerHarness } from './runner-harness.js';
 
 let h: RunnerHarness;
-beforeAll(async () => {
-  h = await startRunnerHarness();
-});
-afterAll(() => h?.close());
-beforeEach(() => {
-  h.proxy.requests.length = 0;
+useRunnerHarness((started) => {
+  h = started;
 });
 
 const sorted = (names: readonly string[]) => [...names].sort();

@@ -1,16 +1,15 @@
 // runReport in-process: a complete run returns its summary; an incomplete one ends in one error
 // with a stable code, naming the command, what went wrong and where the results wait.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReportIncompleteError } from '../../src/errors.js';
 import { createHost } from '../../src/host/host.js';
 import { runReport } from '../../src/runner/run-report.js';
-import { deployedMachine, machineClient, recordingProgress, spooled, standInCollectors, startRunnerHarness, type RunnerHarness, type TestMachine } from './runner-harness.js';
+import { deployedMachine, machineClient, recordingProgress, spooled, standInCollectors, useRunnerHarness, type RunnerHarness, type TestMachine } from './runner-harness.js';
 
 let h: RunnerHarness;
-beforeAll(async () => {
-  h = await startRunnerHarness();
+useRunnerHarness((started) => {
+  h = started;
 });
-afterAll(() => h?.close());
 
 function run(machine: TestMachine, commandName?: string) {
   const endpoint = `${h.server.url}/metadata/status/${machine.systemId}`;

@@ -5,6 +5,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { createHost } from '../../src/host/host.js';
 import { MaasClient } from '../../src/maas/client.js';
@@ -26,6 +27,22 @@ export interface RunnerHarness {
   admin: MaasClient;
   work: string;
   close(): Promise<void>;
+}
+
+/**
+ * Starts the harness before a file's tests and closes it after them; `use` receives it. The
+ * stand-in's record of requests is cleared before each test.
+ */
+export function useRunnerHarness(use: (harness: RunnerHarness) => void): void {
+  let started: RunnerHarness | undefined;
+  beforeAll(async () => {
+    started = await startRunnerHarness();
+    use(started);
+  });
+  afterAll(() => started?.close());
+  beforeEach(() => {
+    if (started) started.proxy.requests.length = 0;
+  });
 }
 
 export async function startRunnerHarness(): Promise<RunnerHarness> {
