@@ -1,8 +1,8 @@
 // The names of a script's result files, in one place: `<script>.out` (stdout), `<script>.err`
 // (stderr), `<script>` (combined) and `<script>.yaml` (what it wrote to $RESULT_PATH). The same
-// names are used in the run directory (docs/protocol.md §5.5), in a signal's files (§4.1), in
-// `collect --output`, and in the scripts tarball's copies of what MAAS stores,
-// `out/<script>.<result id><suffix>` (§5.3).
+// names are used in the run directory (docs/protocol.md §5.5), in a signal's files
+// (docs/protocol.md §4.1), in `collect --output`, and in the scripts tarball's copies of what
+// MAAS stores, `out/<script>.<result id><suffix>` (docs/protocol.md §5.3).
 import { join } from 'node:path';
 import type { DeployInfoScriptName } from '../maas/types.js';
 import type { CollectorOutcome } from './run-collectors.js';

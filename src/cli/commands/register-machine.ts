@@ -7,7 +7,7 @@ import { debianArchitecture, physicalMacs } from '../../host/identity.js';
 import { registerMachine, type MachineIdentity, type RegisterOptions } from '../../maas/register.js';
 
 /** This host's identity as register-machine sends it (docs/design.md D4). */
-export async function hostIdentity(host: Host): Promise<MachineIdentity> {
+async function hostIdentity(host: Host): Promise<MachineIdentity> {
   const uname = await host.uname();
   const architecture = debianArchitecture(uname.machine);
   return { hostname: uname.nodename, macs: await physicalMacs(host), ...(architecture ? { architecture } : {}), seenBy: 'host' };
