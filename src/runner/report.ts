@@ -83,17 +83,7 @@ interface Run {
 /** Runs report-results end to end; see the file comment. Throws only for problems that stop it before any result exists. */
 export async function reportResults(options: ReportOptions, deps: ReportDeps): Promise<ReportResult> {
   const origin = new URL(options.metadataUrl).origin;
-  const summary: RunSummary = {
-    ok: true,
-    metadata_url: `${origin}/MAAS/metadata/2012-03-01/`,
-    delivered: 0,
-    unchanged: 0,
-    spooled: 0,
-    rejected: 0,
-    state_dir: options.stateDir,
-    results: [],
-    problems: [],
-  };
+  const summary = emptySummary(origin, options.stateDir);
   const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
   let sync: SyncState | undefined;
   const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-')).catch(async (error: unknown) => {
@@ -105,7 +95,7 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     sync = await openSyncState(state.dir);
     const paths = runPaths(base);
     await Promise.all([mkdir(paths.scripts), mkdir(paths.out), mkdir(paths.downloads), writeFile(paths.resourcesFile, '')]);
-    const run: Run = {
+    return await steps({
       options,
       deps,
       summary,
@@ -123,29 +113,7 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
         outOfBand: Boolean(options.outOfBand),
         ...(options.debug && deps.echo ? { echo: deps.echo } : {}),
       },
-    };
-
-    // 1. What earlier runs could not deliver goes first.
-    let scripts = await deliverLeftovers(run);
-
-    // 2. The machine's scripts, from MAAS or (when it cannot be reached) from the last run's copy.
-    //    The built-in collectors need nothing from them but the names, which are known: they
-    //    start now, while the tarball downloads.
-    const early = options.serverScripts ? undefined : startCollectors(builtInsFor(DEPLOY_INFO_SCRIPTS, deps.collectors), run.produce);
-    early?.catch(() => undefined); // awaited below; never left unhandled if loading stops the run
-    scripts ??= await load(run);
-    if (scripts.stop) {
-      await early;
-      return finish(run);
-    }
-    const entries = scripts.extracted
-      ? await readIndex(join(paths.scripts, 'index.json'))
-      : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
-        DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
-
-    // 3. Run everything, then send one signal per result in the index's order.
-    await sendResults(run, await produce(entries, run.produce, early), scripts.fresh);
-    return finish(run);
+    });
   } finally {
     await rm(base, { recursive: true, force: true });
     forgetBase();
@@ -153,6 +121,35 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     await sync?.save().catch((error: unknown) => deps.progress.warn(`cannot remember what was delivered in ${state.dir}: ${oneLine(error)}`));
     await state.close();
   }
+}
+
+/** The steps of a run, once its state and run directory are open. */
+async function steps(run: Run): Promise<RunSummary> {
+  // 1. What earlier runs could not deliver goes first.
+  let scripts = await deliverLeftovers(run);
+
+  // 2. The machine's scripts, from MAAS or (when it cannot be reached) from the last run's copy.
+  //    The built-in collectors need nothing from them but the names, which are known: they
+  //    start now, while the tarball downloads.
+  const early = run.options.serverScripts ? undefined : startCollectors(builtInsFor(DEPLOY_INFO_SCRIPTS, run.deps.collectors), run.produce);
+  early?.catch(() => undefined); // awaited below; never left unhandled if loading stops the run
+  scripts ??= await load(run);
+  if (scripts.stop) {
+    await early;
+    return finish(run);
+  }
+  const entries = scripts.extracted
+    ? await readIndex(join(run.paths.scripts, 'index.json'))
+    : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
+      DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
+
+  // 3. Run everything, then send one signal per result in the index's order.
+  await sendResults(run, await produce(entries, run.produce, early), scripts.fresh);
+  return finish(run);
+}
+
+function emptySummary(origin: string, stateDir: string): RunSummary {
+  return { ok: true, metadata_url: `${origin}/MAAS/metadata/2012-03-01/`, delivered: 0, unchanged: 0, spooled: 0, rejected: 0, state_dir: stateDir, results: [], problems: [] };
 }
 
 /**
