@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, dirname, join, parse } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
 import { MaasClient } from '../../src/maas/client.js';
 import { parseCredentials } from '../../src/maas/credentials.js';
 import type { MachineJson } from '../../src/maas/types.js';
@@ -55,6 +57,24 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   const path = (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).filter((entry) => entry && !entry.includes('node_modules'));
   env.PATH = [dirname(process.execPath), ...path].join(delimiter);
   return { ...env, ...extra };
+}
+
+/**
+ * Starts `serve --port 0` from the file `cli` (run by the first node on the PATH of `env`) and
+ * resolves `ready` with the URL and admin key it prints once it listens.
+ */
+export function startServe(cli: string, cwd: string, env: Record<string, string> = cleanEnv()): { child: ResultPromise; ready: Promise<{ url: string; adminKey: string }> } {
+  const child = execa(cli, ['serve', '--port', '0'], { cwd, env, extendEnv: false, reject: false, stdin: 'ignore' });
+  const ready = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
+    let url: string | undefined;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      url ??= /^MAAS URL: (\S+)$/.exec(line)?.[1];
+      const adminKey = /^Admin API key: (\S+:\S+:\S+)$/.exec(line)?.[1];
+      if (url && adminKey) resolve({ url, adminKey });
+    });
+    void child.then((result) => reject(new Error(`serve exited before listening (exit ${result.exitCode}): ${String(result.stderr)}`)));
+  });
+  return { child, ready };
 }
 
 /** CPU threads the kernel knows (present ones, online or not), as MAAS counts them. */
