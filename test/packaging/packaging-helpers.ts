@@ -1,7 +1,8 @@
-// Shared by the packaging tests: the single-file CLI, isolated temp directories, a clean
-// environment for running it, and what this host's kernel says about its CPUs and memory.
+// Shared by the packaging tests: the single-file CLI and the standalone executable, isolated temp
+// directories, clean environments for running them (with and without Node on PATH), `serve` as a
+// subprocess, and what this host's kernel says about its CPUs and memory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, dirname, join, parse } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +22,21 @@ export function ensureBundle(): string {
     if (built.status !== 0) throw new Error(`building the single file failed: ${built.stderr}`);
   }
   return BUNDLE;
+}
+
+/** The standalone executable (Node inside) `npm run build` writes for this host's architecture. */
+export const STANDALONE = join(PROJECT_ROOT, 'build', `maas-run-scripts-linux-${process.arch}`);
+
+/**
+ * Builds the standalone executable when it is missing (npm test's build makes it; the build
+ * script does nothing when it is up to date), and fails with the build's reason when it cannot be.
+ */
+export function ensureStandalone(): string {
+  if (!existsSync(STANDALONE)) {
+    const built = spawnSync(process.execPath, ['scripts/build-standalone.mjs'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    if (built.status !== 0 || !existsSync(STANDALONE)) throw new Error(`building the standalone executable failed: ${built.stdout}${built.stderr}`);
+  }
+  return STANDALONE;
 }
 
 /**
@@ -60,10 +76,55 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 /**
- * Starts `serve --port 0` from the file `cli` (run by the first node on the PATH of `env`) and
- * resolves `ready` with the URL and admin key it prints once it listens.
+ * cleanEnv() with a PATH on which no `node` can be found, as on a server that never had Node:
+ * every PATH directory holding a node binary is replaced by a directory (made under `dir`) of
+ * links to all its other programs, so the collectors' tools stay where they were. Throws unless
+ * `which node` then fails.
  */
-export function startServe(cli: string, cwd: string, env: Record<string, string> = cleanEnv()): { child: ResultPromise; ready: Promise<{ url: string; adminKey: string }> } {
+export function envWithoutNode(dir: string): Record<string, string> {
+  const env = cleanEnv();
+  const nodeFile = realpathSync(process.execPath);
+  const isNode = (path: string, name: string) => {
+    if (name === 'node' || name === 'nodejs') return true;
+    try {
+      return realpathSync(path) === nodeFile;
+    } catch {
+      return false;
+    }
+  };
+  const entries = env.PATH!.split(delimiter).filter(Boolean);
+  env.PATH = entries
+    .map((entry, index) => {
+      let names: string[];
+      try {
+        names = readdirSync(entry);
+      } catch {
+        return entry;
+      }
+      if (!names.some((name) => isNode(join(entry, name), name))) return entry;
+      const mirror = join(dir, `path-${index}`);
+      mirrorDirectory(entry, names.filter((name) => !isNode(join(entry, name), name)), mirror);
+      return mirror;
+    })
+    .join(delimiter);
+  const which = spawnSync('which', ['node'], { env, encoding: 'utf8' });
+  if (which.error || which.status === 0) throw new Error(`node is still on the PATH built without it: ${which.stdout || which.error?.message}`);
+  return env;
+}
+
+function mirrorDirectory(from: string, names: string[], to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of names) symlinkSync(join(from, name), join(to, name));
+}
+
+/** A running `serve --port 0` subprocess and what it printed once it listened. */
+export interface StartedServe {
+  child: ResultPromise;
+  ready: Promise<{ url: string; adminKey: string }>;
+}
+
+/** Starts `cli serve --port 0` in `cwd` and resolves `ready` with the URL and admin key it prints once it listens. */
+export function startServe(cli: string, cwd: string, env: Record<string, string> = cleanEnv()): StartedServe {
   const child = execa(cli, ['serve', '--port', '0'], { cwd, env, extendEnv: false, reject: false, stdin: 'ignore' });
   const ready = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
     let url: string | undefined;
@@ -75,6 +136,14 @@ export function startServe(cli: string, cwd: string, env: Record<string, string>
     void child.then((result) => reject(new Error(`serve exited before listening (exit ${result.exitCode}): ${String(result.stderr)}`)));
   });
   return { child, ready };
+}
+
+/** Stops a serve subprocess (SIGKILL) when it still runs. */
+export async function stopServe(child: ResultPromise | undefined): Promise<void> {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await child;
+  }
 }
 
 /** CPU threads the kernel knows (present ones, online or not), as MAAS counts them. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, startServe, systemIdOf } from './packaging-helpers.js';
+import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, startServe, stopServe, systemIdOf } from './packaging-helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -18,10 +18,7 @@ describe('serving and downloading the single-file CLI', () => {
     bundle = ensureBundle();
   });
   afterEach(async () => {
-    if (serve && serve.exitCode === null) {
-      serve.kill('SIGKILL');
-      await serve;
-    }
+    await stopServe(serve);
     serve = undefined;
     removeDirs(dirs);
   });
