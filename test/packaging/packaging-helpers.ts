@@ -39,6 +39,27 @@ export function ensureStandalone(): string {
   return STANDALONE;
 }
 
+/** The architecture of the other standalone executable `npm run build` makes (x64 ↔ arm64). */
+export const FOREIGN_ARCH = process.arch === 'arm64' ? 'x64' : 'arm64';
+
+/** The standalone executable for FOREIGN_ARCH, built from the official Node binary of that architecture. */
+export const FOREIGN_STANDALONE = join(PROJECT_ROOT, 'build', `maas-run-scripts-linux-${FOREIGN_ARCH}`);
+
+/**
+ * How to run FOREIGN_STANDALONE here: qemu-user with that architecture's C libraries (Debian's
+ * qemu-user-static and libc6/libstdc++6 cross packages, which .ci/run installs). Else the
+ * reason it cannot be run, for a test to report as skipped: neither the download of that Node
+ * binary nor an emulator can be had everywhere.
+ */
+export function foreignRunner(): { command: string; prefix: string[] } | { skip: string } {
+  const [qemu, sysroot, loader] = FOREIGN_ARCH === 'arm64' ? ['qemu-aarch64-static', '/usr/aarch64-linux-gnu', 'lib/ld-linux-aarch64.so.1'] : ['qemu-x86_64-static', '/usr/x86_64-linux-gnu', 'lib64/ld-linux-x86-64.so.2'];
+  if (!existsSync(FOREIGN_STANDALONE)) return { skip: `${FOREIGN_STANDALONE} was not built (npm run build says why: the Node binary for linux-${FOREIGN_ARCH} could not be fetched?)` };
+  const found = spawnSync('sh', ['-c', `command -v ${qemu}`], { encoding: 'utf8' });
+  if (found.status !== 0) return { skip: `${qemu} is not installed (Debian package qemu-user-static)` };
+  if (!existsSync(join(sysroot, loader))) return { skip: `no linux-${FOREIGN_ARCH} C library under ${sysroot} (Debian cross packages of libc6 and libstdc++6)` };
+  return { command: found.stdout.trim(), prefix: ['-L', sysroot] };
+}
+
 /**
  * A fresh empty directory under the system temp dir, removed by cleanup(). It must sit outside
  * the project and have no node_modules in any parent, so that nothing run from it can find the
