@@ -143,6 +143,22 @@ describe('serving and downloading the standalone executable', () => {
     expect(Buffer.from(await nowThere.arrayBuffer()).equals(readFileSync(bundle))).toBe(true);
   });
 
+  it('installed under the single file’s name, the standalone offers itself only as the standalone', async () => {
+    const serverDir = isolatedDir('serve', dirs);
+    const installed = join(serverDir, 'maas-run-scripts');
+    copyFileSync(standalone, installed);
+    const server = startServe(installed, serverDir, envWithoutNode(isolatedDir('path', dirs)));
+    serves.push(server.child);
+    const { url } = await server.ready;
+
+    const own = await fetch(`${url}/${name}`);
+    expect(own.status).toBe(200);
+    expect(Buffer.from(await own.arrayBuffer()).equals(readFileSync(standalone))).toBe(true);
+    const single = await fetch(`${url}/maas-run-scripts`);
+    expect(single.status).toBe(404);
+    expect(await single.text()).toContain('runs as the standalone executable');
+  });
+
   it('serve run from the single file offers the standalone beside it; other names are 404 with what there is', async () => {
     const serverDir = isolatedDir('serve', dirs);
     const cli = join(serverDir, 'maas-run-scripts');
