@@ -8,11 +8,10 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 import { installed } from '../helpers/trees.js';
-import { cleanEnv, isolatedDir, removeDirs } from './packaging-helpers.js';
+import { ensureBundle, ensureStandalone, envWithoutNode, FOREIGN_ARCH, foreignRunner, isolatedDir, removeDirs } from './packaging-helpers.js';
 
 const PKG = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
 const DEB_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
-const STANDALONE = join(PROJECT_ROOT, 'build', `maas-run-scripts-linux-${process.arch}`);
 const haveDpkg = await installed('dpkg-deb');
 
 describe.skipIf(!haveDpkg)('the Debian package', () => {
@@ -20,7 +19,12 @@ describe.skipIf(!haveDpkg)('the Debian package', () => {
   let deb: string;
   let root: string;
 
+  let standalone: string;
+
   beforeAll(async () => {
+    // The package is made of the standalone and of the single file's --help (for the man page).
+    standalone = ensureStandalone();
+    ensureBundle();
     const out = isolatedDir('deb', dirs);
     const built = await execa(process.execPath, ['scripts/build-deb.mjs', '--output', out], { cwd: PROJECT_ROOT, reject: false });
     expect(built.exitCode, built.stderr).toBe(0);
@@ -42,14 +46,14 @@ describe.skipIf(!haveDpkg)('the Debian package', () => {
     expect(depends).toMatch(/^libc6 \(>= 2\.\d+\), libstdc\+\+6, libgcc-s1$/);
     // The glibc version it asks for is the newest one the executable needs, read independently.
     if (await installed('objdump')) {
-      const symbols = (await execa('objdump', ['-T', STANDALONE])).stdout;
+      const symbols = (await execa('objdump', ['-T', standalone])).stdout;
       const versions = [...symbols.matchAll(/GLIBC_2\.(\d+)(?:\.(\d+))?/g)].map((m) => [Number(m[1]), Number(m[2] ?? 0)] as const);
       versions.sort((a, b) => b[0] - a[0] || b[1] - a[1]);
       const [minor, patch] = versions[0]!;
       expect(depends).toContain(`libc6 (>= 2.${minor}${patch ? `.${patch}` : ''})`);
     }
     const installedKiB = Number(await field('Installed-Size'));
-    expect(installedKiB).toBeGreaterThanOrEqual(Math.floor(statSync(STANDALONE).size / 1024));
+    expect(installedKiB).toBeGreaterThanOrEqual(Math.floor(statSync(standalone).size / 1024));
     // No maintainer scripts: installing changes nothing until the operator enables the timer.
     const control = (await execa('dpkg-deb', ['--info', deb])).stdout;
     expect(control).not.toMatch(/\b(preinst|postinst|prerm|postrm)\b/);
@@ -85,8 +89,7 @@ describe.skipIf(!haveDpkg)('the Debian package', () => {
 
   it('runs from the unpacked tree on a host with no node on PATH', async () => {
     const bin = join(root, 'usr/bin/maas-run-scripts');
-    const env = cleanEnv({ PATH: '/usr/sbin:/usr/bin:/sbin:/bin'.split(':').filter((dir) => !existsSync(join(dir, 'node'))).join(':') });
-    expect((await execa('sh', ['-c', 'command -v node'], { env, extendEnv: false, reject: false })).exitCode).not.toBe(0);
+    const env = envWithoutNode(isolatedDir('deb-path', dirs));
     const version = await execa(bin, ['--version'], { env, extendEnv: false, reject: false, cwd: root });
     expect(version.stdout.trim(), version.stderr).toBe(PKG.version);
     const help = await execa(bin, ['report-results', '--help'], { env, extendEnv: false, reject: false, cwd: root });
@@ -130,6 +133,23 @@ describe.skipIf(!haveDpkg)('the Debian package', () => {
 describe('building the Debian package', () => {
   const dirs: string[] = [];
   afterAll(() => removeDirs(dirs));
+
+  const foreign = foreignRunner();
+  it.skipIf(!haveDpkg || 'skip' in foreign)(`packages the ${FOREIGN_ARCH} standalone with --arch ${FOREIGN_ARCH}, and it runs from the unpacked tree`, async () => {
+    if ('skip' in foreign) return;
+    const out = isolatedDir('deb-foreign', dirs);
+    ensureBundle();
+    const built = await execa(process.execPath, ['scripts/build-deb.mjs', '--arch', FOREIGN_ARCH, '--output', out], { cwd: PROJECT_ROOT, reject: false });
+    expect(built.exitCode, built.stderr).toBe(0);
+    const deb = built.stdout.trim();
+    expect(deb.endsWith(`_${DEB_ARCH[FOREIGN_ARCH]}.deb`)).toBe(true);
+    expect((await execa('dpkg-deb', ['--field', deb, 'Architecture'])).stdout.trim()).toBe(DEB_ARCH[FOREIGN_ARCH]);
+    const root = isolatedDir('deb-foreign-root', dirs);
+    await execa('dpkg', ['-x', deb, root]);
+    const version = await execa(foreign.command, [...foreign.prefix, join(root, 'usr/bin/maas-run-scripts'), '--version'], { reject: false });
+    expect(version.stdout.trim(), version.stderr).toBe(PKG.version);
+  }, 180_000);
+  if ('skip' in foreign) console.warn(`skipped: the ${FOREIGN_ARCH} package cannot be run here: ${foreign.skip}`);
 
   it('refuses in one line, naming the fix, when the standalone executable is missing', async () => {
     const out = isolatedDir('deb-missing', dirs);
