@@ -44,3 +44,4 @@ const ratio = median(together) / median(slowest);
 console.log(`  slowest single collector: median ${median(slowest).toFixed(1)} ms`);
 console.log(`  all ${deployInfoCollectors.length} concurrently:     median ${median(together).toFixed(1)} ms`);
 console.log(`  concurrent / slowest = ${ratio.toFixed(2)}× (target ≤ ${TARGET}×) ${ratio <= TARGET ? 'OK' : 'OVER TARGET'} [${ROUNDS} rounds, ${process.getuid?.() === 0 ? 'root' : 'not root'}]`);
+if (ratio > TARGET) process.exitCode = 1; // a missed target fails npm run bench

@@ -61,3 +61,4 @@ console.log(`  import of the Host only: median ${median(hostOnly).toFixed(1)} ms
 console.log(`  resources collector:     median ${median(collect).toFixed(1)} ms`);
 console.log(`  collector / bare start = ${ratio.toFixed(2)}× (target ≤ ${TIME_TARGET}×) ${ratio <= TIME_TARGET ? 'OK' : 'OVER TARGET'} [${ROUNDS} rounds]`);
 console.log(`  peak RSS = ${peak.toFixed(1)} MiB (median ${median(rss).toFixed(1)} MiB; target ≤ ${RSS_TARGET_MIB} MiB) ${peak <= RSS_TARGET_MIB ? 'OK' : 'OVER TARGET'}`);
+if (ratio > TIME_TARGET || peak > RSS_TARGET_MIB) process.exitCode = 1; // a missed target fails npm run bench

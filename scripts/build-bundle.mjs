@@ -1,6 +1,15 @@
 // Builds the single-file CLI `build/maas-run-scripts`: every pure-JS dependency bundled, a node
-// shebang, mode 0755, runnable with no node_modules on any host with Node >= 20. The SQLite addon
-// (native) stays outside: `serve --db` says so when it is missing; everything else works.
+// shebang, mode 0755, runnable with no node_modules on any host with Node >= 18.19 (Ubuntu
+// 24.04's and Debian 12's packaged node). The SQLite addon (native) stays outside: `serve --db`
+// says so when it is missing; everything else works.
+//
+// Older Node releases are refused in one line (src/cli/node-version.ts) before anything else
+// runs. For that line to be reached, the whole file must parse there: Node parses a script
+// completely before running its first statement, and releases before 14 or 15 do not know `?.`,
+// `??=` or `#private` fields. So the syntax is lowered to what Node 10.4 parses (10.4 is the
+// first with BigInt literals, which cannot be lowered; Ubuntu 20.04 ships 10.19, 22.04 12.22).
+// Lowering changes how the code is written, not what it does, and only syntax: which APIs
+// exist is what the version check and the Node 18 test in the suite answer.
 //
 // The file has no extension, so Node decides by the nearest package.json whether it is CommonJS
 // or an ES module: CommonJS in an empty directory (ES module syntax there needs Node >= 20.19's
@@ -11,8 +20,27 @@ import { build } from 'esbuild';
 import { chmodSync, mkdirSync } from 'node:fs';
 
 const outfile = 'build/maas-run-scripts';
+const syntaxTarget = 'node10.4';
+
+// The version check, as a plain statement run before the bundle's function starts.
+const check = await build({
+  stdin: {
+    contents: "import { exitIfNodeTooOld } from './src/cli/node-version.ts';\nexitIfNodeTooOld();\n",
+    resolveDir: process.cwd(),
+    sourcefile: 'node-version-check.ts',
+    loader: 'ts',
+  },
+  bundle: true,
+  write: false,
+  platform: 'node',
+  format: 'iife',
+  target: syntaxTarget,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 
 const prologue = `#!/usr/bin/env node
+${check.outputFiles[0].text.trim()}
 (async () => {
 const { createRequire: __createRequire } = await import('node:module');
 const { realpathSync: __realpathSync } = await import('node:fs');
@@ -36,7 +64,7 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'cjs',
-  target: 'node20',
+  target: syntaxTarget,
   external: ['better-sqlite3'],
   // The server finds the file it runs from (to serve it) and loads the SQLite addon next to it.
   define: { 'import.meta.url': '__bundleUrl' },

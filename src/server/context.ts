@@ -21,6 +21,8 @@ export interface Reply {
   body: string | Buffer;
   contentType: string;
   headers?: Record<string, string>;
+  /** An open file sent instead of body, read as it goes out (and closed); size is its Content-Length. */
+  file?: { fd: number; size: number };
 }
 
 /** 200 with pretty-printed JSON (4-space indent), as MAAS's API answers. */

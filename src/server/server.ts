@@ -1,10 +1,11 @@
 // The bundled MAAS-compatible HTTP server: routing, body limits, OAuth, MAAS-style errors, and
 // startMaasServer() which wires a store, an admin user and a listening socket together.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isStandalone, STANDALONE_ARCHES, standaloneName } from '../standalone.js';
 import type { Reply, RequestContext } from './context.js';
 import { textReply } from './context.js';
 import { ServerStartError } from './errors.js';
@@ -34,6 +35,12 @@ export interface MaasServerOptions {
   bodyBudget?: BodyBudget;
   /** The single-file CLI served at /MAAS/maas-run-scripts. */
   bundlePath?: string;
+  /**
+   * Standalone executables served at /MAAS/maas-run-scripts-linux-<arch>, by architecture
+   * (x64, arm64). By default: those beside the single file; in the standalone, the executable
+   * itself for its own architecture and those beside it for the others.
+   */
+  standalonePaths?: Partial<Record<string, string>>;
 }
 
 /** An http.Server speaking the MAAS API subset of docs/protocol.md; never crashes on bad input. */
@@ -45,7 +52,7 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
   // Bodies are read whole before they are handled: bounding them together keeps many large
   // uploads at once from exhausting memory (they get 503 with Retry-After instead).
   const budget = options.bodyBudget ?? new BodyBudget(4 * limit);
-  const bundlePath = options.bundlePath ?? defaultBundlePath();
+  const downloads = findDownloads(options);
 
   const server = http.createServer((request, response) => {
     handle(request).then(
@@ -85,10 +92,10 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
       request.resume();
       throw new HttpError(404, `Not Found: ${url.pathname} is not a path of this MAAS server`, 'text/plain');
     }
-    if (route.kind === 'bundle') {
+    if (route.kind === 'bundle' || route.kind === 'standalone') {
       request.resume();
       if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'Method Not Allowed: use GET', 'text/plain', { Allow: 'GET, HEAD' });
-      return serveBundle(bundlePath);
+      return route.kind === 'bundle' ? serveBundle(downloads) : serveStandalone(downloads, route.arch);
     }
     if (route.kind === 'machine-resources') {
       request.resume();
@@ -122,7 +129,14 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
   }
 
   function send(response: http.ServerResponse, reply: Reply): void {
-    if (response.headersSent || response.destroyed) return;
+    if (response.headersSent || response.destroyed) {
+      if (reply.file) closeSync(reply.file.fd);
+      return;
+    }
+    if (reply.file) {
+      sendFile(response, reply, reply.file);
+      return;
+    }
     const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : reply.body;
     response.writeHead(reply.status, {
       Date: now().toUTCString(),
@@ -131,6 +145,28 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
       ...reply.headers,
     });
     response.end(body);
+  }
+
+  // An open file streamed as it is read, so a large download does not sit whole in memory.
+  function sendFile(response: http.ServerResponse, reply: Reply, file: { fd: number; size: number }): void {
+    response.writeHead(reply.status, {
+      Date: now().toUTCString(),
+      'Content-Type': reply.contentType,
+      'Content-Length': String(file.size),
+      ...reply.headers,
+    });
+    if (response.req.method === 'HEAD' || file.size === 0) {
+      closeSync(file.fd);
+      response.end();
+      return;
+    }
+    const stream = createReadStream('', { fd: file.fd, start: 0, end: file.size - 1, autoClose: true });
+    stream.on('error', (error) => {
+      log(`GET ${response.req.url}: reading the file failed (${error.message}); the download was cut off`);
+      response.destroy();
+    });
+    response.on('close', () => stream.destroy());
+    stream.pipe(response);
   }
 
   return server;
@@ -144,6 +180,7 @@ type Route =
   | { kind: 'maas-scripts' }
   | { kind: 'metadata-version' }
   | { kind: 'bundle' }
+  | { kind: 'standalone'; arch: string }
   | { kind: 'machine-resources' };
 
 function matchRoute(path: string): Route | undefined {
@@ -163,6 +200,8 @@ function matchRoute(path: string): Route | undefined {
     return undefined;
   }
   if (path === '/MAAS/maas-run-scripts') return { kind: 'bundle' };
+  const standalone = /^\/MAAS\/maas-run-scripts-linux-([^/]+)$/.exec(path);
+  if (standalone) return { kind: 'standalone', arch: decodePathSegment(standalone[1]!) };
   if (/^\/MAAS\/machine-resources\/[^/]+$/.test(path)) return { kind: 'machine-resources' };
   return undefined;
 }
@@ -176,8 +215,38 @@ function decodePathSegment(segment: string): string {
   }
 }
 
-function serveBundle(path: string | undefined): Reply {
-  if (!path || !existsSync(path)) {
+// What the server offers for download: the single-file CLI and the standalone executables.
+interface Downloads {
+  bundle: string | undefined;
+  standalone: Map<string, string>;
+  /** The standalone executable this server runs as, if it does. */
+  self: string | undefined;
+}
+
+function findDownloads(options: MaasServerOptions): Downloads {
+  const self = isStandalone() ? process.execPath : undefined;
+  const bundle = options.bundlePath ?? (self ? join(dirname(self), 'maas-run-scripts') : defaultBundlePath());
+  const dir = self ? dirname(self) : bundle ? dirname(bundle) : undefined;
+  const standalone = new Map<string, string>();
+  for (const arch of STANDALONE_ARCHES) {
+    const path = options.standalonePaths ? options.standalonePaths[arch] : self && arch === process.arch ? self : dir && join(dir, standaloneName(arch));
+    if (path) standalone.set(arch, path);
+  }
+  return { bundle, standalone, self };
+}
+
+function serveBundle(downloads: Downloads): Reply {
+  const path = downloads.bundle;
+  // Beside the standalone, a file of that name may be the standalone itself (installed under the
+  // single file's name): only the single file is served here.
+  if (!path || !existsSync(path) || (downloads.self && sameFile(path, downloads.self))) {
+    if (downloads.self) {
+      throw new HttpError(
+        404,
+        `This server runs as the standalone executable and has no single-file CLI beside it: download /MAAS/${standaloneName(process.arch)} instead, or put the single file maas-run-scripts next to the executable.`,
+        'text/plain',
+      );
+    }
     throw new HttpError(
       404,
       'maas-run-scripts has not been built on this server: build it (npm run build) or start the server with the path of the single-file CLI.',
@@ -185,6 +254,40 @@ function serveBundle(path: string | undefined): Reply {
     );
   }
   return { status: 200, body: readFileSync(path), contentType: 'text/javascript; charset=utf-8' };
+}
+
+function serveStandalone(downloads: Downloads, arch: string): Reply {
+  const path = downloads.standalone.get(arch);
+  let fd: number | undefined;
+  try {
+    if (path) fd = openSync(path, 'r');
+  } catch {
+    fd = undefined;
+  }
+  if (fd === undefined) {
+    const known = STANDALONE_ARCHES.some((name) => name === arch);
+    const what = known ? `${standaloneName(arch)} has not been built on this server` : `there is no standalone executable for linux-${arch} (it is built for ${STANDALONE_ARCHES.map((name) => `linux-${name}`).join(' and ')})`;
+    const offered = offeredDownloads(downloads);
+    throw new HttpError(404, `Not Found: ${what}; ${offered.length > 0 ? `this server offers ${offered.join(' and ')}` : 'this server has none of its downloads built (npm run build makes them)'}.`, 'text/plain');
+  }
+  return { status: 200, body: '', contentType: 'application/octet-stream', file: { fd, size: fstatSync(fd).size } };
+}
+
+// What the download routes would serve now, as the paths to GET.
+function offeredDownloads(downloads: Downloads): string[] {
+  const offered = [...downloads.standalone].filter(([, file]) => existsSync(file)).map(([arch]) => `/MAAS/${standaloneName(arch)}`);
+  const bundle = downloads.bundle;
+  if (bundle && existsSync(bundle) && !(downloads.self && sameFile(bundle, downloads.self))) offered.push('/MAAS/maas-run-scripts (the single file, for any Linux host with Node)');
+  return offered;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 // The single-file CLI: this very file when the server runs from it, else the project's build
@@ -205,6 +308,7 @@ export interface StartOptions {
   /** The admin's API key "ck:tk:ts", replacing any earlier one; a fresh one is made (or the stored one reused) when absent. */
   adminKey?: string;
   bundlePath?: string;
+  standalonePaths?: Partial<Record<string, string>>;
   log?: (line: string) => void;
   now?: () => Date;
   /** List the host running the server as a locked, annotated Deployed machine of this name (docs/design.md requirement 6). */
@@ -241,7 +345,7 @@ export async function startMaasServer(options: StartOptions = {}): Promise<Runni
     store.close();
     throw error;
   }
-  const server = createMaasServer({ store, log: options.log, now: options.now, bundlePath: options.bundlePath });
+  const server = createMaasServer({ store, log: options.log, now: options.now, bundlePath: options.bundlePath, standalonePaths: options.standalonePaths });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     // A deep accept queue: a fleet reporting at once opens many connections together.

@@ -2,8 +2,10 @@
 // request's writes run in one SQLite transaction. Records are kept as JSON documents beside the
 // columns the server looks them up by.
 import { createRequire } from 'node:module';
+import { basename } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { oneLine } from '../errors.js';
+import { isStandalone } from '../standalone.js';
 import { ServerStartError } from './errors.js';
 import { apiKeyString, newToken } from './ids.js';
 import { NONCE_TTL_SECONDS } from './store.js';
@@ -46,6 +48,14 @@ interface TokenRow {
 
 /** Loads better-sqlite3 lazily, so the CLI (and its single-file build) runs without the addon. */
 export function loadSqlite(): typeof BetterSqlite3 {
+  // The standalone executable holds no native addon; rather than load one from whatever
+  // node_modules happens to sit near it, it refuses.
+  if (isStandalone()) {
+    throw new ServerStartError(
+      'MRS_SERVER_SQLITE_MISSING',
+      `${basename(process.execPath)} is the standalone executable, which has no SQLite support for --db: to keep state in a file, run the single-file maas-run-scripts with Node >= 20 and the better-sqlite3 package (or install the npm package); or run serve without --db to keep state in memory`,
+    );
+  }
   try {
     return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   } catch (error) {

@@ -1,9 +1,12 @@
-// Shared by the packaging tests: the single-file CLI, isolated temp directories, a clean
-// environment for running it, and what this host's kernel says about its CPUs and memory.
+// Shared by the packaging tests: the single-file CLI and the standalone executable, isolated temp
+// directories, clean environments for running them (with and without Node on PATH), `serve` as a
+// subprocess, and what this host's kernel says about its CPUs and memory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, dirname, join, parse } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
 import { MaasClient } from '../../src/maas/client.js';
 import { parseCredentials } from '../../src/maas/credentials.js';
 import type { MachineJson } from '../../src/maas/types.js';
@@ -19,6 +22,42 @@ export function ensureBundle(): string {
     if (built.status !== 0) throw new Error(`building the single file failed: ${built.stderr}`);
   }
   return BUNDLE;
+}
+
+/** The standalone executable (Node inside) `npm run build` writes for this host's architecture. */
+export const STANDALONE = join(PROJECT_ROOT, 'build', `maas-run-scripts-linux-${process.arch}`);
+
+/**
+ * Builds the standalone executable when it is missing (npm test's build makes it; the build
+ * script does nothing when it is up to date), and fails with the build's reason when it cannot be.
+ */
+export function ensureStandalone(): string {
+  if (!existsSync(STANDALONE)) {
+    const built = spawnSync(process.execPath, ['scripts/build-standalone.mjs'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    if (built.status !== 0 || !existsSync(STANDALONE)) throw new Error(`building the standalone executable failed: ${built.stdout}${built.stderr}`);
+  }
+  return STANDALONE;
+}
+
+/** The architecture of the other standalone executable `npm run build` makes (x64 ↔ arm64). */
+export const FOREIGN_ARCH = process.arch === 'arm64' ? 'x64' : 'arm64';
+
+/** The standalone executable for FOREIGN_ARCH, built from the official Node binary of that architecture. */
+export const FOREIGN_STANDALONE = join(PROJECT_ROOT, 'build', `maas-run-scripts-linux-${FOREIGN_ARCH}`);
+
+/**
+ * How to run FOREIGN_STANDALONE here: qemu-user with that architecture's C libraries (Debian's
+ * qemu-user-static and libc6/libstdc++6 cross packages, which .ci/run installs). Else the
+ * reason it cannot be run, for a test to report as skipped: neither the download of that Node
+ * binary nor an emulator can be had everywhere.
+ */
+export function foreignRunner(): { command: string; prefix: string[] } | { skip: string } {
+  const [qemu, sysroot, loader] = FOREIGN_ARCH === 'arm64' ? ['qemu-aarch64-static', '/usr/aarch64-linux-gnu', 'lib/ld-linux-aarch64.so.1'] : ['qemu-x86_64-static', '/usr/x86_64-linux-gnu', 'lib64/ld-linux-x86-64.so.2'];
+  if (!existsSync(FOREIGN_STANDALONE)) return { skip: `${FOREIGN_STANDALONE} was not built (npm run build says why: the Node binary for linux-${FOREIGN_ARCH} could not be fetched?)` };
+  const found = spawnSync('sh', ['-c', `command -v ${qemu}`], { encoding: 'utf8' });
+  if (found.status !== 0) return { skip: `${qemu} is not installed (Debian package qemu-user-static)` };
+  if (!existsSync(join(sysroot, loader))) return { skip: `no linux-${FOREIGN_ARCH} C library under ${sysroot} (Debian cross packages of libc6 and libstdc++6)` };
+  return { command: found.stdout.trim(), prefix: ['-L', sysroot] };
 }
 
 /**
@@ -55,6 +94,77 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   const path = (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).filter((entry) => entry && !entry.includes('node_modules'));
   env.PATH = [dirname(process.execPath), ...path].join(delimiter);
   return { ...env, ...extra };
+}
+
+/**
+ * cleanEnv() with a PATH on which no `node` can be found, as on a server that never had Node:
+ * every PATH directory holding a node binary is replaced by a directory (made under `dir`) of
+ * links to all its other programs, so the collectors' tools stay where they were. Throws unless
+ * `which node` then fails.
+ */
+export function envWithoutNode(dir: string): Record<string, string> {
+  const env = cleanEnv();
+  const nodeFile = realpathSync(process.execPath);
+  const isNode = (path: string, name: string) => {
+    if (name === 'node' || name === 'nodejs') return true;
+    try {
+      return realpathSync(path) === nodeFile;
+    } catch {
+      return false;
+    }
+  };
+  const entries = env.PATH!.split(delimiter).filter(Boolean);
+  env.PATH = entries
+    .map((entry, index) => {
+      let names: string[];
+      try {
+        names = readdirSync(entry);
+      } catch {
+        return entry;
+      }
+      if (!names.some((name) => isNode(join(entry, name), name))) return entry;
+      const mirror = join(dir, `path-${index}`);
+      mirrorDirectory(entry, names.filter((name) => !isNode(join(entry, name), name)), mirror);
+      return mirror;
+    })
+    .join(delimiter);
+  const which = spawnSync('which', ['node'], { env, encoding: 'utf8' });
+  if (which.error || which.status === 0) throw new Error(`node is still on the PATH built without it: ${which.stdout || which.error?.message}`);
+  return env;
+}
+
+function mirrorDirectory(from: string, names: string[], to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of names) symlinkSync(join(from, name), join(to, name));
+}
+
+/** A running `serve --port 0` subprocess and what it printed once it listened. */
+export interface StartedServe {
+  child: ResultPromise;
+  ready: Promise<{ url: string; adminKey: string }>;
+}
+
+/** Starts `cli serve --port 0` in `cwd` and resolves `ready` with the URL and admin key it prints once it listens. */
+export function startServe(cli: string, cwd: string, env: Record<string, string> = cleanEnv()): StartedServe {
+  const child = execa(cli, ['serve', '--port', '0'], { cwd, env, extendEnv: false, reject: false, stdin: 'ignore' });
+  const ready = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
+    let url: string | undefined;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      url ??= /^MAAS URL: (\S+)$/.exec(line)?.[1];
+      const adminKey = /^Admin API key: (\S+:\S+:\S+)$/.exec(line)?.[1];
+      if (url && adminKey) resolve({ url, adminKey });
+    });
+    void child.then((result) => reject(new Error(`serve exited before listening (exit ${result.exitCode}): ${String(result.stderr)}`)));
+  });
+  return { child, ready };
+}
+
+/** Stops a serve subprocess (SIGKILL) when it still runs. */
+export async function stopServe(child: ResultPromise | undefined): Promise<void> {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await child;
+  }
 }
 
 /** CPU threads the kernel knows (present ones, online or not), as MAAS counts them. */

@@ -3,28 +3,12 @@
 // and registers itself with the downloaded copy.
 import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, systemIdOf } from './packaging-helpers.js';
+import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, startServe, stopServe, systemIdOf } from './packaging-helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-
-// Starts `serve --port 0` and resolves with the URL and admin key it prints once it listens.
-function startServe(cli: string, cwd: string): { child: ResultPromise; ready: Promise<{ url: string; adminKey: string }> } {
-  const child = execa(cli, ['serve', '--port', '0'], { cwd, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
-  const ready = new Promise<{ url: string; adminKey: string }>((resolve, reject) => {
-    let url: string | undefined;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      url ??= /^MAAS URL: (\S+)$/.exec(line)?.[1];
-      const adminKey = /^Admin API key: (\S+:\S+:\S+)$/.exec(line)?.[1];
-      if (url && adminKey) resolve({ url, adminKey });
-    });
-    void child.then((result) => reject(new Error(`serve exited before listening (exit ${result.exitCode}): ${String(result.stderr)}`)));
-  });
-  return { child, ready };
-}
 
 describe('serving and downloading the single-file CLI', () => {
   const dirs: string[] = [];
@@ -34,10 +18,7 @@ describe('serving and downloading the single-file CLI', () => {
     bundle = ensureBundle();
   });
   afterEach(async () => {
-    if (serve && serve.exitCode === null) {
-      serve.kill('SIGKILL');
-      await serve;
-    }
+    await stopServe(serve);
     serve = undefined;
     removeDirs(dirs);
   });

@@ -92,6 +92,26 @@ describe('the single-file CLI', () => {
     expect(run.stdout.trim()).toBe(VERSION);
   });
 
+  it('refuses a Node.js older than 18.19 in one line naming the release it needs, before doing anything', async () => {
+    const { dir, cli } = copyAlone();
+    // No old Node.js is installed here: a preloaded module makes this one report 16.20.2, which
+    // is all the check reads. (Run by hand on real 10.x to 18.18 builds, the file says the same.)
+    const preload = join(dir, 'pretend-node-16.cjs');
+    writeFileSync(preload, "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '16.20.2' } });\n");
+    const run = await execa(process.execPath, ['--require', preload, cli, 'register-machine', 'http://127.0.0.1:9/MAAS', 'a:b:c', '--dir', dir], {
+      cwd: dir,
+      env: cleanEnv(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/needs Node\.js 18\.19 or later, and this is Node\.js 16\.20\.2: install a newer Node\.js/);
+    expect(readdirSync(dir).sort()).toEqual(['maas-run-scripts', 'pretend-node-16.cjs']);
+  });
+
   it('runs from inside a directory whose package.json declares ES modules', async () => {
     const { dir, cli } = copyAlone();
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
