@@ -1,6 +1,6 @@
 // resources.cpu: sockets, cores and threads from /sys/devices/system/cpu, names from /proc/cpuinfo.
 import type { Host } from '../src/host/host.js';
-import type { CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/maas/types.js';
+import type { CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 import { parseCpuset } from './lib/cpuset.js';
 import { readNumber } from './lib/sysfs.js';

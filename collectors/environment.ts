@@ -1,6 +1,6 @@
 // The document's `environment`: kernel identity from uname, OS identity from os-release.
 import type { Host } from '../src/host/host.js';
-import type { ResourcesEnvironment } from '../src/maas/types.js';
+import type { ResourcesEnvironment } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 
 /** The LXD version MAAS's machine-resources embeds; reported as server_version. */

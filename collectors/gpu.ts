@@ -1,6 +1,6 @@
 // resources.gpu: display controllers (PCI class 0x03) and their DRM nodes.
 import type { Host } from '../src/host/host.js';
-import type { GpuCard, GpuResources } from '../src/maas/types.js';
+import type { GpuCard, GpuResources } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 import { readPciDevice, SBP } from './pci.js';
 import { isPciAddress, usbAddressOf } from './lib/sysfs.js';

@@ -1,6 +1,6 @@
 // resources.memory: totals and hugepages from /proc/meminfo and memory blocks, per NUMA node.
 import type { Host } from '../src/host/host.js';
-import type { MemoryNode, MemoryResources } from '../src/maas/types.js';
+import type { MemoryNode, MemoryResources } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 
 const NODES = '/sys/devices/system/node';

@@ -13,7 +13,7 @@
 // Unlike LXD, a port whose ethtool query fails is kept rather than dropped.
 import { posix } from 'node:path';
 import type { Host } from '../src/host/host.js';
-import type { NetworkCard, NetworkPort, NetworkResources } from '../src/maas/types.js';
+import type { NetworkCard, NetworkPort, NetworkResources } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 import { loadIds } from './lib/ids.js';
 import { driverOf, hexId, isPciAddress, numaNodeOf, pciAddressOf, readNumber, usbAddressOf } from './lib/sysfs.js';

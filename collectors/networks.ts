@@ -9,7 +9,7 @@
 // administratively down are reported only when `ip` is used.
 import { networkInterfaces } from 'node:os';
 import type { Host } from '../src/host/host.js';
-import type { NetworkAddress, NetworkState } from '../src/maas/types.js';
+import type { NetworkAddress, NetworkState } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 
 const NET = '/sys/class/net';

@@ -1,6 +1,6 @@
 // resources.pci: every device under /sys/bus/pci/devices, with names from pci.ids.
 import type { Host } from '../src/host/host.js';
-import type { PciDevice, PciResources } from '../src/maas/types.js';
+import type { PciDevice, PciResources } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 import { loadIds } from './lib/ids.js';
 import { driverOf, hexId, linkName, numaNodeOf } from './lib/sysfs.js';

@@ -1,6 +1,6 @@
 // The machine-resources document (what MAAS's machine-resources prints), combining every area.
 import type { Host } from '../src/host/host.js';
-import type { MachineResources } from '../src/maas/types.js';
+import { API_EXTENSIONS, type MachineResources } from '../src/resources/types.js';
 import { CollectorError } from '../src/errors.js';
 import type { DeployInfoCollector } from './types.js';
 import { readCpu } from './cpu.js';
@@ -13,26 +13,6 @@ import { readPci } from './pci.js';
 import { readStorage } from './storage.js';
 import { readSystem } from './system.js';
 import { readUsb } from './usb.js';
-
-/** The api_extensions machine-resources declares, in its order (docs/protocol.md §6.1). */
-export const API_EXTENSIONS = [
-  'resources',
-  'resources_cpu_socket',
-  'resources_gpu',
-  'resources_numa',
-  'resources_v2',
-  'resources_disk_sata',
-  'resources_network_firmware',
-  'resources_disk_id',
-  'resources_usb_pci',
-  'resources_cpu_threads_numa',
-  'resources_cpu_core_die',
-  'api_os',
-  'resources_system',
-  'resources_pci_iommu',
-  'resources_network_usb',
-  'resources_disk_address',
-] as const;
 
 /** Runs one area, naming it in the error when it fails (as LXD's "Failed retrieving CPU information"). */
 async function area<T>(name: string, read: () => Promise<T>): Promise<T> {

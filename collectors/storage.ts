@@ -3,7 +3,7 @@
 // queue/physical_block_size and filesystem UUIDs from udev (ID_FS_UUID) instead of blkid.
 import { posix } from 'node:path';
 import type { Host } from '../src/host/host.js';
-import type { Disk, DiskPartition, StorageResources } from '../src/maas/types.js';
+import type { Disk, DiskPartition, StorageResources } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 import { decodeUdevString, readBlockUdev, type UdevRecord } from './lib/udev.js';
 import { linkName, numaNodeOf, pciAddressOf, readNumber, usbAddressOf } from './lib/sysfs.js';

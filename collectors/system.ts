@@ -1,6 +1,6 @@
 // resources.system: DMI strings from /sys/class/dmi/id and the virtualisation type.
 import type { Host } from '../src/host/host.js';
-import type { SystemResources } from '../src/maas/types.js';
+import type { SystemResources } from '../src/resources/types.js';
 import { dmiCollector, type DmiInfo } from './dmi.js';
 import type { Collector } from './types.js';
 

@@ -2,7 +2,7 @@
 // through a Host and returns typed data; a DeployInfoCollector produces what one or more of
 // MAAS's deploy-info scripts would print, and is what `collect` and `report-results` run.
 import type { Host } from '../src/host/host.js';
-import type { DeployInfoScriptName } from '../src/maas/types.js';
+import type { DeployInfoScriptName } from '../src/resources/types.js';
 
 /** Reads one source through the Host. Pure parsing lives in separate exported functions. */
 export interface Collector<T> {

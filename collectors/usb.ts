@@ -1,6 +1,6 @@
 // resources.usb: non-hub devices under /sys/bus/usb/devices, with names from usb.ids.
 import type { Host } from '../src/host/host.js';
-import type { UsbDevice, UsbInterface, UsbResources } from '../src/maas/types.js';
+import type { UsbDevice, UsbInterface, UsbResources } from '../src/resources/types.js';
 import type { Collector } from './types.js';
 import { loadIds } from './lib/ids.js';
 import { driverOf, hexId, readNumber } from './lib/sysfs.js';

@@ -7,19 +7,19 @@
 // kernel's (unknown to the BMC): they come from the Redfish paths, so they stay the same from one
 // report to the next.
 import { addressScope } from '../../collectors/networks.js';
-import { API_EXTENSIONS } from '../../collectors/resources.js';
-import type {
-  CpuCore,
-  CpuSocket,
-  Disk,
-  GpuCard,
-  MachineResources,
-  NetworkAddress,
-  NetworkCard,
-  NetworkPort,
-  NetworkState,
-  SystemResources,
-} from '../maas/types.js';
+import {
+  API_EXTENSIONS,
+  type CpuCore,
+  type CpuSocket,
+  type Disk,
+  type GpuCard,
+  type MachineResources,
+  type NetworkAddress,
+  type NetworkCard,
+  type NetworkPort,
+  type NetworkState,
+  type SystemResources,
+} from '../resources/types.js';
 import { lastSegment, linkPath, linkPaths, type RedfishInventory } from './inventory.js';
 
 /** More threads than any processor has: a placeholder value, not a count. */

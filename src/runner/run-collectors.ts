@@ -5,7 +5,7 @@
 import type { DeployInfoCollector, DeployInfoOutput } from '../../collectors/types.js';
 import type { Host } from '../host/host.js';
 import type { RunOptions } from '../host/run-command.js';
-import type { DeployInfoScriptName } from '../maas/types.js';
+import type { DeployInfoScriptName } from '../resources/types.js';
 import { onInterrupt } from './interrupt.js';
 
 /** Exit status of a collector stopped by its timeout (as MAAS and timeout(1) use). */

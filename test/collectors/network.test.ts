@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseEthtoolKeyValues, parseEthtoolSettings, protocolOf, readNetwork } from '../../collectors/network.js';
 import { createHost } from '../../src/host/host.js';
-import type { NetworkCard } from '../../src/maas/types.js';
+import type { NetworkCard } from '../../src/resources/types.js';
 import { cannedCommands, makeRoot, noCommands } from '../helpers/make-root.js';
 import { EDGE_COMMANDS, edgeMachine } from './edge-machine.js';
 

@@ -3,9 +3,9 @@
 // output, and on edge trees.
 import { networkInterfaces, totalmem, cpus } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_EXTENSIONS, collectMachineResources, resourcesCollector } from '../../collectors/resources.js';
+import { collectMachineResources, resourcesCollector } from '../../collectors/resources.js';
 import { createHost } from '../../src/host/host.js';
-import { REQUIRED_API_EXTENSIONS, type MachineResources } from '../../src/maas/types.js';
+import { API_EXTENSIONS, REQUIRED_API_EXTENSIONS, type MachineResources } from '../../src/resources/types.js';
 import { cannedCommands, makeRoot, noCommands } from '../helpers/make-root.js';
 import { createDeployed, readMachine, signal, startHarness, type Harness } from '../server/server-harness.js';
 import { EDGE_COMMANDS, edgeMachine } from './edge-machine.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diskType, mountedDevices, parseVpdPage80, readStorage, udevSerial } from '../../collectors/storage.js';
 import { parseUdevData } from '../../collectors/lib/udev.js';
 import { createHost } from '../../src/host/host.js';
-import type { Disk } from '../../src/maas/types.js';
+import type { Disk } from '../../src/resources/types.js';
 import { makeRoot, noCommands } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
 

@@ -2,7 +2,7 @@
 // machine's known hardware (expected.json, written from the qemu command line).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectMachineResources } from '../../collectors/resources.js';
-import type { Disk, MachineResources } from '../../src/maas/types.js';
+import type { Disk, MachineResources } from '../../src/resources/types.js';
 import { parseCpuset } from '../../collectors/lib/cpuset.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 import { readlink } from 'node:fs/promises';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatResources } from '../../collectors/resources.js';
 import { CliError } from '../../src/errors.js';
-import type { MachineResources } from '../../src/maas/types.js';
+import type { MachineResources } from '../../src/resources/types.js';
 import { RedfishClient } from '../../src/redfish/client.js';
 import { readInventory, type RedfishInventory } from '../../src/redfish/inventory.js';
 import { identityFromRedfish, resourcesFromRedfish } from '../../src/redfish/resources.js';

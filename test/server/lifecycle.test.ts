@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus, type MachineJson } from '../../src/maas/types.js';
+import { ScriptResultStatus, type MachineJson } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { MAAS_SAMPLES as SAMPLES } from '../helpers/fixtures.js';
 import { STORE_KINDS, call, createDeployed, machineToken, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 
