@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { CliError, MaasApiError, UsageError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
-import { debianArchitecture, physicalMacs } from '../../host/identity.js';
+import { debianArchitecture, physicalMacs } from '../../../collectors/identity.js';
 import { MaasClient, type ClientDeps } from '../../maas/client.js';
 import { assertWritableDir, credsYaml, readCredsFile, writeFileAtomic } from '../../maas/credentials.js';
 import { backoffDelayMs, isRetryable, retryPolicyFromEnv } from '../../maas/http.js';
