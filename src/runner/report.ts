@@ -20,7 +20,7 @@ import { DEPLOY_INFO_SCRIPTS } from '../resources/types.js';
 import type { Progress, ResultSummary, RunSummary } from './progress.js';
 import type { CollectorOutcome } from './run-collectors.js';
 import { formatDuration, runPaths, runScript, scriptEnvironment, TIMEOUT_EXIT_STATUS, type RunPaths, type ScriptOutcome } from './run-script.js';
-import { onInterrupt } from './interrupt.js';
+import { onInterrupt } from '../host/interrupt.js';
 import { openMachineState, type MachineState, type SpooledSignal } from './spool.js';
 import { changeVerdict, DEFAULT_MAX_AGE_MS, openSyncState, type SyncState } from './sync-state.js';
 import { extractTar } from './tar.js';

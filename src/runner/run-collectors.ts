@@ -4,9 +4,9 @@
 // itself never fails because of one collector.
 import type { DeployInfoCollector, DeployInfoOutput } from '../../collectors/types.js';
 import type { Host } from '../host/host.js';
+import { onInterrupt } from '../host/interrupt.js';
 import type { RunOptions } from '../host/run-command.js';
 import type { DeployInfoScriptName } from '../resources/types.js';
-import { onInterrupt } from './interrupt.js';
 
 /** Exit status of a collector stopped by its timeout (as MAAS and timeout(1) use). */
 export const COLLECTOR_TIMEOUT_EXIT = 124;

@@ -8,8 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hasCode } from '../errors.js';
+import { onInterrupt } from '../host/interrupt.js';
 import { ensureOwnPriority, killGroup } from '../host/run-command.js';
-import { onInterrupt } from './interrupt.js';
 import { TerminalBuffer } from './terminal-buffer.js';
 
 /** The exit status MAAS (and timeout(1)) use for a run stopped by its timeout. */

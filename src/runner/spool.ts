@@ -8,8 +8,8 @@ import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/prom
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode } from '../errors.js';
+import { onInterrupt } from '../host/interrupt.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
-import { onInterrupt } from './interrupt.js';
 
 const SPOOL_FORMAT = 1;
 
