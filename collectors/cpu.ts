@@ -1,7 +1,6 @@
 // resources.cpu: sockets, cores and threads from /sys/devices/system/cpu, names from /proc/cpuinfo.
 import type { Host } from '../src/host/host.js';
-import type { CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/resources/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/resources/types.js';
 import { parseCpuset } from './lib/cpuset.js';
 import { readNumber } from './lib/sysfs.js';
 
@@ -152,7 +151,7 @@ async function readThread(host: Host, name: string): Promise<RawThread | { offli
 }
 
 /** The CPU resources plus notes about what could not be placed. */
-export async function readCpu(host: Host): Promise<{ cpu: CpuResources; warnings: string[] }> {
+export async function readCpu(host: Host): Promise<AreaReading<CpuResources>> {
   // Same order as Go's sorted ReadDir: cpu0, cpu1, cpu10, …, which decides thread numbering.
   const names = (await host.list(SDC)).filter((e) => /^cpu\d+$/.test(e));
   const [raw, cpuinfo, isolatedText, uname] = await Promise.all([
@@ -172,11 +171,5 @@ export async function readCpu(host: Host): Promise<{ cpu: CpuResources; warnings
   const warnings: string[] = [];
   if (hidden.length > 0) warnings.push(`cpu: offline CPU(s) ${hidden.join(',')} have no topology: counted in total, not placed in a socket`);
   const sockets = buildCpuTree(threads, parseCpuinfo(cpuinfo ?? ''), new Set(isolated));
-  return { cpu: { architecture: uname.machine, sockets, total: threads.length + hidden.length }, warnings };
+  return { value: { architecture: uname.machine, sockets, total: threads.length + hidden.length }, warnings };
 }
-
-/** Collector form of readCpu. */
-export const cpuCollector: Collector<CpuResources> = {
-  name: 'cpu',
-  collect: async (host) => (await readCpu(host)).cpu,
-};

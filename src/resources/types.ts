@@ -15,6 +15,15 @@ export const DEPLOY_INFO_SCRIPTS = [
 ] as const;
 export type DeployInfoScriptName = (typeof DEPLOY_INFO_SCRIPTS)[number];
 
+/**
+ * One area of the document (or the top-level `networks` or `environment`) as a reader produced
+ * it, with notes about what it could only partly tell (printed as warnings; never secrets).
+ */
+export interface AreaReading<T> {
+  value: T;
+  warnings: string[];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Machine-resources JSON (docs/protocol.md §6): LXD's resources API as MAAS's machine-resources
 // prints it. Fields marked optional are omitempty in Go: absent when zero or empty.

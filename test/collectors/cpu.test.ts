@@ -27,7 +27,7 @@ describe('parseCacheSize', () => {
 describe('readCpu on a two-socket SMT machine with NUMA', () => {
   it('groups threads into sockets and cores, with their NUMA node', async () => {
     const host = createHost({ root: await makeRoot(edgeMachine()), run: noCommands, isRoot: true });
-    const { cpu } = await readCpu(host);
+    const { value: cpu } = await readCpu(host);
     expect(cpu.sockets?.map((s) => s.socket)).toEqual([0, 1]);
     for (const socket of cpu.sockets!) {
       expect(socket.cores.map((c) => c.core)).toEqual([0, 1, 2]);
@@ -39,7 +39,7 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
   });
 
   it('names each socket from /proc/cpuinfo and keeps the first CPU’s caches', async () => {
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     expect(cpu.sockets![1]).toMatchObject({ name: 'Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz', vendor: 'GenuineIntel' });
     expect(cpu.sockets![0]!.cache).toEqual([
       { level: 1, type: 'Data', size: 48 * 1024 },
@@ -48,7 +48,7 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
   });
 
   it('marks isolated CPUs and counts the offline one whose topology the kernel hides', async () => {
-    const { cpu, warnings } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: cpu, warnings } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     const threads = cpu.sockets!.flatMap((s) => s.cores.flatMap((c) => c.threads));
     expect(threads.filter((t) => t.isolated).map((t) => t.id).sort((a, b) => a - b)).toEqual([4, 10]);
     expect(threads.map((t) => t.id)).not.toContain(11);
@@ -57,14 +57,14 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
   });
 
   it('leaves every frequency out when there is no cpufreq', async () => {
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     const socket = cpu.sockets![0]!;
     expect(Object.keys(socket)).toEqual(['name', 'vendor', 'socket', 'cache', 'cores']);
     expect(socket.cores.every((c) => !('frequency' in c))).toBe(true);
   });
 
   it('averages core frequencies per socket and reports the cpufreq limits in MHz', async () => {
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine({ cpufreq: true })), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine({ cpufreq: true })), run: noCommands }));
     expect(cpu.sockets![0]).toMatchObject({ frequency: 2100, frequency_minimum: 800, frequency_turbo: 3900 });
     expect(cpu.sockets![0]!.cores.map((c) => c.frequency)).toEqual([2000, 2100, 2200]);
     expect(cpu.sockets![1]!.frequency).toBe(1500);
@@ -73,7 +73,7 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
   it('marks a CPU whose online file says 0 as offline while keeping its place', async () => {
     const tree = edgeMachine();
     tree['sys/devices/system/cpu/cpu9/online'] = '0\n';
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(tree), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(tree), run: noCommands }));
     const t9 = cpu.sockets![1]!.cores[0]!.threads.find((t) => t.id === 9);
     expect(t9?.online).toBe(false);
   });

@@ -7,7 +7,7 @@ import { EDGE_COMMANDS, edgeMachine } from './edge-machine.js';
 
 async function cards(withEthtool: boolean) {
   const host = createHost({ root: await makeRoot(edgeMachine()), run: withEthtool ? cannedCommands(EDGE_COMMANDS) : noCommands });
-  const network = await readNetwork(host);
+  const { value: network } = await readNetwork(host);
   const byAddress = (a: string): NetworkCard => network.cards!.find((c) => c.pci_address === a)!;
   return { network, byAddress };
 }

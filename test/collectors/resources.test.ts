@@ -140,6 +140,15 @@ describe('collectMachineResources on hand-built trees', () => {
     expect(output.stderr).toMatch(/not running as root.*partial/);
   });
 
+  it('keeps the warnings of every area, one line each, in the order of the areas', async () => {
+    const tree = edgeMachine();
+    for (const key of Object.keys(tree)) if (key.startsWith('run/udev/data/')) delete tree[key];
+    const output = await resourcesCollector.produce(createHost({ root: await makeRoot(tree), run: noCommands, isRoot: false }));
+    expect(output.exitCode).toBe(0);
+    const areas = output.stderr.trim().split('\n').map((line) => line.slice(0, line.indexOf(':')));
+    expect(areas).toEqual(['cpu', 'storage', 'system', 'networks']);
+  });
+
   it('fails with one line naming the area when a required source is missing', async () => {
     const tree = edgeMachine();
     delete tree['proc/meminfo'];

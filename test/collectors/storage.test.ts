@@ -9,7 +9,7 @@ import { edgeMachine } from './edge-machine.js';
 const GiB = 1024 ** 3;
 
 async function disks(options: Parameters<typeof edgeMachine>[0] = {}) {
-  const { storage, warnings } = await readStorage(createHost({ root: await makeRoot(edgeMachine(options)), run: noCommands }));
+  const { value: storage, warnings } = await readStorage(createHost({ root: await makeRoot(edgeMachine(options)), run: noCommands }));
   const byId = (id: string): Disk => {
     const d = storage.disks?.find((x) => x.id === id);
     if (!d) throw new Error(`no disk ${id}`);
