@@ -198,7 +198,7 @@ async function readThread(host: Host, name: string): Promise<RawThread | { offli
   return { id, socket: orZero(socket), core: orZero(core), die: orZero(die), online: online !== '0', numaNode, curFreq, minFreq, maxFreq, cache };
 }
 
-/** The CPU resources plus notes about what could not be placed. */
+/** resources.cpu, with a warning when offline CPUs had to be placed by inference. */
 export async function readCpu(host: Host): Promise<AreaReading<CpuResources>> {
   // Same order as Go's sorted ReadDir: cpu0, cpu1, cpu10, …, which decides thread numbering.
   const names = (await host.list(SDC)).filter((e) => /^cpu\d+$/.test(e));
