@@ -22,6 +22,8 @@ const LAYERS = [
   ['resources', /^src\/resources\//],
   ['errors', /^src\/errors\.ts$/],
   ['version', /^src\/version\.ts$/],
+  // Whether the tool runs as the standalone executable, and its file names: a leaf like version.
+  ['standalone', /^src\/standalone\.ts$/],
 ] as const;
 
 type Layer = (typeof LAYERS)[number][0];
@@ -31,10 +33,10 @@ type Layer = (typeof LAYERS)[number][0];
  * import `cli`: the command line sits on top, reached only from bin/ through src/cli/entry.ts.
  */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
-  cli: ['runner', 'redfish', 'server', 'collectors', 'maas', 'maas-shared', 'host', 'resources', 'errors', 'version'],
+  cli: ['runner', 'redfish', 'server', 'collectors', 'maas', 'maas-shared', 'host', 'resources', 'errors', 'version', 'standalone'],
   runner: ['collectors', 'maas', 'maas-shared', 'host', 'resources', 'errors', 'version'],
   redfish: ['collectors', 'resources', 'errors'],
-  server: ['maas-shared', 'resources', 'errors', 'version'],
+  server: ['maas-shared', 'resources', 'errors', 'version', 'standalone'],
   collectors: ['host', 'resources', 'errors'],
   maas: ['maas-shared', 'errors', 'version'],
   'maas-shared': [],
@@ -42,6 +44,7 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   resources: [],
   errors: [],
   version: [],
+  standalone: [],
 };
 
 /**
