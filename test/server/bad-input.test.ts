@@ -30,6 +30,27 @@ describe('bad input to the server', () => {
     expect(results.every((r) => r.status === ScriptResultStatus.PENDING && r.stdout === null)).toBe(true);
   });
 
+  it('answers a multipart part without a name with 400, never 500, whoever sends it, and stores nothing', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: 'unnamed' });
+    const part = (disposition: string, value: string) => `--XYZ\r\nContent-Disposition: form-data${disposition}\r\n\r\n${value}\r\n`;
+    const bodies = [
+      `${part('', 'signal')}--XYZ--\r\n`,
+      `${part('; name="op"', 'signal')}${part('; name="status"', 'WORKING')}${part('; filename="maas-lshw.out"', '<list/>')}--XYZ--\r\n`,
+    ];
+    for (const body of bodies) {
+      for (const authorization of [undefined, oauthHeader(token)]) {
+        const response = await fetch(`${h.url}/metadata/2012-03-01/`, {
+          method: 'POST',
+          headers: { ...(authorization ? { Authorization: authorization } : {}), 'Content-Type': 'multipart/form-data; boundary=XYZ' },
+          body,
+        });
+        expect([response.status, await response.text()]).toEqual([400, 'Malformed form data: a part has no name (Content-Disposition: form-data; name="...")']);
+      }
+    }
+    const results = h.store.resultsOfSet(h.store.getMachine(systemId)!.scriptSetId!);
+    expect(results.every((r) => r.status === ScriptResultStatus.PENDING && r.stdout === null)).toBe(true);
+  });
+
   it('rejects a stale timestamp, a reused nonce and a wrong signature with 401 and the OAuth challenge', async () => {
     const stale = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { timestamp: Math.floor(Date.now() / 1000) - 3600 }) } });
     expect(stale.status).toBe(401);
