@@ -1,7 +1,7 @@
 // resources.cpu: sockets, cores and threads from /sys/devices/system/cpu, names from /proc/cpuinfo.
+// Offline CPUs whose topology the kernel hides are placed by inference (placeOfflineCpus).
 import type { Host } from '../src/host/host.js';
-import type { CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, CpuCache, CpuCore, CpuResources, CpuSocket, CpuThread } from '../src/resources/types.js';
 import { parseCpuset } from './lib/cpuset.js';
 import { readNumber } from './lib/sysfs.js';
 
@@ -51,6 +51,53 @@ interface RawThread {
   minFreq: number;
   maxFreq: number;
   cache: CpuCache[] | undefined;
+}
+
+/** An offline CPU whose topology/ the kernel has removed: what is left is its number and its NUMA node link. */
+export interface OfflineCpu {
+  id: number;
+  numaNode: number;
+}
+
+/**
+ * Gives offline CPUs without topology/ a place in the tree, after the CPUs that have one. When a
+ * CPU goes offline the kernel removes its topology/ directory and its caches, drops it from its
+ * siblings' topology masks and from /proc/cpuinfo; its `nodeK` link stays. So:
+ * - its NUMA node is the kernel's own answer;
+ * - its socket and die are inferred: those of the lowest-numbered CPU with a topology on the same
+ *   node, since a NUMA node lies within one package; a node where no CPU has a topology is a
+ *   package nothing else describes, numbered after the highest socket known, die 0;
+ * - its core is inferred: the lowest-numbered core of that socket with fewer threads than its
+ *   fullest core (where an offline SMT sibling was), else a core of its own numbered after the
+ *   socket's highest core id.
+ * Each comes out with `online: false` and no frequencies or caches. Pure.
+ */
+export function placeOfflineCpus(known: readonly RawThread[], offline: readonly OfflineCpu[]): RawThread[] {
+  const placed: RawThread[] = [];
+  const homeOfNode = new Map<number, { socket: number; die: number }>();
+  let nextSocket = known.reduce((max, t) => Math.max(max, t.socket + 1), 0);
+  for (const cpu of offline) {
+    let home = homeOfNode.get(cpu.numaNode);
+    if (!home) {
+      const neighbour = known.filter((t) => t.numaNode === cpu.numaNode).sort((a, b) => a.id - b.id)[0];
+      home = neighbour ? { socket: neighbour.socket, die: neighbour.die } : { socket: nextSocket++, die: 0 };
+      homeOfNode.set(cpu.numaNode, home);
+    }
+    const cores = new Map<string, { core: number; die: number; threads: number }>();
+    for (const t of [...known, ...placed]) {
+      if (t.socket !== home.socket) continue;
+      const key = `${t.die}_${t.core}`;
+      const entry = cores.get(key) ?? { core: t.core, die: t.die, threads: 0 };
+      entry.threads += 1;
+      cores.set(key, entry);
+    }
+    const list = [...cores.values()];
+    const fullest = list.reduce((max, c) => Math.max(max, c.threads), 0);
+    const gap = list.filter((c) => c.threads < fullest).sort((a, b) => a.core - b.core || a.die - b.die)[0];
+    const { core, die } = gap ?? { core: list.reduce((max, c) => Math.max(max, c.core + 1), 0), die: home.die };
+    placed.push({ id: cpu.id, socket: home.socket, core, die, online: false, numaNode: cpu.numaNode, curFreq: 0, minFreq: 0, maxFreq: 0, cache: undefined });
+  }
+  return placed;
 }
 
 /** Assembles LXD's socket → core → thread tree from per-thread facts. Pure. */
@@ -128,13 +175,13 @@ async function firstNumber(host: Host, ...paths: string[]): Promise<number> {
   return 0;
 }
 
-async function readThread(host: Host, name: string): Promise<RawThread | { offline: number } | undefined> {
+async function readThread(host: Host, name: string): Promise<RawThread | { offline: OfflineCpu } | undefined> {
   const path = `${SDC}/${name}`;
   const id = Number(name.slice(3));
   const [hasTopology, online] = await Promise.all([host.isDirectory(`${path}/topology`), host.readOptional(`${path}/online`)]);
   if (!hasTopology) {
-    // The kernel hides topology/ of an offlined CPU: it still exists, so it is still counted.
-    return online === '0' ? { offline: id } : undefined;
+    // The kernel hides topology/ of an offlined CPU: it still exists, so it is counted and placed.
+    return online === '0' ? { offline: { id, numaNode: await numaNodeOfCpu(host, path) } } : undefined;
   }
   const topo = (f: string) => readNumber(host, `${path}/topology/${f}`);
   const [socket, core, die, numaNode, curFreq, minFreq, maxFreq, cache] = await Promise.all([
@@ -151,8 +198,8 @@ async function readThread(host: Host, name: string): Promise<RawThread | { offli
   return { id, socket: orZero(socket), core: orZero(core), die: orZero(die), online: online !== '0', numaNode, curFreq, minFreq, maxFreq, cache };
 }
 
-/** The CPU resources plus notes about what could not be placed. */
-export async function readCpu(host: Host): Promise<{ cpu: CpuResources; warnings: string[] }> {
+/** resources.cpu, with a warning when offline CPUs had to be placed by inference. */
+export async function readCpu(host: Host): Promise<AreaReading<CpuResources>> {
   // Same order as Go's sorted ReadDir: cpu0, cpu1, cpu10, …, which decides thread numbering.
   const names = (await host.list(SDC)).filter((e) => /^cpu\d+$/.test(e));
   const [raw, cpuinfo, isolatedText, uname] = await Promise.all([
@@ -162,7 +209,7 @@ export async function readCpu(host: Host): Promise<{ cpu: CpuResources; warnings
     host.uname(),
   ]);
   const threads = raw.filter((t): t is RawThread => t !== undefined && !('offline' in t));
-  const hidden = raw.filter((t): t is { offline: number } => t !== undefined && 'offline' in t).map((t) => t.offline);
+  const hidden = raw.filter((t): t is { offline: OfflineCpu } => t !== undefined && 'offline' in t).map((t) => t.offline);
   let isolated: number[] = [];
   try {
     isolated = parseCpuset(isolatedText ?? '', `${SDC}/isolated`);
@@ -170,13 +217,9 @@ export async function readCpu(host: Host): Promise<{ cpu: CpuResources; warnings
     isolated = [];
   }
   const warnings: string[] = [];
-  if (hidden.length > 0) warnings.push(`cpu: offline CPU(s) ${hidden.join(',')} have no topology: counted in total, not placed in a socket`);
-  const sockets = buildCpuTree(threads, parseCpuinfo(cpuinfo ?? ''), new Set(isolated));
-  return { cpu: { architecture: uname.machine, sockets, total: threads.length + hidden.length }, warnings };
+  if (hidden.length > 0) {
+    warnings.push(`cpu: offline CPU(s) ${hidden.map((c) => c.id).join(',')} have no topology: placed by their NUMA node, socket and core inferred (partial data)`);
+  }
+  const sockets = buildCpuTree([...threads, ...placeOfflineCpus(threads, hidden)], parseCpuinfo(cpuinfo ?? ''), new Set(isolated));
+  return { value: { architecture: uname.machine, sockets, total: threads.length + hidden.length }, warnings };
 }
-
-/** Collector form of readCpu. */
-export const cpuCollector: Collector<CpuResources> = {
-  name: 'cpu',
-  collect: async (host) => (await readCpu(host)).cpu,
-};

@@ -2,7 +2,6 @@
 // read except the serials and UUID (root only); when that directory is missing and we run as
 // root, from `dmidecode`. Absent or unreadable strings are undefined, never an error.
 import type { Host } from '../src/host/host.js';
-import type { Collector } from './types.js';
 import { readDmidecode, type DmiRecord } from './dmidecode.js';
 
 /** The DMI strings MAAS uses, grouped as SMBIOS groups them. */
@@ -106,13 +105,10 @@ export const SMBIOS_TABLE = '/sys/firmware/dmi/tables/DMI';
  * DMI directory. Without that table dmidecode would scan physical memory through /dev/mem, which
  * is not a read we make on a production host (and finds nothing on machines without SMBIOS).
  */
-export const dmiCollector: Collector<DmiInfo> = {
-  name: 'dmi',
-  collect: async (host) => {
-    if (await host.isDirectory(DMI_DIR)) return readSysfsDmi(host);
-    if (!host.isRoot || !(await host.exists(SMBIOS_TABLE))) return { source: 'none', bios: {}, system: {}, board: {}, chassis: {} };
-    const records = await readDmidecode(host);
-    if (records && records.length > 0) return dmiInfoFromRecords(records);
-    return { source: 'none', bios: {}, system: {}, board: {}, chassis: {} };
-  },
-};
+export async function readDmi(host: Host): Promise<DmiInfo> {
+  if (await host.isDirectory(DMI_DIR)) return readSysfsDmi(host);
+  if (!host.isRoot || !(await host.exists(SMBIOS_TABLE))) return { source: 'none', bios: {}, system: {}, board: {}, chassis: {} };
+  const records = await readDmidecode(host);
+  if (records && records.length > 0) return dmiInfoFromRecords(records);
+  return { source: 'none', bios: {}, system: {}, board: {}, chassis: {} };
+}

@@ -1,7 +1,6 @@
 // The document's `environment`: kernel identity from uname, OS identity from os-release.
 import type { Host } from '../src/host/host.js';
-import type { ResourcesEnvironment } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, ResourcesEnvironment } from '../src/resources/types.js';
 
 /** The LXD version MAAS's machine-resources embeds; reported as server_version. */
 export const EMBEDDED_LXD_VERSION = '6.9';
@@ -30,7 +29,7 @@ export function osIdentity(osRelease: readonly (string | undefined)[], lsbReleas
 }
 
 /** Reads the environment block. */
-export async function readEnvironment(host: Host): Promise<ResourcesEnvironment> {
+export async function readEnvironment(host: Host): Promise<AreaReading<ResourcesEnvironment>> {
   const [uname, etc, usr, lsb] = await Promise.all([
     host.uname(),
     host.readText('/etc/os-release'),
@@ -38,7 +37,7 @@ export async function readEnvironment(host: Host): Promise<ResourcesEnvironment>
     host.readText('/etc/lsb-release'),
   ]);
   const os = osIdentity([etc, usr], lsb);
-  return {
+  const environment: ResourcesEnvironment = {
     kernel: uname.sysname,
     kernel_architecture: uname.machine,
     kernel_version: uname.release,
@@ -48,7 +47,5 @@ export async function readEnvironment(host: Host): Promise<ResourcesEnvironment>
     server_name: uname.nodename,
     server_version: EMBEDDED_LXD_VERSION,
   };
+  return { value: environment, warnings: [] };
 }
-
-/** Collector form of readEnvironment. */
-export const environmentCollector: Collector<ResourcesEnvironment> = { name: 'environment', collect: readEnvironment };

@@ -1,7 +1,6 @@
 // resources.gpu: display controllers (PCI class 0x03) and their DRM nodes.
 import type { Host } from '../src/host/host.js';
-import type { GpuCard, GpuResources } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, GpuCard, GpuResources } from '../src/resources/types.js';
 import { readPciDevice, SBP } from './pci.js';
 import { isPciAddress, usbAddressOf } from './lib/sysfs.js';
 
@@ -45,7 +44,7 @@ async function readCard(host: Host, address: string, release: string): Promise<G
 }
 
 /** Reads resources.gpu: every PCI display device, SR-IOV VFs attached to their parent. */
-export async function readGpu(host: Host): Promise<GpuResources> {
+export async function readGpu(host: Host): Promise<AreaReading<GpuResources>> {
   const [addresses, uname] = await Promise.all([host.list(SBP), host.uname()]);
   const classes = await Promise.all(addresses.map((a) => host.readOptional(`${SBP}/${a}/class`)));
   const gpus = addresses.filter((a, i) => isPciAddress(a) && (classes[i] ?? '').startsWith('0x03'));
@@ -65,8 +64,5 @@ export async function readGpu(host: Host): Promise<GpuResources> {
     else cards.set(vf.pci_address!, vf);
     total += 1;
   }
-  return { cards: [...cards.values()], total };
+  return { value: { cards: [...cards.values()], total }, warnings: [] };
 }
-
-/** Collector form of readGpu. */
-export const gpuCollector: Collector<GpuResources> = { name: 'gpu', collect: readGpu };

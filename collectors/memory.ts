@@ -1,7 +1,6 @@
 // resources.memory: totals and hugepages from /proc/meminfo and memory blocks, per NUMA node.
 import type { Host } from '../src/host/host.js';
-import type { MemoryNode, MemoryResources } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, MemoryNode, MemoryResources } from '../src/resources/types.js';
 
 const NODES = '/sys/devices/system/node';
 const MEMORY = '/sys/devices/system/memory';
@@ -35,7 +34,7 @@ async function onlineBlocks(host: Host, blocks: readonly string[]): Promise<Set<
 }
 
 /** Reads resources.memory. */
-export async function readMemory(host: Host): Promise<MemoryResources> {
+export async function readMemory(host: Host): Promise<AreaReading<MemoryResources>> {
   const [meminfoText, blockSizeText, memoryEntries, nodeEntries] = await Promise.all([
     host.readRequired('/proc/meminfo'),
     host.readOptional(`${MEMORY}/block_size_bytes`),
@@ -81,8 +80,5 @@ export async function readMemory(host: Host): Promise<MemoryResources> {
     used: Math.max(0, memTotal - (info.get('MemFree') ?? 0) - (info.get('Cached') ?? 0) - (info.get('Buffers') ?? 0)),
     total,
   };
-  return memory;
+  return { value: memory, warnings: [] };
 }
-
-/** Collector form of readMemory. */
-export const memoryCollector: Collector<MemoryResources> = { name: 'memory', collect: readMemory };

@@ -13,8 +13,7 @@
 // Unlike LXD, a port whose ethtool query fails is kept rather than dropped.
 import { posix } from 'node:path';
 import type { Host } from '../src/host/host.js';
-import type { NetworkCard, NetworkPort, NetworkResources } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, NetworkCard, NetworkPort, NetworkResources } from '../src/resources/types.js';
 import { loadIds } from './lib/ids.js';
 import { driverOf, hexId, isPciAddress, numaNodeOf, pciAddressOf, readNumber, usbAddressOf } from './lib/sysfs.js';
 import { SBP } from './pci.js';
@@ -179,7 +178,7 @@ async function readCard(host: Host, source: CardSource, release: string, isVf: b
 }
 
 /** Reads resources.network: cards with their ports; SR-IOV VFs listed under their parent card. */
-export async function readNetwork(host: Host): Promise<NetworkResources> {
+export async function readNetwork(host: Host): Promise<AreaReading<NetworkResources>> {
   const [names, pciAddresses, uname] = await Promise.all([host.list(NET), host.list(SBP), host.uname()]);
   // Interfaces with a `device` link are hardware ports; group them by device.
   const devicePaths = await Promise.all(names.map((n) => host.resolve(`${NET}/${n}/device`)));
@@ -222,8 +221,5 @@ export async function readNetwork(host: Host): Promise<NetworkResources> {
     } else top.push(card);
     total += 1;
   }
-  return { cards: top, total };
+  return { value: { cards: top, total }, warnings: [] };
 }
-
-/** Collector form of readNetwork. */
-export const networkCollector: Collector<NetworkResources> = { name: 'network', collect: readNetwork };

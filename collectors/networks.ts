@@ -9,8 +9,7 @@
 // administratively down are reported only when `ip` is used.
 import { networkInterfaces } from 'node:os';
 import type { Host } from '../src/host/host.js';
-import type { NetworkAddress, NetworkState } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, NetworkAddress, NetworkState } from '../src/resources/types.js';
 
 const NET = '/sys/class/net';
 
@@ -184,7 +183,7 @@ function withLocalIpv4(inet6: Map<string, NetworkAddress[]>): Map<string, Networ
 }
 
 /** Reads `networks`: one NetworkState per kernel interface, keyed (and sorted) by name. */
-export async function readNetworks(host: Host): Promise<{ networks: Record<string, NetworkState>; warnings: string[] }> {
+export async function readNetworks(host: Host): Promise<AreaReading<Record<string, NetworkState>>> {
   const [entries, devText, vlanText] = await Promise.all([host.list(NET), host.readText('/proc/net/dev'), host.readText('/proc/net/vlan/config')]);
   const counters = parseProcNetDev(devText ?? '');
   const vlans = parseVlanConfig(vlanText ?? '');
@@ -226,8 +225,5 @@ export async function readNetworks(host: Host): Promise<{ networks: Record<strin
     ];
   });
   states.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { networks: Object.fromEntries(states), warnings: addresses.warning ? [addresses.warning] : [] };
+  return { value: Object.fromEntries(states), warnings: addresses.warning ? [addresses.warning] : [] };
 }
-
-/** Collector form of readNetworks. */
-export const networksCollector: Collector<Record<string, NetworkState>> = { name: 'networks', collect: async (host) => (await readNetworks(host)).networks };

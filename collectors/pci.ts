@@ -1,7 +1,6 @@
 // resources.pci: every device under /sys/bus/pci/devices, with names from pci.ids.
 import type { Host } from '../src/host/host.js';
-import type { PciDevice, PciResources } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, PciDevice, PciResources } from '../src/resources/types.js';
 import { loadIds } from './lib/ids.js';
 import { driverOf, hexId, linkName, numaNodeOf } from './lib/sysfs.js';
 
@@ -87,11 +86,8 @@ export async function readPciDevice(host: Host, address: string, kernelRelease: 
 }
 
 /** Reads resources.pci. */
-export async function readPci(host: Host): Promise<PciResources> {
+export async function readPci(host: Host): Promise<AreaReading<PciResources>> {
   const [addresses, uname] = await Promise.all([host.list(SBP), host.uname()]);
   const devices = await Promise.all(addresses.map((a) => readPciDevice(host, a, uname.release)));
-  return { devices, total: devices.length };
+  return { value: { devices, total: devices.length }, warnings: [] };
 }
-
-/** Collector form of readPci. */
-export const pciCollector: Collector<PciResources> = { name: 'pci', collect: readPci };

@@ -1,8 +1,8 @@
 // The machine-resources document (what MAAS's machine-resources prints), combining every area.
 import type { Host } from '../src/host/host.js';
-import type { MachineResources } from '../src/maas/types.js';
+import { API_EXTENSIONS, type AreaReading, type MachineResources } from '../src/resources/types.js';
 import { CollectorError } from '../src/errors.js';
-import type { DeployInfoCollector } from './types.js';
+import type { AreaReader, DeployInfoCollector } from './types.js';
 import { readCpu } from './cpu.js';
 import { readEnvironment } from './environment.js';
 import { readGpu } from './gpu.js';
@@ -14,57 +14,47 @@ import { readStorage } from './storage.js';
 import { readSystem } from './system.js';
 import { readUsb } from './usb.js';
 
-/** The api_extensions machine-resources declares, in its order (docs/protocol.md §6.1). */
-export const API_EXTENSIONS = [
-  'resources',
-  'resources_cpu_socket',
-  'resources_gpu',
-  'resources_numa',
-  'resources_v2',
-  'resources_disk_sata',
-  'resources_network_firmware',
-  'resources_disk_id',
-  'resources_usb_pci',
-  'resources_cpu_threads_numa',
-  'resources_cpu_core_die',
-  'api_os',
-  'resources_system',
-  'resources_pci_iommu',
-  'resources_network_usb',
-  'resources_disk_address',
-] as const;
-
-/** Runs one area, naming it in the error when it fails (as LXD's "Failed retrieving CPU information"). */
-async function area<T>(name: string, read: () => Promise<T>): Promise<T> {
+/** Runs one area reader, naming the area in the error when it fails (as LXD's "Failed retrieving CPU information"). */
+async function area<T>(name: string, read: AreaReader<T>, host: Host): Promise<AreaReading<T>> {
   try {
-    return await read();
+    return await read(host);
   } catch (error) {
     throw new CollectorError('resources', `failed retrieving ${name} information: ${(error as Error).message}`, { cause: error });
   }
 }
 
-/** Reads every area concurrently and assembles the document; warnings list partial data. */
+/** Reads every area concurrently and assembles the document; the warnings of every area, in area order, list partial data. */
 export async function collectMachineResources(host: Host): Promise<{ document: MachineResources; warnings: string[] }> {
   const [cpu, memory, gpu, network, storage, usb, pci, system, networks, environment] = await Promise.all([
-    area('CPU', () => readCpu(host)),
-    area('memory', () => readMemory(host)),
-    area('GPU', () => readGpu(host)),
-    area('network', () => readNetwork(host)),
-    area('storage', () => readStorage(host)),
-    area('USB', () => readUsb(host)),
-    area('PCI', () => readPci(host)),
-    area('system', () => readSystem(host)),
-    area('network state', () => readNetworks(host)),
-    area('environment', () => readEnvironment(host)),
+    area('CPU', readCpu, host),
+    area('memory', readMemory, host),
+    area('GPU', readGpu, host),
+    area('network', readNetwork, host),
+    area('storage', readStorage, host),
+    area('USB', readUsb, host),
+    area('PCI', readPci, host),
+    area('system', readSystem, host),
+    area('network state', readNetworks, host),
+    area('environment', readEnvironment, host),
   ]);
   const document: MachineResources = {
-    resources: { cpu: cpu.cpu, memory, gpu, network, storage: storage.storage, usb, pci, system: system.system },
-    networks: networks.networks,
-    environment,
+    resources: {
+      cpu: cpu.value,
+      memory: memory.value,
+      gpu: gpu.value,
+      network: network.value,
+      storage: storage.value,
+      usb: usb.value,
+      pci: pci.value,
+      system: system.value,
+    },
+    networks: networks.value,
+    environment: environment.value,
     api_version: '1.0',
     api_extensions: [...API_EXTENSIONS],
   };
-  return { document, warnings: [...cpu.warnings, ...storage.warnings, ...system.warnings, ...networks.warnings] };
+  const warnings = [cpu, memory, gpu, network, storage, usb, pci, system, networks, environment].flatMap((reading) => reading.warnings);
+  return { document, warnings };
 }
 
 /** Prints a document the way Go's json encoder with a 4-space indent does (one trailing newline). */

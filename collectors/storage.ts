@@ -3,8 +3,7 @@
 // queue/physical_block_size and filesystem UUIDs from udev (ID_FS_UUID) instead of blkid.
 import { posix } from 'node:path';
 import type { Host } from '../src/host/host.js';
-import type { Disk, DiskPartition, StorageResources } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, Disk, DiskPartition, StorageResources } from '../src/resources/types.js';
 import { decodeUdevString, readBlockUdev, type UdevRecord } from './lib/udev.js';
 import { linkName, numaNodeOf, pciAddressOf, readNumber, usbAddressOf } from './lib/sysfs.js';
 
@@ -164,7 +163,7 @@ async function readDisk(host: Host, name: string, ctx: Context): Promise<Disk | 
 }
 
 /** Reads resources.storage; `total` counts disks plus partitions, as LXD does. */
-export async function readStorage(host: Host): Promise<{ storage: StorageResources; warnings: string[] }> {
+export async function readStorage(host: Host): Promise<AreaReading<StorageResources>> {
   const [names, mountinfo, byId, byPath, udevPresent] = await Promise.all([
     host.list(BLOCK),
     host.readText('/proc/self/mountinfo'),
@@ -176,8 +175,5 @@ export async function readStorage(host: Host): Promise<{ storage: StorageResourc
   if (!udevPresent) ctx.warnings.add('storage: no udev database (/run/udev/data): serials from sysfs, no filesystem UUIDs (partial data)');
   const disks = (await Promise.all(names.map((n) => readDisk(host, n, ctx)))).filter((d): d is Disk => d !== undefined);
   const total = disks.reduce((sum, d) => sum + 1 + (d.partitions?.length ?? 0), 0);
-  return { storage: { disks, total }, warnings: [...ctx.warnings] };
+  return { value: { disks, total }, warnings: [...ctx.warnings] };
 }
-
-/** Collector form of readStorage. */
-export const storageCollector: Collector<StorageResources> = { name: 'storage', collect: async (host) => (await readStorage(host)).storage };

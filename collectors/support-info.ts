@@ -14,7 +14,7 @@ import { tmpdir, version as kernelVersion } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../src/host/host.js';
 import type { CommandResult } from '../src/host/run-command.js';
-import { onInterrupt } from '../src/runner/interrupt.js';
+import { onInterrupt } from '../src/host/interrupt.js';
 import type { DeployInfoCollector } from './types.js';
 import { SMBIOS_TABLE } from './dmi.js';
 import { dmiKeypairs, parseDmidecode } from './dmidecode.js';

@@ -1,8 +1,7 @@
 // resources.system: DMI strings from /sys/class/dmi/id and the virtualisation type.
 import type { Host } from '../src/host/host.js';
-import type { SystemResources } from '../src/maas/types.js';
-import { dmiCollector, type DmiInfo } from './dmi.js';
-import type { Collector } from './types.js';
+import type { AreaReading, SystemResources } from '../src/resources/types.js';
+import { readDmi, type DmiInfo } from './dmi.js';
 
 const DMI = '/sys/class/dmi/id';
 
@@ -91,17 +90,14 @@ export async function systemType(host: Host): Promise<string> {
 }
 
 /** Reads resources.system (DMI from sysfs, or dmidecode as root); warnings say what was left empty. */
-export async function readSystem(host: Host): Promise<{ system: SystemResources; warnings: string[] }> {
+export async function readSystem(host: Host): Promise<AreaReading<SystemResources>> {
   const warnings: string[] = [];
-  const [dmi, type] = await Promise.all([dmiCollector.collect(host), systemType(host)]);
+  const [dmi, type] = await Promise.all([readDmi(host), systemType(host)]);
   if (dmi.source === 'none') {
     warnings.push(`system: ${DMI} is absent (no DMI on this platform): vendor, product and serials left empty`);
-    return { system: buildSystem(undefined, type), warnings };
+    return { value: buildSystem(undefined, type), warnings };
   }
   if (dmi.source === 'dmidecode') warnings.push(`system: ${DMI} is absent: DMI strings read with dmidecode`);
   if (!host.isRoot) warnings.push(`system: not running as root: ${ROOT_ONLY_DMI.join(', ')} left empty (partial data)`);
-  return { system: buildSystem(host.isRoot ? dmi : withoutRootOnly(dmi), type), warnings };
+  return { value: buildSystem(host.isRoot ? dmi : withoutRootOnly(dmi), type), warnings };
 }
-
-/** Collector form of readSystem. */
-export const systemCollector: Collector<SystemResources> = { name: 'system', collect: async (host) => (await readSystem(host)).system };

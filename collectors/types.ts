@@ -1,14 +1,12 @@
-// Collector contracts. A Collector<T> reads one source (a /sys area, a /proc file, a command)
-// through a Host and returns typed data; a DeployInfoCollector produces what one or more of
-// MAAS's deploy-info scripts would print, and is what `collect` and `report-results` run.
+// Collector contracts. An AreaReader reads one area of the machine-resources document through a
+// Host and returns it with its warnings; resources.ts runs them all and assembles the document. A
+// DeployInfoCollector produces what one or more of MAAS's deploy-info scripts would print, and is
+// what `collect` and `report-results` run.
 import type { Host } from '../src/host/host.js';
-import type { DeployInfoScriptName } from '../src/maas/types.js';
+import type { AreaReading, DeployInfoScriptName } from '../src/resources/types.js';
 
-/** Reads one source through the Host. Pure parsing lives in separate exported functions. */
-export interface Collector<T> {
-  readonly name: string;
-  collect(host: Host): Promise<T>;
-}
+/** Reads one area through the Host. Pure parsing lives in separate exported functions. */
+export type AreaReader<T> = (host: Host) => Promise<AreaReading<T>>;
 
 /** What a deploy-info collector hands to the runner: the script's outputs and exit code. */
 export interface DeployInfoOutput {

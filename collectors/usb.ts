@@ -1,7 +1,6 @@
 // resources.usb: non-hub devices under /sys/bus/usb/devices, with names from usb.ids.
 import type { Host } from '../src/host/host.js';
-import type { UsbDevice, UsbInterface, UsbResources } from '../src/maas/types.js';
-import type { Collector } from './types.js';
+import type { AreaReading, UsbDevice, UsbInterface, UsbResources } from '../src/resources/types.js';
 import { loadIds } from './lib/ids.js';
 import { driverOf, hexId, readNumber } from './lib/sysfs.js';
 
@@ -34,7 +33,7 @@ async function readInterface(host: Host, dir: string, release: string): Promise<
 }
 
 /** Reads resources.usb. */
-export async function readUsb(host: Host): Promise<UsbResources> {
+export async function readUsb(host: Host): Promise<AreaReading<UsbResources>> {
   const [entries, uname] = await Promise.all([host.list(USB), host.uname()]);
   const devices = (
     await Promise.all(
@@ -68,8 +67,5 @@ export async function readUsb(host: Host): Promise<UsbResources> {
       }),
     )
   ).filter((d): d is UsbDevice => d !== undefined);
-  return { devices, total: devices.length };
+  return { value: { devices, total: devices.length }, warnings: [] };
 }
-
-/** Collector form of readUsb. */
-export const usbCollector: Collector<UsbResources> = { name: 'usb', collect: readUsb };

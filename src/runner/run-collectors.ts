@@ -5,9 +5,9 @@
 import type { DeployInfoCollector, DeployInfoOutput } from '../../collectors/types.js';
 import { oneLine } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { onInterrupt } from '../host/interrupt.js';
 import { TIMEOUT_EXIT_STATUS, type RunOptions } from '../host/run-command.js';
-import type { DeployInfoScriptName } from '../maas/types.js';
-import { onInterrupt } from './interrupt.js';
+import type { DeployInfoScriptName } from '../resources/types.js';
 
 /** What one collector produced, ready to be written or uploaded for each of its scripts. */
 export interface CollectorOutcome {

@@ -8,8 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { hasCode } from '../errors.js';
+import { onInterrupt } from '../host/interrupt.js';
 import { ensureOwnPriority, killGroup, TIMEOUT_EXIT_STATUS } from '../host/run-command.js';
-import { onInterrupt } from './interrupt.js';
 import { resultFileName, type ResultStream } from './signal-files.js';
 import { TerminalBuffer } from './terminal-buffer.js';
 

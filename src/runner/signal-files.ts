@@ -4,7 +4,7 @@
 // (docs/protocol.md §4.1), in `collect --output`, and in the scripts tarball's copies of what
 // MAAS stores, `out/<script>.<result id><suffix>` (docs/protocol.md §5.3).
 import { join } from 'node:path';
-import type { DeployInfoScriptName } from '../maas/types.js';
+import type { DeployInfoScriptName } from '../resources/types.js';
 import type { CollectorOutcome } from './run-collectors.js';
 
 /** What a result file holds. */

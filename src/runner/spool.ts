@@ -8,8 +8,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode } from '../errors.js';
 import { isAtomicTemporary, syncDirectory, writeAtomic } from '../files.js';
+import { onInterrupt } from '../host/interrupt.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
-import { onInterrupt } from './interrupt.js';
 
 const SPOOL_FORMAT = 1;
 

@@ -1,12 +1,18 @@
 // OAuth 1.0a PLAINTEXT verification as MAAS does it (docs/protocol.md §2.4), stricter where the
-// spec recommends: the consumer key must be the token's own, and the expected signature is never
-// echoed in an error.
+// spec recommends: the consumer key must be the token's own, the expected signature is never
+// echoed in an error, a timestamp too far in the future is refused like a stale one, and a nonce
+// is recorded only once the signature has been checked (a caller without the secret can make
+// the server store nothing).
 import { timingSafeEqual } from 'node:crypto';
 import { HttpError } from './http-error.js';
 import type { Store, TokenRecord } from './store.js';
 
 const REQUIRED = ['oauth_consumer_key', 'oauth_token', 'oauth_signature', 'oauth_signature_method', 'oauth_timestamp', 'oauth_nonce'] as const;
 const TIMESTAMP_THRESHOLD_SECONDS = 300;
+/** Unix time in seconds has at most 11 digits until the year 5138; more is not a timestamp. */
+const TIMESTAMP_DIGITS = 11;
+/** Clients send short random nonces (MAAS's: a few digits); a longer one is refused unstored. */
+export const NONCE_MAX_LENGTH = 128;
 
 /** Who a request is from: nobody, or the token it was signed with. */
 export type Caller = { kind: 'anonymous' } | { kind: 'token'; token: TokenRecord };
@@ -38,7 +44,14 @@ export function oauthParams(
 export function authenticate(store: Store, params: Map<string, string>, nowSeconds: number): Caller {
   const timestamp = params.get('oauth_timestamp');
   if (timestamp !== undefined && !/^-?\d+$/.test(timestamp)) {
-    throw new HttpError(400, `Bad OAuth request: oauth_timestamp has an unexpected type: '${timestamp}' is not an integer`);
+    throw new HttpError(400, `Bad OAuth request: oauth_timestamp has an unexpected type: '${clip(timestamp)}' is not an integer`);
+  }
+  if (timestamp !== undefined && (timestamp.startsWith('-') || timestamp.length > TIMESTAMP_DIGITS)) {
+    throw new HttpError(400, `Bad OAuth request: oauth_timestamp '${clip(timestamp)}' is not a Unix time in seconds`);
+  }
+  const nonceGiven = params.get('oauth_nonce');
+  if (nonceGiven !== undefined && nonceGiven.length > NONCE_MAX_LENGTH) {
+    throw new HttpError(400, `Bad OAuth request: oauth_nonce is longer than ${NONCE_MAX_LENGTH} characters`);
   }
   if (!REQUIRED.every((name) => params.has(name))) return { kind: 'anonymous' };
 
@@ -56,15 +69,24 @@ export function authenticate(store: Store, params: Map<string, string>, nowSecon
   if (nowSeconds - given > TIMESTAMP_THRESHOLD_SECONDS) {
     throw fail(`'Expired timestamp: given ${given} and now ${nowSeconds} has a greater difference than threshold ${TIMESTAMP_THRESHOLD_SECONDS}'`);
   }
-  const nonce = params.get('oauth_nonce')!;
-  if (!store.useNonce(consumerKey, tokenKey, nonce, nowSeconds)) throw fail(`'Nonce already used: ${nonce}'`);
+  // A request signed for later would become replayable once its nonce is purged.
+  if (given - nowSeconds > TIMESTAMP_THRESHOLD_SECONDS) {
+    throw fail(`'Timestamp from the future: given ${given} and now ${nowSeconds} has a greater difference than threshold ${TIMESTAMP_THRESHOLD_SECONDS}'`);
+  }
   const method = params.get('oauth_signature_method')!;
   if (method !== 'PLAINTEXT') {
-    throw fail(`'Signature method ${method} not supported try one of the following: PLAINTEXT'`);
+    throw fail(`'Signature method ${clip(method)} not supported try one of the following: PLAINTEXT'`);
   }
   const expected = `${rfc3986(token.consumerSecret)}&${rfc3986(token.tokenSecret)}`;
   if (!sameText(params.get('oauth_signature')!, expected)) throw fail(`'Invalid signature.'`);
+  const nonce = params.get('oauth_nonce')!;
+  if (!store.useNonce(consumerKey, tokenKey, nonce, nowSeconds)) throw fail(`'Nonce already used: ${nonce}'`);
   return { kind: 'token', token };
+}
+
+// A value sent by the caller, shortened for an error message.
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 /** Percent-encodes with the RFC 3986 unreserved set, as OAuth requires. */

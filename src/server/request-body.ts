@@ -81,7 +81,11 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
       reject(malformed(error));
       return;
     }
-    const addField = (name: string, value: string) => {
+    // Every part must say what it is: a part without name= in its Content-Disposition cannot be
+    // a field or a result file of anything.
+    const unnamed = () => reject(new HttpError(400, 'Malformed form data: a part has no name (Content-Disposition: form-data; name="...")'));
+    const addField = (name: string | undefined, value: string) => {
+      if (name === undefined) return unnamed();
       const values = form.fields.get(name) ?? [];
       values.push(value);
       form.fields.set(name, values);
@@ -89,7 +93,12 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
     parser.on('field', addField);
     // busboy also calls a part labelled application/octet-stream a file; Django (and so MAAS)
     // goes by the filename alone, so such a part without one is a field.
-    parser.on('file', (name, stream, info) => {
+    parser.on('file', (name: string | undefined, stream, info) => {
+      if (name === undefined) {
+        stream.resume();
+        unnamed();
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (error) => reject(malformed(error)));

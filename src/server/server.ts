@@ -331,7 +331,7 @@ export async function startMaasServer(options: StartOptions = {}): Promise<Runni
   let store: Store;
   if (options.db) {
     const { sqliteStore } = await import('./sqlite-store.js');
-    store = sqliteStore(options.db);
+    store = sqliteStore(options.db, { warn: options.log });
   } else store = memoryStore();
   let adminKey: string;
   try {

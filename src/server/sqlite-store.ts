@@ -1,6 +1,7 @@
 // SQLite Store (better-sqlite3): the server's state in one file that survives restarts. Each
 // request's writes run in one SQLite transaction. Records are kept as JSON documents beside the
 // columns the server looks them up by.
+import { closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -68,8 +69,11 @@ export function loadSqlite(): typeof BetterSqlite3 {
 }
 
 /** A Store in the SQLite file at `path` (created when missing; ":memory:" works too). */
-export function sqliteStore(path: string): Store {
+export function sqliteStore(path: string, options: { warn?: (line: string) => void } = {}): Store {
+  loadSqlite(); // without the addon (or in the standalone) refuse before any file is made
+  const exposure = createPrivately(path);
   const db = openDatabase(path);
+  if (exposure) options.warn?.(exposure);
 
   const q = {
     getUser: db.prepare<[string], { username: string; is_admin: number }>('SELECT username, is_admin FROM users WHERE username = ?'),
@@ -219,6 +223,31 @@ export function sqliteStore(path: string): Store {
     },
   };
   return store;
+}
+
+/**
+ * The database holds every token secret, the admin key's among them, so a new one is created
+ * readable by its owner alone; SQLite gives the -wal, -shm and -journal files it creates the
+ * database file's permissions. Returns the warning for existing files that others may read (used
+ * as they are; the warning names the fix). A path that cannot be opened is left for
+ * openDatabase to explain.
+ */
+function createPrivately(path: string): string | undefined {
+  if (path === ':memory:' || path === '') return undefined; // SQLite's names for a database in memory
+  try {
+    closeSync(openSync(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600));
+  } catch {
+    return undefined;
+  }
+  const exposed = [path, `${path}-wal`, `${path}-shm`, `${path}-journal`].filter((file) => {
+    try {
+      return (statSync(file).mode & 0o077) !== 0;
+    } catch {
+      return false;
+    }
+  });
+  if (exposed.length === 0) return undefined;
+  return `warning: ${exposed.join(', ')} can be read by other users and hold${exposed.length === 1 ? 's' : ''} every token secret: chmod 600 ${exposed.join(' ')}`;
 }
 
 // Opens the file and makes sure it holds this server's tables; a path that cannot be opened or a

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { findExecutable, SEARCH_PATH_ENV } from '../../src/host/run-command.js';
-import { DEPLOY_INFO_SCRIPTS } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { runCli } from '../helpers/cli.js';
 import { removeTree, tempDir, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
 import { makeRoot } from '../helpers/make-root.js';

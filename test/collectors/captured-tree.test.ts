@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectMachineResources } from '../../collectors/resources.js';
 import { createHost } from '../../src/host/host.js';
 import { createRunCommand } from '../../src/host/run-command.js';
-import type { MachineResources } from '../../src/maas/types.js';
+import type { MachineResources } from '../../src/resources/types.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 import { removeTree, tempDir } from '../helpers/trees.js';
 

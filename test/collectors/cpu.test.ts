@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCacheSize, parseCpuinfo, readCpu } from '../../collectors/cpu.js';
+import { parseCacheSize, parseCpuinfo, placeOfflineCpus, readCpu } from '../../collectors/cpu.js';
 import { createHost } from '../../src/host/host.js';
 import { makeRoot, noCommands } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
@@ -24,10 +24,38 @@ describe('parseCacheSize', () => {
   });
 });
 
+describe('placeOfflineCpus', () => {
+  const known = (id: number, socket: number, core: number, numaNode: number) => ({ id, socket, core, die: 0, online: true, numaNode, curFreq: 0, minFreq: 0, maxFreq: 0, cache: undefined });
+  // Two sockets of two SMT cores, one NUMA node each; cpu6, the sibling of cpu2, went offline.
+  const online = [known(0, 0, 0, 0), known(1, 0, 1, 0), known(2, 1, 0, 1), known(3, 1, 1, 1), known(4, 0, 0, 0), known(5, 0, 1, 0), known(7, 1, 1, 1)];
+
+  it('puts an offline CPU in the socket of its NUMA node, in the core missing a thread, then in a core of its own', () => {
+    const placed = placeOfflineCpus(online, [{ id: 6, numaNode: 1 }, { id: 8, numaNode: 1 }]);
+    expect(placed.map(({ id, socket, core, online }) => ({ id, socket, core, online }))).toEqual([
+      { id: 6, socket: 1, core: 0, online: false },
+      { id: 8, socket: 1, core: 2, online: false },
+    ]);
+  });
+
+  it('gives an offline CPU a core of its own when every core of its socket is full', () => {
+    const [placed] = placeOfflineCpus(online, [{ id: 8, numaNode: 0 }]);
+    expect(placed).toMatchObject({ id: 8, socket: 0, core: 2, die: 0, online: false, numaNode: 0 });
+  });
+
+  it('numbers a socket after the known ones for a node where no CPU has a topology', () => {
+    const placed = placeOfflineCpus(online, [{ id: 9, numaNode: 2 }, { id: 10, numaNode: 2 }, { id: 11, numaNode: 3 }]);
+    expect(placed.map(({ id, socket, core }) => [id, socket, core])).toEqual([[9, 2, 0], [10, 2, 1], [11, 3, 0]]);
+  });
+
+  it('places nothing on a machine without offline CPUs', () => {
+    expect(placeOfflineCpus(online, [])).toEqual([]);
+  });
+});
+
 describe('readCpu on a two-socket SMT machine with NUMA', () => {
   it('groups threads into sockets and cores, with their NUMA node', async () => {
     const host = createHost({ root: await makeRoot(edgeMachine()), run: noCommands, isRoot: true });
-    const { cpu } = await readCpu(host);
+    const { value: cpu } = await readCpu(host);
     expect(cpu.sockets?.map((s) => s.socket)).toEqual([0, 1]);
     for (const socket of cpu.sockets!) {
       expect(socket.cores.map((c) => c.core)).toEqual([0, 1, 2]);
@@ -39,7 +67,7 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
   });
 
   it('names each socket from /proc/cpuinfo and keeps the first CPU’s caches', async () => {
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     expect(cpu.sockets![1]).toMatchObject({ name: 'Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz', vendor: 'GenuineIntel' });
     expect(cpu.sockets![0]!.cache).toEqual([
       { level: 1, type: 'Data', size: 48 * 1024 },
@@ -47,24 +75,29 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
     ]);
   });
 
-  it('marks isolated CPUs and counts the offline one whose topology the kernel hides', async () => {
-    const { cpu, warnings } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+  it('marks isolated CPUs and places the offline one whose topology the kernel hides beside its online sibling', async () => {
+    const { value: cpu, warnings } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     const threads = cpu.sockets!.flatMap((s) => s.cores.flatMap((c) => c.threads));
     expect(threads.filter((t) => t.isolated).map((t) => t.id).sort((a, b) => a - b)).toEqual([4, 10]);
-    expect(threads.map((t) => t.id)).not.toContain(11);
+    // cpu11 is on node 1 (socket 1), and core 2 of socket 1 is the one left with a single thread (cpu5).
+    expect(cpu.sockets![1]!.cores[2]!.threads).toEqual([
+      { id: 5, numa_node: 1, thread: 0, online: true, isolated: false },
+      { id: 11, numa_node: 1, thread: 1, online: false, isolated: false },
+    ]);
+    expect(threads).toHaveLength(12);
     expect(cpu.total).toBe(12);
-    expect(warnings[0]).toMatch(/offline CPU\(s\) 11/);
+    expect(warnings[0]).toMatch(/offline CPU\(s\) 11 .*inferred/);
   });
 
   it('leaves every frequency out when there is no cpufreq', async () => {
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     const socket = cpu.sockets![0]!;
     expect(Object.keys(socket)).toEqual(['name', 'vendor', 'socket', 'cache', 'cores']);
     expect(socket.cores.every((c) => !('frequency' in c))).toBe(true);
   });
 
   it('averages core frequencies per socket and reports the cpufreq limits in MHz', async () => {
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine({ cpufreq: true })), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(edgeMachine({ cpufreq: true })), run: noCommands }));
     expect(cpu.sockets![0]).toMatchObject({ frequency: 2100, frequency_minimum: 800, frequency_turbo: 3900 });
     expect(cpu.sockets![0]!.cores.map((c) => c.frequency)).toEqual([2000, 2100, 2200]);
     expect(cpu.sockets![1]!.frequency).toBe(1500);
@@ -73,7 +106,7 @@ describe('readCpu on a two-socket SMT machine with NUMA', () => {
   it('marks a CPU whose online file says 0 as offline while keeping its place', async () => {
     const tree = edgeMachine();
     tree['sys/devices/system/cpu/cpu9/online'] = '0\n';
-    const { cpu } = await readCpu(createHost({ root: await makeRoot(tree), run: noCommands }));
+    const { value: cpu } = await readCpu(createHost({ root: await makeRoot(tree), run: noCommands }));
     const t9 = cpu.sockets![1]!.cores[0]!.threads.find((t) => t.id === 9);
     expect(t9?.online).toBe(false);
   });

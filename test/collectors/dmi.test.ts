@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dmiCollector, dmiInfoFromRecords } from '../../collectors/dmi.js';
+import { dmiInfoFromRecords, readDmi } from '../../collectors/dmi.js';
 import { parseDmidecode } from '../../collectors/dmidecode.js';
 import { createHost } from '../../src/host/host.js';
 import type { RunCommand } from '../../src/host/run-command.js';
@@ -16,10 +16,10 @@ beforeAll(async () => {
 });
 afterAll(() => removeTree(m1));
 
-describe('dmiCollector', () => {
+describe('readDmi', () => {
   it('reads the strings of a real machine from /sys/class/dmi/id', async () => {
     const expected = JSON.parse(await readFile(join(ZOO, 'm1', 'expected.json'), 'utf8')) as { dmi: Record<string, string> };
-    const dmi = await dmiCollector.collect(createHost({ root: m1 }));
+    const dmi = await readDmi(createHost({ root: m1 }));
     expect(dmi.source).toBe('sysfs');
     expect(dmi.system.vendor).toBe(expected.dmi.sys_vendor);
     expect(dmi.system.product).toBe(expected.dmi.product_name);
@@ -30,7 +30,7 @@ describe('dmiCollector', () => {
 
   it('leaves empty strings and root-only files that could not be read undefined', async () => {
     // m1's product_serial is empty and product_uuid is absent (root-only, left out of the capture).
-    const dmi = await dmiCollector.collect(createHost({ root: m1 }));
+    const dmi = await readDmi(createHost({ root: m1 }));
     expect(dmi.system.serial).toBeUndefined();
     expect(dmi.system.uuid).toBeUndefined();
     expect(dmi.board).toEqual({});
@@ -44,7 +44,7 @@ describe('dmiCollector', () => {
       ran.push(file);
       throw new Error('unexpected');
     };
-    const dmi = await dmiCollector.collect(createHost({ root, run, isRoot: false }));
+    const dmi = await readDmi(createHost({ root, run, isRoot: false }));
     expect(dmi).toEqual({ source: 'none', bios: {}, system: {}, board: {}, chassis: {} });
     expect(ran).toEqual([]);
   });
@@ -56,7 +56,7 @@ describe('dmiCollector', () => {
       ran.push(file);
       throw new Error('unexpected');
     };
-    const dmi = await dmiCollector.collect(createHost({ root, run, isRoot: true }));
+    const dmi = await readDmi(createHost({ root, run, isRoot: true }));
     expect(dmi.source).toBe('none');
     expect(ran).toEqual([]);
   });
@@ -66,7 +66,7 @@ describe('dmiCollector', () => {
     const text = await readFile(join(PROJECT_ROOT, 'test/fixtures/commands/dmidecode/rack-server.txt'), 'utf8');
     // This machine has no SMBIOS table, so real dmidecode cannot show the fallback: replay a capture.
     const run: RunCommand = async (file, args) => ({ command: [file, ...args].join(' '), exitCode: 0, stdout: text, stderr: '', timedOut: false, notFound: false, failed: false });
-    const dmi = await dmiCollector.collect(createHost({ root, run, isRoot: true }));
+    const dmi = await readDmi(createHost({ root, run, isRoot: true }));
     expect(dmi.source).toBe('dmidecode');
     expect(dmi.system).toMatchObject({ vendor: 'Example Systems', serial: 'EXS-00012345', family: 'RS Servers' });
     expect(dmi.chassis.type).toBe(23);

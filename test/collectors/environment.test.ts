@@ -26,7 +26,7 @@ describe('os-release parsing', () => {
 describe('readEnvironment', () => {
   it('combines uname and os-release with the fixed server identity', async () => {
     const root = await makeRoot({ 'usr/lib/os-release': 'ID=rocky\nVERSION_ID="9.4"\n' });
-    const env = await readEnvironment(createHost({ root, run: noCommands, uname: { sysname: 'Linux', nodename: 'web01', release: '5.14.0', machine: 'aarch64' } }));
+    const { value: env } = await readEnvironment(createHost({ root, run: noCommands, uname: { sysname: 'Linux', nodename: 'web01', release: '5.14.0', machine: 'aarch64' } }));
     expect(env).toEqual({
       kernel: 'Linux', kernel_architecture: 'aarch64', kernel_version: '5.14.0', os_name: 'rocky', os_version: '9.4',
       server: 'maas-machine-resources', server_name: 'web01', server_version: '6.9',

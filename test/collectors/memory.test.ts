@@ -21,7 +21,7 @@ describe('parseMeminfo', () => {
 
 describe('readMemory', () => {
   it('counts online memory blocks for the total and for each node', async () => {
-    const memory = await readMemory(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: memory } = await readMemory(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     // 15 of 16 blocks of 128 MiB are online; node 1 holds the offline one.
     expect(memory.total).toBe(15 * 128 * MiB);
     expect(memory.nodes?.map((n) => [n.numa_node, n.total])).toEqual([
@@ -31,19 +31,19 @@ describe('readMemory', () => {
   });
 
   it('reports hugepages in bytes, globally and per node', async () => {
-    const memory = await readMemory(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: memory } = await readMemory(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     expect(memory).toMatchObject({ hugepages_size: 2 * MiB, hugepages_total: 16 * MiB, hugepages_used: 6 * MiB });
     expect(memory.nodes?.[0]).toMatchObject({ hugepages_total: 8 * MiB, hugepages_used: 6 * MiB });
   });
 
   it('computes used memory as total minus free, cache and buffers', async () => {
-    const memory = await readMemory(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: memory } = await readMemory(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     expect(memory.used).toBe((1900 - 1000 - 250 - 50) * MiB);
   });
 
   it('falls back to MemTotal and omits nodes when there are no memory blocks or NUMA nodes', async () => {
     const root = await makeRoot({ 'proc/meminfo': 'MemTotal:     1048576 kB\nMemFree:      524288 kB\n' });
-    const memory = await readMemory(createHost({ root, run: noCommands }));
+    const { value: memory } = await readMemory(createHost({ root, run: noCommands }));
     expect(memory.total).toBe(1024 * MiB);
     expect('nodes' in memory).toBe(false);
     expect(memory.hugepages_size).toBe(0);

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseEthtoolKeyValues, parseEthtoolSettings, protocolOf, readNetwork } from '../../collectors/network.js';
 import { createHost } from '../../src/host/host.js';
-import type { NetworkCard } from '../../src/maas/types.js';
+import type { NetworkCard } from '../../src/resources/types.js';
 import { cannedCommands, makeRoot, noCommands } from '../helpers/make-root.js';
 import { EDGE_COMMANDS, edgeMachine } from './edge-machine.js';
 
 async function cards(withEthtool: boolean) {
   const host = createHost({ root: await makeRoot(edgeMachine()), run: withEthtool ? cannedCommands(EDGE_COMMANDS) : noCommands });
-  const network = await readNetwork(host);
+  const { value: network } = await readNetwork(host);
   const byAddress = (a: string): NetworkCard => network.cards!.find((c) => c.pci_address === a)!;
   return { network, byAddress };
 }

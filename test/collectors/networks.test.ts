@@ -35,12 +35,12 @@ describe('readNetworks', () => {
   }
 
   it('lists every interface, sorted, but not the bonding_masters file', async () => {
-    const { networks } = await read();
+    const { value: networks } = await read();
     expect(Object.keys(networks)).toEqual(['bond0', 'br0', 'eth0', 'eth0v0', 'eth1', 'eth2', 'eth3', 'eth3.10', 'lo', 'wg0']);
   });
 
   it('describes the bond, the bridge and the VLAN and leaves the others null', async () => {
-    const { networks } = await read();
+    const { value: networks } = await read();
     expect(networks.bond0?.bond).toEqual({ mode: '802.3ad', transmit_policy: 'layer3+4', up_delay: 200, down_delay: 0, mii_frequency: 100, mii_state: 'up', lower_devices: ['eth1', 'eth2'] });
     expect(networks.br0?.bridge).toEqual({ id: '8000.52cb5cf1bba5', stp: true, forward_delay: 1500, vlan_default: 1, vlan_filtering: false, upper_devices: ['eth3'] });
     expect(networks['eth3.10']?.vlan).toEqual({ lower_device: 'eth3', vid: 10 });
@@ -48,7 +48,7 @@ describe('readNetworks', () => {
   });
 
   it('takes addresses from ip, with prefix lengths and scopes', async () => {
-    const { networks, warnings } = await read();
+    const { value: networks, warnings } = await read();
     expect(networks.bond0?.addresses).toEqual([
       { family: 'inet', address: '10.1.0.5', netmask: '16', scope: 'global' },
       { family: 'inet', address: '169.254.3.4', netmask: '16', scope: 'link' },
@@ -57,13 +57,13 @@ describe('readNetworks', () => {
   });
 
   it('falls back to /proc/net/if_inet6 without ip and says IPv4 is missing', async () => {
-    const { networks, warnings } = await read(noCommands);
+    const { value: networks, warnings } = await read(noCommands);
     expect(networks.eth0?.addresses).toEqual([{ family: 'inet6', address: 'fe80::1', netmask: '64', scope: 'link' }]);
     expect(warnings.join('\n')).toMatch(/IPv4 addresses left out/);
   });
 
   it('gives loopback no hardware address and reports state, type, MTU and counters', async () => {
-    const { networks } = await read();
+    const { value: networks } = await read();
     expect(networks.lo).toMatchObject({ hwaddr: '', state: 'up', type: 'loopback', mtu: 65536, counters: { bytes_received: 1000, bytes_sent: 1000, packets_received: 10, packets_sent: 10 } });
     expect(networks.wg0).toMatchObject({ hwaddr: '', type: 'point-to-point' });
     expect(networks.eth1?.hwaddr).toBe('fe:9d:21:b6:ac:72');

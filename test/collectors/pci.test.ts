@@ -32,7 +32,7 @@ describe('parseVpd', () => {
 
 describe('readPci', () => {
   it('lists every PCI function with ids, names, driver, NUMA node and IOMMU group', async () => {
-    const pci = await readPci(createHost({ root: await makeRoot(edgeMachine()), run: noCommands, uname: { release: '6.8.0-test' } }));
+    const { value: pci } = await readPci(createHost({ root: await makeRoot(edgeMachine()), run: noCommands, uname: { release: '6.8.0-test' } }));
     expect(pci.total).toBe(pci.devices?.length);
     const pf = pci.devices?.find((d) => d.pci_address === '0000:03:00.0');
     expect(pf).toEqual({
@@ -52,7 +52,7 @@ describe('PCI VPD as root', () => {
   const vpdOf = async (runtimeStatus: string | undefined) => {
     const tree: Tree = { ...edgeMachine(), [`${pf}/vpd`]: vpd };
     if (runtimeStatus !== undefined) tree[`${pf}/power/runtime_status`] = `${runtimeStatus}\n`;
-    const pci = await readPci(createHost({ root: await makeRoot(tree), run: noCommands, isRoot: true }));
+    const { value: pci } = await readPci(createHost({ root: await makeRoot(tree), run: noCommands, isRoot: true }));
     return pci.devices?.find((d) => d.pci_address === '0000:03:00.0')?.vpd;
   };
 
@@ -69,7 +69,7 @@ describe('PCI VPD as root', () => {
 
 describe('readGpu', () => {
   it('finds the display controller with its DRM card and render nodes', async () => {
-    const gpu = await readGpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: gpu } = await readGpu(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     expect(gpu.total).toBe(1);
     expect(gpu.cards?.[0]).toMatchObject({
       driver: 'i915', pci_address: '0000:00:02.0', vendor_id: '8086', product: 'CoffeeLake-S GT2 [UHD Graphics 630]',
@@ -80,7 +80,7 @@ describe('readGpu', () => {
 
 describe('readUsb', () => {
   it('lists non-hub devices with names from usb.ids and their interfaces', async () => {
-    const usb = await readUsb(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
+    const { value: usb } = await readUsb(createHost({ root: await makeRoot(edgeMachine()), run: noCommands }));
     expect(usb.total).toBe(1);
     expect(usb.devices?.[0]).toMatchObject({
       bus_address: 1, device_address: 3, serial: '4C530001', vendor: 'SanDisk Corp.', vendor_id: '0781', product: 'Cruzer Blade', product_id: '5567', speed: 480,
@@ -102,7 +102,7 @@ describe('readGpu with SR-IOV', () => {
       'sys/devices/pci0000:00/0000:00:02.1/physfn': link('/sys/devices/pci0000:00/0000:00:02.0'),
       'sys/bus/pci/devices/0000:00:02.1': link('/sys/devices/pci0000:00/0000:00:02.1'),
     });
-    const result = await readGpu(createHost({ root: await makeRoot(tree), run: noCommands }));
+    const { value: result } = await readGpu(createHost({ root: await makeRoot(tree), run: noCommands }));
     expect(result.cards?.map((c) => c.pci_address)).toEqual(['0000:00:02.0']);
     expect(result.cards?.[0]?.sriov).toMatchObject({ current_vfs: 1, maximum_vfs: 7 });
     expect(result.cards?.[0]?.sriov?.vfs?.map((v) => v.pci_address)).toEqual(['0000:00:02.1']);

@@ -3,9 +3,9 @@
 // output, and on edge trees.
 import { networkInterfaces, totalmem, cpus } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_EXTENSIONS, collectMachineResources, resourcesCollector } from '../../collectors/resources.js';
+import { collectMachineResources, resourcesCollector } from '../../collectors/resources.js';
 import { createHost } from '../../src/host/host.js';
-import { REQUIRED_API_EXTENSIONS, type MachineResources } from '../../src/maas/types.js';
+import { API_EXTENSIONS, REQUIRED_API_EXTENSIONS, type MachineResources } from '../../src/resources/types.js';
 import { cannedCommands, makeRoot, noCommands } from '../helpers/make-root.js';
 import { createDeployed, readMachine, signal, startHarness, type Harness } from '../server/server-harness.js';
 import { EDGE_COMMANDS, edgeMachine } from './edge-machine.js';
@@ -138,6 +138,15 @@ describe('collectMachineResources on hand-built trees', () => {
     expect(doc.resources.system.serial).toBe('');
     expect(doc.resources.system.uuid).toBe('');
     expect(output.stderr).toMatch(/not running as root.*partial/);
+  });
+
+  it('keeps the warnings of every area, one line each, in the order of the areas', async () => {
+    const tree = edgeMachine();
+    for (const key of Object.keys(tree)) if (key.startsWith('run/udev/data/')) delete tree[key];
+    const output = await resourcesCollector.produce(createHost({ root: await makeRoot(tree), run: noCommands, isRoot: false }));
+    expect(output.exitCode).toBe(0);
+    const areas = output.stderr.trim().split('\n').map((line) => line.slice(0, line.indexOf(':')));
+    expect(areas).toEqual(['cpu', 'storage', 'system', 'networks']);
   });
 
   it('fails with one line naming the area when a required source is missing', async () => {

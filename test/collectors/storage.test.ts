@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { diskType, mountedDevices, parseVpdPage80, readStorage, udevSerial } from '../../collectors/storage.js';
 import { parseUdevData } from '../../collectors/lib/udev.js';
 import { createHost } from '../../src/host/host.js';
-import type { Disk } from '../../src/maas/types.js';
+import type { Disk } from '../../src/resources/types.js';
 import { makeRoot, noCommands } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
 
 const GiB = 1024 ** 3;
 
 async function disks(options: Parameters<typeof edgeMachine>[0] = {}) {
-  const { storage, warnings } = await readStorage(createHost({ root: await makeRoot(edgeMachine(options)), run: noCommands }));
+  const { value: storage, warnings } = await readStorage(createHost({ root: await makeRoot(edgeMachine(options)), run: noCommands }));
   const byId = (id: string): Disk => {
     const d = storage.disks?.find((x) => x.id === id);
     if (!d) throw new Error(`no disk ${id}`);

@@ -21,7 +21,7 @@ describe('system parsers', () => {
 describe('readSystem', () => {
   it('copies every DMI string as root, with the chassis type named', async () => {
     const host = createHost({ root: await makeRoot(edgeMachine()), run: cannedCommands({ 'systemd-detect-virt': 'none\n' }), isRoot: true });
-    const { system, warnings } = await readSystem(host);
+    const { value: system, warnings } = await readSystem(host);
     expect(system).toEqual({
       uuid: '4c4c4544-0031-3510-8047-b4c04f4d4732', vendor: 'Dell Inc.', product: 'PowerEdge R640', family: 'PowerEdge', version: '', sku: 'SKU=0716',
       serial: 'CN7016XYZ', type: 'physical',
@@ -34,7 +34,7 @@ describe('readSystem', () => {
 
   it('leaves serials and the UUID empty when not root, and says the data is partial', async () => {
     const host = createHost({ root: await makeRoot(edgeMachine()), run: noCommands, isRoot: false });
-    const { system, warnings } = await readSystem(host);
+    const { value: system, warnings } = await readSystem(host);
     expect([system.uuid, system.serial, system.chassis?.serial, system.motherboard?.serial]).toEqual(['', '', '', '']);
     expect(system.vendor).toBe('Dell Inc.');
     expect(system.type).toBe('unknown');
@@ -44,7 +44,7 @@ describe('readSystem', () => {
   it('answers "container" from a container manager’s marker file without running systemd-detect-virt', async () => {
     const root = await makeRoot({ ...edgeMachine(), 'run/systemd/container': 'lxc\n' });
     // The tool would say otherwise: the marker file must win.
-    const { system } = await readSystem(createHost({ root, run: cannedCommands({ 'systemd-detect-virt': 'kvm\n' }), isRoot: true }));
+    const { value: system } = await readSystem(createHost({ root, run: cannedCommands({ 'systemd-detect-virt': 'kvm\n' }), isRoot: true }));
     expect(system.type).toBe('container');
   });
 
@@ -52,7 +52,7 @@ describe('readSystem', () => {
     const dump = readFileSync(join(PROJECT_ROOT, 'test/fixtures/commands/dmidecode/rack-server.txt'), 'utf8');
     const run = cannedCommands({ dmidecode: dump, 'systemd-detect-virt': 'none\n' });
     const tree = { ...edgeMachine({ noDmi: true }), 'sys/firmware/dmi/tables/DMI': 'table' };
-    const { system, warnings } = await readSystem(createHost({ root: await makeRoot(tree), run, isRoot: true }));
+    const { value: system, warnings } = await readSystem(createHost({ root: await makeRoot(tree), run, isRoot: true }));
     expect(system).toMatchObject({
       vendor: 'Example Systems', product: 'RS-2200 Gen3', family: 'RS Servers', version: '', serial: 'EXS-00012345',
       uuid: '4c4c4544-0042-3510-8052-b4c04f4a3532', firmware: { vendor: 'Example Firmware Inc.', version: '2.14.1', date: '03/12/2024' },
@@ -64,7 +64,7 @@ describe('readSystem', () => {
 
   it('reports null firmware, chassis and board when the machine has no DMI', async () => {
     const host = createHost({ root: await makeRoot(edgeMachine({ noDmi: true })), run: cannedCommands({ 'systemd-detect-virt': 'kvm\n' }), isRoot: true });
-    const { system, warnings } = await readSystem(host);
+    const { value: system, warnings } = await readSystem(host);
     expect(system).toMatchObject({ vendor: '', product: '', type: 'virtual-machine', firmware: null, chassis: null, motherboard: null });
     expect(warnings.join('\n')).toMatch(/no DMI/);
   });

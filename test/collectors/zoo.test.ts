@@ -2,7 +2,7 @@
 // machine's known hardware (expected.json, written from the qemu command line).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectMachineResources } from '../../collectors/resources.js';
-import type { Disk, MachineResources } from '../../src/maas/types.js';
+import type { Disk, MachineResources } from '../../src/resources/types.js';
 import { parseCpuset } from '../../collectors/lib/cpuset.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 import { readlink } from 'node:fs/promises';
@@ -185,10 +185,16 @@ describe('zoo machine m3 (4 NUMA nodes, cpu3 offline, bridge, CD-ROM, hugepages)
   });
   checkCommon(() => ({ zoo, doc }));
 
-  it('counts the offline CPU without inventing a socket for it, and says so', () => {
-    expect(threads(doc).map((t) => t.id)).toEqual([0, 1, 2]);
-    expect(doc.resources.cpu.total).toBe(4);
-    expect(warnings.join('\n')).toMatch(/offline CPU\(s\) 3/);
+  it('lists the offline CPU, offline, in its socket, core and NUMA node, and says its place is inferred', () => {
+    const placed = new Map(threads(doc).map((t) => [t.id, t]));
+    expect(zoo.expected.cpu.cpus.some((c) => !c.online)).toBe(true);
+    for (const cpu of zoo.expected.cpu.cpus) {
+      expect(placed.get(cpu.cpu), `cpu${cpu.cpu}`).toMatchObject({ socket: cpu.socket, core: cpu.core_id, thread: cpu.thread, online: cpu.online });
+      const node = zoo.expected.numa.nodes.find((n) => parseCpuset(n.cpulist).includes(cpu.cpu))!;
+      expect(placed.get(cpu.cpu)?.numa_node, `cpu${cpu.cpu}`).toBe(node.node);
+    }
+    expect(doc.resources.cpu.total).toBe(zoo.expected.cpu.logical);
+    expect(warnings.join('\n')).toMatch(/offline CPU\(s\) 3 .*inferred/);
   });
 
   it('describes the bridge and its port', () => {

@@ -24,7 +24,7 @@ export interface Zoo {
 
 /** The parts of expected.json the tests read. */
 export interface ZooExpected {
-  cpu: { logical: number; sockets: number; cpus: { cpu: number; socket: number; core_id: number; online: boolean }[] };
+  cpu: { logical: number; sockets: number; cpus: { cpu: number; socket: number; core_id: number; thread: number; online: boolean }[] };
   memory_bytes: number;
   numa: { nodes: { node: number; cpulist: string; memory_bytes: number }[] };
   disks: {

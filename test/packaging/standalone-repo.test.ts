@@ -18,7 +18,7 @@ const INSIDE_COPY = 'MRS_STANDALONE_COPY';
 const SUBSET = [
   'test/collectors/zoo.test.ts', // zoo: whole captures unpacked, checked against expected.json
   'test/collectors/dmidecode.test.ts', // zoo: archive members read in place
-  'test/host/identity.test.ts', // zoo: network members and the NICs' ground truth
+  'test/collectors/identity.test.ts', // zoo: network members and the NICs' ground truth
   'test/server/hooks/maas-samples.test.ts', // MAAS samples and MAAS's view of each
   'test/server/samples.test.ts', // the same, through the bundled server
   'test/server/wire.test.ts', // every wire recording, replayed

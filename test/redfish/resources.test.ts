@@ -4,10 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatResources } from '../../collectors/resources.js';
 import { CliError } from '../../src/errors.js';
-import type { MachineResources } from '../../src/maas/types.js';
+import type { MachineResources } from '../../src/resources/types.js';
 import { RedfishClient } from '../../src/redfish/client.js';
 import { readInventory, type RedfishInventory } from '../../src/redfish/inventory.js';
-import { identityFromRedfish, resourcesFromRedfish } from '../../src/redfish/resources.js';
+import { identityFromRedfish } from '../../src/redfish/identity.js';
+import { resourcesFromRedfish } from '../../src/redfish/resources.js';
 import { deriveHardware, emptyHardware, renderHardware } from '../../src/server/hooks/process-resources.js';
 import { startRedfishMock, type RedfishMockup } from '../helpers/redfish-mock.js';
 

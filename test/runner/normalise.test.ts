@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collectMachineResources, formatResources } from '../../collectors/resources.js';
-import type { MachineResources } from '../../src/maas/types.js';
+import type { MachineResources } from '../../src/resources/types.js';
 import { normaliseLshw, normaliseResources, normaliserFor, normaliseSupportInfo } from '../../src/runner/normalise.js';
 import { useZoo } from '../helpers/zoo.js';
 

@@ -1,7 +1,8 @@
 // reportResults in-process against the bundled server (through the recording stand-in): what a
 // run delivers, keeps in the spool, finds unchanged, and how it ends when MAAS fails.
 import { describe, expect, it } from 'vitest';
-import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus } from '../../src/maas/types.js';
+import { ScriptResultStatus } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { reportResults } from '../../src/runner/report.js';
 import { deployedMachine, machineClient, runOf, signalsSent, spooled, standInCollectors, useRunnerHarness, storedStatuses, type RunnerHarness } from './runner-harness.js';
 

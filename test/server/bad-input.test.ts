@@ -4,6 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptResultStatus } from '../../src/maas/types.js';
 import { memoryStore } from '../../src/server/memory-store.js';
+import { NONCE_MAX_LENGTH } from '../../src/server/oauth.js';
 import { BodyBudget } from '../../src/server/request-body.js';
 import { createMaasServer } from '../../src/server/server.js';
 import { call, createDeployed, oauthHeader, signal, startHarness, type Harness } from './server-harness.js';
@@ -29,6 +30,27 @@ describe('bad input to the server', () => {
     expect(results.every((r) => r.status === ScriptResultStatus.PENDING && r.stdout === null)).toBe(true);
   });
 
+  it('answers a multipart part without a name with 400, never 500, whoever sends it, and stores nothing', async () => {
+    const { systemId, token } = await createDeployed(h, { hostname: 'unnamed' });
+    const part = (disposition: string, value: string) => `--XYZ\r\nContent-Disposition: form-data${disposition}\r\n\r\n${value}\r\n`;
+    const bodies = [
+      `${part('', 'signal')}--XYZ--\r\n`,
+      `${part('; name="op"', 'signal')}${part('; name="status"', 'WORKING')}${part('; filename="maas-lshw.out"', '<list/>')}--XYZ--\r\n`,
+    ];
+    for (const body of bodies) {
+      for (const authorization of [undefined, oauthHeader(token)]) {
+        const response = await fetch(`${h.url}/metadata/2012-03-01/`, {
+          method: 'POST',
+          headers: { ...(authorization ? { Authorization: authorization } : {}), 'Content-Type': 'multipart/form-data; boundary=XYZ' },
+          body,
+        });
+        expect([response.status, await response.text()]).toEqual([400, 'Malformed form data: a part has no name (Content-Disposition: form-data; name="...")']);
+      }
+    }
+    const results = h.store.resultsOfSet(h.store.getMachine(systemId)!.scriptSetId!);
+    expect(results.every((r) => r.status === ScriptResultStatus.PENDING && r.stdout === null)).toBe(true);
+  });
+
   it('rejects a stale timestamp, a reused nonce and a wrong signature with 401 and the OAuth challenge', async () => {
     const stale = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { timestamp: Math.floor(Date.now() / 1000) - 3600 }) } });
     expect(stale.status).toBe(401);
@@ -46,6 +68,43 @@ describe('bad input to the server', () => {
     expect(wrong.status).toBe(401);
     expect(text).toBe("Authorization Error: 'Invalid signature.'");
     expect(text).not.toContain(secret);
+  });
+
+  it('records no nonce for a request whose signature fails, so a caller without the secret stores nothing', async () => {
+    const [ck, tk] = h.adminKey.split(':');
+    const forged = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(`${ck}:${tk}:guessed`, { nonce: 'forged-then-real' }) } });
+    expect([forged.status, await forged.text()]).toEqual([401, "Authorization Error: 'Invalid signature.'"]);
+    // Had the forged request's nonce been stored, the real one would now be a replay.
+    const real = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { nonce: 'forged-then-real' }) } });
+    expect(real.status).toBe(200);
+  });
+
+  it('refuses a nonce longer than the cap with 400, before anything is stored', async () => {
+    const long = 'n'.repeat(NONCE_MAX_LENGTH + 1);
+    const refused = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { nonce: long }) } });
+    expect([refused.status, await refused.text()]).toEqual([400, `Bad OAuth request: oauth_nonce is longer than ${NONCE_MAX_LENGTH} characters`]);
+    const atCap = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { nonce: 'n'.repeat(NONCE_MAX_LENGTH) }) } });
+    expect(atCap.status).toBe(200);
+  });
+
+  it('refuses a timestamp more than the allowed skew in the future, like a stale one, and accepts one within it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { timestamp: now + 86_400 }) } });
+    expect(ahead.status).toBe(401);
+    expect(ahead.headers.get('www-authenticate')).toBe('OAuth realm="OAuth"');
+    expect(await ahead.text()).toMatch(/^Authorization Error: 'Timestamp from the future: given \d+ and now \d+ has a greater difference than threshold 300'$/);
+    const slightlyAhead = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(h.adminKey, { timestamp: now + 200 }) } });
+    expect(slightlyAhead.status).toBe(200);
+  });
+
+  it('refuses a timestamp that is no Unix time in seconds (hundreds of digits, negative) with 400', async () => {
+    for (const value of ['9'.repeat(400), '-5', '100000000000']) {
+      const header = oauthHeader(h.adminKey).replace(/oauth_timestamp="\d+"/, `oauth_timestamp="${value}"`);
+      const response = await fetch(`${h.url}/api/2.0/machines/`, { headers: { Authorization: header } });
+      const text = await response.text();
+      expect(response.status, value.slice(0, 20)).toBe(400);
+      expect(text).toMatch(/^Bad OAuth request: oauth_timestamp '.{1,41}' is not a Unix time in seconds$/);
+    }
   });
 
   it('answers a malformed OAuth header value with 400', async () => {

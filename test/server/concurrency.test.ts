@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus } from '../../src/maas/types.js';
+import { ScriptResultStatus } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { MAAS_SAMPLES } from '../helpers/fixtures.js';
 import { createDeployed, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 

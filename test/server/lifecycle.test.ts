@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus, type MachineJson } from '../../src/maas/types.js';
+import { ScriptResultStatus, type MachineJson } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { MAAS_SAMPLES as SAMPLES } from '../helpers/fixtures.js';
 import { STORE_KINDS, call, createDeployed, machineToken, readMachine, signal, startHarness, type Harness } from './server-harness.js';
 
@@ -175,9 +176,17 @@ describe.each(STORE_KINDS)('machine lifecycle with the %s store', (kind) => {
       const path = `/api/2.0/machines/${systemId}/?op=get_token`;
       expect((await call(h, 'GET', path, userKey)).status).toBe(200);
       expect((await call(h, 'GET', path, otherAdminKey)).status).toBe(200);
+      // Another user's machine answers as a missing one would: nobody learns which ids exist.
       const stranger = await call(h, 'GET', path, strangerKey);
-      expect([stranger.status, await stranger.text()]).toEqual([403, '']);
-      expect((await call(h, 'POST', `/api/2.0/machines/${systemId}/?op=regenerate_token`, strangerKey)).status).toBe(403);
+      const missing = await call(h, 'GET', '/api/2.0/machines/nosuch/?op=get_token', strangerKey);
+      expect([stranger.status, await stranger.text()]).toEqual([404, await missing.text()]);
+      expect(missing.status).toBe(404);
+      expect((await call(h, 'POST', `/api/2.0/machines/${systemId}/?op=regenerate_token`, strangerKey)).status).toBe(404);
+      // A machine without an owner is in everyone's list: its token is refused with 403.
+      h.store.putMachine({ ...h.store.getMachine(systemId)!, owner: null });
+      const unowned = await call(h, 'GET', path, strangerKey);
+      expect([unowned.status, await unowned.text()]).toEqual([403, '']);
+      h.store.putMachine({ ...h.store.getMachine(systemId)!, owner: 'alice' });
       expect((await call(h, 'GET', `/api/2.0/machines/${systemId}/?op=get_token`, undefined)).status).toBe(401);
       const anonymous = await call(h, 'GET', path, undefined);
       expect([anonymous.status, await anonymous.text()]).toEqual([401, 'Forbidden']);

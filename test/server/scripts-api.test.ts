@@ -2,7 +2,8 @@
 // delete scripts through /MAAS/api/2.0/scripts/, and a commissioning script tagged deploy-info
 // joins every deployed machine's deploy-info set, reaches it in the tarball and stores its signal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOY_INFO_SCRIPTS, ScriptResultStatus, type ScriptIndex } from '../../src/maas/types.js';
+import { ScriptResultStatus, type ScriptIndex } from '../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { STORE_KINDS, call, createDeployed, signal, startHarness, untar, type FormSpec, type Harness } from './server-harness.js';
 
 type FieldErrors = Record<string, string[]>;

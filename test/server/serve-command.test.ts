@@ -1,6 +1,6 @@
 // `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
 // that survives a restart.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -43,6 +43,37 @@ describe('the serve command', () => {
     expect([response.status, await response.json()]).toEqual([200, []]);
     server.child.kill('SIGTERM');
     expect((await server.child).exitCode).toBe(0);
+  });
+
+  it('keeps its SQLite files, which hold every token secret, readable by the owner alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
+    dirs.push(dir);
+    const db = join(dir, 'state.db');
+    // As under the usual umask 022, which would make new files readable by everyone.
+    const server = await startServe(['--db', db], { MAAS_ADMIN_KEY: FIXED_KEY });
+    const form = new FormData();
+    form.set('hostname', 'secretive');
+    form.set('deployed', 'true');
+    const created = await fetch(`${server.url}/api/2.0/machines/`, { method: 'POST', body: form, headers: { Authorization: oauthHeader(FIXED_KEY) } });
+    expect(created.status).toBe(200);
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual(['state.db', 'state.db-shm', 'state.db-wal']);
+    for (const file of files) expect(`${file} ${(statSync(join(dir, file)).mode & 0o777).toString(8)}`).toBe(`${file} 600`);
+    server.child.kill('SIGTERM');
+    expect((await server.child).stderr).not.toContain('warning');
+  });
+
+  it('warns, naming the fix, when an existing SQLite file can be read by other users', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
+    dirs.push(dir);
+    const db = join(dir, 'shared.db');
+    writeFileSync(db, '');
+    chmodSync(db, 0o644);
+    const server = await startServe(['--db', db], { MAAS_ADMIN_KEY: FIXED_KEY });
+    server.child.kill('SIGTERM');
+    const { stderr } = await server.child;
+    expect(stderr).toContain(`warning: ${db} can be read by other users and holds every token secret: chmod 600 ${db}`);
+    expect(stderr).not.toContain('ServeTestSecret');
   });
 
   it('takes the admin key from MAAS_ADMIN_KEY without printing it, and keeps SQLite state across restarts', async () => {

@@ -3,7 +3,7 @@
 // (docs/design.md requirement 3).
 import { CliError, ReportIncompleteError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
-import { debianArchitecture, physicalMacs } from '../../host/identity.js';
+import { debianArchitecture, physicalMacs } from '../../../collectors/identity.js';
 import { registerMachine, type MachineIdentity, type RegisterOptions } from '../../maas/register.js';
 
 /** This host's identity as register-machine sends it (docs/design.md D4). */

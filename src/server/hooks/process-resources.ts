@@ -2,7 +2,7 @@
 // docs/protocol.md §7) as a pure function from (report, stored hardware) to new hardware, plus what
 // the server needs around it: release, MAC moves, duplicate UUIDs, and rendering into the machine
 // JSON.
-import { REQUIRED_API_EXTENSIONS } from '../../maas/types.js';
+import { REQUIRED_API_EXTENSIONS } from '../../resources/types.js';
 import { parseCpu } from './cpu.js';
 import type { HardwareInterface, IdAllocator, MachineHardware } from './hardware.js';
 import { blankInterface, parseCards, parseNetworks, updateInterfaces } from './interfaces.js';

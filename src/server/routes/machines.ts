@@ -279,11 +279,11 @@ function tokenJson(token: TokenRecord | undefined): TokenResponse | null {
 }
 
 // Upstream lets administrators only read a token. Extension (docs/design.md D5): the owner may too;
-// anyone else gets 403 with an empty body.
+// anyone else gets 403 with an empty body for a machine they can see, and the 404 of a missing
+// machine for one they cannot, so the answer tells nobody which system ids exist.
 function tokenMachine(ctx: RequestContext, systemId: string): MachineRecord {
   const user = apiUser(ctx);
-  const machine = ctx.store.getMachine(systemId);
-  if (!machine) throw machineNotFound();
+  const machine = visibleMachine(ctx, user, systemId);
   if (!canEdit(user, machine)) throw forbidden();
   return machine;
 }

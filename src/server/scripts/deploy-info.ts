@@ -6,7 +6,7 @@
 // `$MAAS_BASE_URL/MAAS/maas-run-scripts` into `$DOWNLOAD_PATH` (it needs Node >= 20 on the host),
 // as upstream's resources script downloads its machine-resources binary. Kept as string constants
 // so the single-file build carries them.
-import type { DeployInfoScriptName } from '../../maas/types.js';
+import type { DeployInfoScriptName } from '../../resources/types.js';
 
 /** A script of the server's catalogue, with what index.json says about it (docs/protocol.md §5.4). */
 export interface CatalogueScript {

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEPLOY_INFO_SCRIPTS } from '../../../src/maas/types.js';
+import { DEPLOY_INFO_SCRIPTS } from '../../../src/resources/types.js';
 import { DEPLOY_INFO_CATALOGUE } from '../../../src/server/scripts/deploy-info.js';
 import { CLI, PROJECT_ROOT } from '../../helpers/cli.js';
 import { call, createDeployed, signal, startHarness, untar, type Harness } from '../server-harness.js';

@@ -4,6 +4,8 @@
 // reach, so they are killed; the run's temporary directory and its state lock are removed. The
 // spool needs nothing: its writes are atomic and the next run cleans what a dying one left.
 // Then the signal is raised again, so the process ends as killed by it (exit 130 for Ctrl-C).
+// It belongs to the process the tool runs in, below both the runner and the collectors, which
+// both register cleanups (support-info removes its temporary DMI dump).
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { debianArchitecture, parseBondingPermanentMacs, physicalMacs } from '../../collectors/identity.js';
 import { createHost } from '../../src/host/host.js';
-import { debianArchitecture, parseBondingPermanentMacs, physicalMacs } from '../../src/host/identity.js';
 import { ZOO } from '../helpers/fixtures.js';
 import { removeTree, unpackZoo } from '../helpers/trees.js';
 import { makeRoot } from '../helpers/make-root.js';

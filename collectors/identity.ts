@@ -1,6 +1,6 @@
 // This host's identity as register-machine sends it to MAAS (docs/design.md D4): the MACs of its
 // physical NICs and its Debian architecture name. Reads through a Host so tests use fixture trees.
-import type { Host } from './host.js';
+import type { Host } from '../src/host/host.js';
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
