@@ -4,7 +4,7 @@ import { mkdir, open, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { ParseError } from '../errors.js';
+import { hasCode, ParseError } from '../errors.js';
 
 /** A member that was not written, and why (e.g. its path leaves the target directory). */
 export interface SkippedMember {
@@ -31,16 +31,25 @@ export function detectCompression(bytes: Uint8Array): Compression {
   return 'none';
 }
 
+/**
+ * The most a scripts tarball may unpack to, and the most members it may have. MAAS sends a few
+ * scripts and the last results it holds (an lshw XML of a large machine is a few MiB); a server
+ * that sends more is broken or hostile, and a small gzip stream can unpack to gigabytes.
+ */
+export const TARBALL_LIMITS = { bytes: 64 * 1024 * 1024, members: 4096 } as const;
+
 /** Returns the plain tar bytes; gzip is undone with zlib, bzip2/xz/zstd are refused clearly. */
-export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarball'): Uint8Array {
+export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarball', limits = TARBALL_LIMITS): Uint8Array {
   const compression = detectCompression(bytes);
   switch (compression) {
     case 'none':
       return bytes;
     case 'gzip':
       try {
-        return gunzipSync(bytes);
+        // Stops as soon as the output passes the limit, rather than after filling memory.
+        return gunzipSync(bytes, { maxOutputLength: limits.bytes });
       } catch (error) {
+        if (hasCode(error, 'ERR_BUFFER_TOO_LARGE')) throw new ParseError(source, `it unpacks to more than ${limits.bytes / (1024 * 1024)} MiB, more than any scripts tarball holds`);
         throw new ParseError(source, `bad gzip data (${(error as Error).message})`);
       }
     default:
@@ -54,13 +63,16 @@ export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarb
  * header mode (permission bits only); directories are created as needed. Members that are
  * absolute, climb out with "..", or are links/devices are skipped and listed, never written.
  */
-export async function extractTar(bytes: Uint8Array, dir: string, source?: string): Promise<ExtractResult> {
-  const tar = decompressTar(bytes, source);
+export async function extractTar(bytes: Uint8Array, dir: string, source?: string, limits = TARBALL_LIMITS): Promise<ExtractResult> {
+  const tar = decompressTar(bytes, source, limits);
   const target = await realpath(dir);
   const result: ExtractResult = { files: [], skipped: [] };
   const extractor = tarExtract();
   const consume = async () => {
+    let members = 0;
     for await (const entry of extractor) {
+      members += 1;
+      if (members > limits.members) throw new ParseError(source ?? 'the maas-scripts tarball', `it has more than ${limits.members} members, more than any scripts tarball holds`);
       const header = entry.header;
       const relative = safeRelativePath(header.name);
       if (relative === '.' && header.type === 'directory') {

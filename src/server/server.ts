@@ -47,7 +47,10 @@ export interface MaasServerOptions {
 export function createMaasServer(options: MaasServerOptions): http.Server {
   const { store } = options;
   const now = options.now ?? (() => new Date());
-  const log = options.log ?? (() => {});
+  // Log lines carry text machines and clients sent (host names, script names, URLs): control
+  // characters are shown escaped, so nobody can forge lines or drive the operator's terminal.
+  const sink = options.log ?? (() => {});
+  const log = (line: string) => sink(printable(line));
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   // Bodies are read whole before they are handled: bounding them together keeps many large
   // uploads at once from exhausting memory (they get 503 with Retry-After instead).
@@ -213,6 +216,11 @@ function decodePathSegment(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+/** `line` with every control character (C0, DEL, C1) written as \\xNN, so it stays one plain line. */
+export function printable(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => (c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 // What the server offers for download: the single-file CLI and the standalone executables.

@@ -45,10 +45,10 @@ interface TestMachine {
 }
 
 /** A machine registered as Deployed through the admin API, with a creds file naming `baseUrl`. */
-async function deployedMachine(baseUrl = server.url): Promise<TestMachine> {
+async function deployedMachine(baseUrl = server.url, by = admin): Promise<TestMachine> {
   const hostname = `test-${++counter}`;
-  const machine = await admin.createMachine({ hostname, deployed: 'true' });
-  const token = (await admin.getMachineToken(machine.system_id))!;
+  const machine = await by.createMachine({ hostname, deployed: 'true' });
+  const token = (await by.getMachineToken(machine.system_id))!;
   const creds = join(work, `${hostname}-creds.yaml`);
   await writeFile(
     creds,
@@ -477,17 +477,25 @@ describe('report-results when MAAS fails', () => {
   });
 
   it('corrects its clock from the Date of a 401 and signs the next requests with the server time', async () => {
-    const machine = await deployedMachine();
-    proxy.requests.length = 0;
-    const ahead = new Date(Date.now() + 3600_000);
-    proxy.failNext(1, { status: 401, headers: { Date: ahead.toUTCString() }, body: 'Authorization Error: timestamp expired' });
-    const run = await report(machine, '--metadata-url', proxy.origin);
-    expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/updated clock skew to 3[56]\d\d/);
-    expect(proxy.requests[0]!.status).toBe(401);
-    const corrected = Number(proxy.requests[1]!.oauth!.oauth_timestamp);
-    expect(Math.abs(corrected - ahead.getTime() / 1000)).toBeLessThan(30);
-    expect(signals(proxy.requests).every((r) => Math.abs(Number(r.oauth!.oauth_timestamp) - ahead.getTime() / 1000) < 60)).toBe(true);
+    // A MAAS whose clock is an hour ahead of this host's refuses the first request as expired.
+    const hourAhead = () => new Date(Date.now() + 3600_000);
+    const aheadServer = await startMaasServer({ port: 0, now: hourAhead });
+    const aheadProxy = await startFakeMaas({ forwardTo: new URL(aheadServer.url).origin });
+    try {
+      const aheadAdmin = new MaasClient({ baseUrl: aheadServer.url, credentials: parseCredentials(aheadServer.adminKey, 'admin key') });
+      const machine = await deployedMachine(aheadServer.url, aheadAdmin);
+      const run = await report(machine, '--metadata-url', aheadProxy.origin);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/updated clock skew to 3[56]\d\d/);
+      expect(aheadProxy.requests[0]!.status).toBe(401);
+      const ahead = hourAhead().getTime() / 1000;
+      expect(Math.abs(Number(aheadProxy.requests[1]!.oauth!.oauth_timestamp) - ahead)).toBeLessThan(30);
+      expect(signals(aheadProxy.requests).filter((r) => r.status === 200)).toHaveLength(6);
+      expect(signals(aheadProxy.requests).every((r) => Math.abs(Number(r.oauth!.oauth_timestamp) - ahead) < 60)).toBe(true);
+    } finally {
+      await aheadProxy.close();
+      await aheadServer.close();
+    }
   });
 
   it('reports a result MAAS rejects with a 4xx and drops it instead of retrying it forever', async () => {

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { pack, type Header } from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/errors.js';
-import { detectCompression, extractTar } from '../../src/runner/tar.js';
+import { detectCompression, extractTar, TARBALL_LIMITS } from '../../src/runner/tar.js';
 
 type Member = Partial<Header> & { name: string; body?: string };
 
@@ -91,5 +91,32 @@ describe('extractTar', () => {
     const dir = await tempDir();
     const tar = await buildTar([{ name: 'index.json', body: 'x'.repeat(2000) }]);
     await expect(extractTar(tar.subarray(0, 700), dir)).rejects.toBeInstanceOf(ParseError);
+  });
+});
+
+describe('a scripts tarball from a broken or hostile server', () => {
+  it('is refused once its gzip stream unpacks past the limit, before memory fills, and nothing is written', async () => {
+    // A member of zeros just over the limit: the gzip stream is a few hundred KiB.
+    const tar = await buildTar([{ name: 'commissioning/bomb', mode: 0o755, body: '\0'.repeat(TARBALL_LIMITS.bytes + 1024) }]);
+    const bomb = gzipSync(tar, { level: 9 });
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const dir = await tempDir();
+    const refused = await extractTar(bomb, dir).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ParseError);
+    expect((refused as Error).message).toContain(`it unpacks to more than ${TARBALL_LIMITS.bytes / (1024 * 1024)} MiB`);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('is refused past the member limit', async () => {
+    const members = Array.from({ length: TARBALL_LIMITS.members + 1 }, (_, i) => ({ name: `commissioning/s${i}`, body: 'x' }));
+    const refused = await extractTar(await buildTar(members), await tempDir()).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ParseError);
+    expect((refused as Error).message).toContain(`it has more than ${TARBALL_LIMITS.members} members`);
+  });
+
+  it('is taken at the limits themselves', async () => {
+    const members = Array.from({ length: TARBALL_LIMITS.members }, (_, i) => ({ name: `commissioning/s${i}`, body: 'x' }));
+    const result = await extractTar(gzipSync(await buildTar(members)), await tempDir());
+    expect(result.files).toHaveLength(TARBALL_LIMITS.members);
   });
 });

@@ -6,7 +6,7 @@ import { ScriptResultStatus } from '../../src/maas/types.js';
 import { memoryStore } from '../../src/server/memory-store.js';
 import { NONCE_MAX_LENGTH } from '../../src/server/oauth.js';
 import { BodyBudget } from '../../src/server/request-body.js';
-import { createMaasServer } from '../../src/server/server.js';
+import { createMaasServer, printable } from '../../src/server/server.js';
 import { call, createDeployed, oauthHeader, signal, startHarness, type Harness } from './server-harness.js';
 
 describe('bad input to the server', () => {
@@ -251,5 +251,16 @@ describe('the memory all request bodies may take at once', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('the server log', () => {
+  it('shows control characters of text it was sent escaped, so a line cannot be forged or drive a terminal', () => {
+    const sent = 'web01\n2026-01-01T00:00:00Z created machine fake (admin)\u001b[2J\u0000\u009b\\x1b';
+    const line = printable(`created machine abc (${sent})`);
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(line).toBe('created machine abc (web01\\x0a2026-01-01T00:00:00Z created machine fake (admin)\\x1b[2J\\x00\\x9b\\\\x1b)');
+    expect(printable('plain text, ünïcödé and tabs? no: \t')).toBe('plain text, ünïcödé and tabs? no: \\x09');
   });
 });

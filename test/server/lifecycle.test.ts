@@ -3,6 +3,7 @@
 // token regeneration and permissions (docs/design.md D5; docs/protocol.md §8.5), FAILED/OK signal
 // semantics (docs/design.md D2), lock, annotations, netboot refusal, and the cross-machine effects
 // of reports.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -245,17 +246,35 @@ describe.each(STORE_KINDS)('machine lifecycle with the %s store', (kind) => {
   });
 
   describe('reports across machines', () => {
-    it('moves an interface whose MAC another machine reports, and clears a duplicated hardware UUID on both', async () => {
+    it("keeps a MAC with the machine whose interface holds it, records the clash on both, and clears a duplicated hardware UUID on both", async () => {
       const first = await createDeployed(h, { hostname: 'first-host' });
       const second = await createDeployed(h, { hostname: 'second-host' });
-      await signal(h, first.token, '50-maas-01-commissioning', { stdout: sample('machine-resources') });
+      // MACs no earlier test of this store has reported, so the first machine holds them.
+      const fresh = new Map<string, string>();
+      const report = sample('machine-resources').replace(/(?:[0-9a-f]{2}:){5}[0-9a-f]{2}/gi, (mac) => {
+        if (!fresh.has(mac.toLowerCase())) fresh.set(mac.toLowerCase(), `02:${randomBytes(5).toString('hex').match(/../g)!.join(':')}`);
+        return fresh.get(mac.toLowerCase())!;
+      });
+      await signal(h, first.token, '50-maas-01-commissioning', { stdout: report });
       const before = await readMachine(h, first.systemId);
       expect(before.hardware_uuid).not.toBeNull();
       expect(before.interface_set.length).toBeGreaterThan(0);
-      await signal(h, second.token, '50-maas-01-commissioning', { stdout: sample('machine-resources') });
+      // The second machine's token reports the first machine's NICs (a copied report, or an attack).
+      const response = await signal(h, second.token, '50-maas-01-commissioning', { stdout: report });
+      expect(response.status).toBe(200);
       const [a, b] = [await readMachine(h, first.systemId), await readMachine(h, second.systemId)];
-      expect(a.interface_set).toEqual([]);
-      expect(b.interface_set.map((i) => i.mac_address).sort()).toEqual(before.interface_set.map((i) => i.mac_address).sort());
+      const macs = before.interface_set.filter((i) => i.type === 'physical').map((i) => i.mac_address).sort();
+      expect(a.interface_set.filter((i) => i.type === 'physical').map((i) => i.mac_address).sort()).toEqual(macs);
+      expect(b.interface_set.filter((i) => macs.includes(i.mac_address))).toEqual([]);
+      // The rest of the report is taken.
+      expect([b.cpu_count, b.memory]).toEqual([before.cpu_count, before.memory]);
+      // A lookup by MAC still finds the first machine, and only it.
+      const found = (await (await call(h, 'GET', `/api/2.0/machines/?mac_address=${encodeURIComponent(macs[0]!)}`, h.adminKey)).json()) as { system_id: string }[];
+      expect(found.map((m) => m.system_id)).toEqual([first.systemId]);
+      for (const id of [first.systemId, second.systemId]) {
+        const clashes = h.store.eventsOf(id).filter((e) => e.type === 'MAC address conflict').map((e) => e.description);
+        expect(clashes).toContain(`MAC address ${macs[0]} reported by second-host (${second.systemId}) belongs to a physical interface of first-host (${first.systemId}); it stays there`);
+      }
       expect([a.hardware_uuid, b.hardware_uuid]).toEqual([null, null]);
     });
   });

@@ -30,8 +30,8 @@ describe.each(STORE_KINDS)('MAAS samples processed by the server with the %s sto
     const hook = (JSON.parse(readFileSync(join(SAMPLES, `${name}.maas-view.json`), 'utf8')) as { hook: HookSection }).hook;
     let machine: any;
     let events: string[];
-    // A server per sample: several samples share MACs and a UUID, which the server rightly moves
-    // or clears across machines (checked in lifecycle.test.ts).
+    // A server per sample: several samples share MACs and a UUID, which the server keeps with the
+    // first machine or clears across machines (checked in lifecycle.test.ts).
     let h: Harness;
     afterAll(() => h.stop());
 

@@ -389,19 +389,25 @@ function processResources(ctx: RequestContext, systemId: string, stdout: Buffer,
     return false;
   }
 
-  // Cross-machine effects (docs/protocol.md §7.10): an interface whose MAC another machine has
-  // moves here; a hardware UUID another machine has too is cleared on all of them.
-  const macs = hardwareMacs(hardware);
-  const uuid = hardwareUuid(hardware);
-  const others = new Map<string, MachineRecord>();
-  for (const other of store.machinesByMac(macs)) if (other.systemId !== systemId) others.set(other.systemId, other);
-  const sharingUuid = uuid === null ? [] : store.machinesByHardwareUuid(uuid).filter((m) => m.systemId !== systemId);
-  for (const other of sharingUuid) others.set(other.systemId, other);
-  for (const other of others.values()) {
-    let otherHardware = withoutMacs(other.hardware as MachineHardware, macs);
-    if (uuid !== null && hardwareUuid(otherHardware) === uuid) otherHardware = withoutUuid(otherHardware);
-    store.putMachine(withHardware(other, otherHardware));
+  // Cross-machine effects (docs/protocol.md §7.10). A MAC that another machine's physical
+  // interface holds stays with that machine: moving it would let one machine's token take another
+  // machine's identity (a lookup by MAC would then find the wrong machine). The report keeps its
+  // other data, and the clash is recorded on both machines. A hardware UUID another machine has
+  // too is cleared on all of them.
+  const macs = new Set(hardwareMacs(hardware));
+  const held = new Map<string, MachineRecord>();
+  for (const other of store.machinesByMac([...macs])) {
+    if (other.systemId === systemId) continue;
+    for (const mac of hardwareMacs((other.hardware as MachineHardware | null) ?? emptyHardware())) if (macs.has(mac)) held.set(mac, other);
   }
+  if (held.size > 0) hardware = withoutMacs(hardware, [...held.keys()]);
+  for (const [mac, owner] of held) {
+    const description = `MAC address ${mac} reported by ${machine.hostname} (${systemId}) belongs to a physical interface of ${owner.hostname} (${owner.systemId}); it stays there`;
+    for (const id of [systemId, owner.systemId]) store.addEvent({ systemId: id, at: now, type: 'MAC address conflict', description });
+  }
+  const uuid = hardwareUuid(hardware);
+  const sharingUuid = uuid === null ? [] : store.machinesByHardwareUuid(uuid).filter((m) => m.systemId !== systemId);
+  for (const other of sharingUuid) store.putMachine(withHardware(other, withoutUuid(other.hardware as MachineHardware)));
   if (sharingUuid.length > 0) hardware = withoutUuid(hardware);
   store.putMachine(withHardware(machine, hardware));
   return true;
