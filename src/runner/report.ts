@@ -140,7 +140,7 @@ async function steps(run: Run): Promise<RunSummary> {
     return finish(run);
   }
   const entries = scripts.extracted
-    ? await readIndex(join(run.paths.scripts, 'index.json'))
+    ? await readIndex(join(run.paths.scripts, 'index.json'), (line) => run.deps.progress.warn(line))
     : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
       DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 

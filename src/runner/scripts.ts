@@ -77,17 +77,35 @@ function stop(problem: string): LoadedScripts {
  * The `commissioning_scripts` entries to run: those tagged deploy-info. Upstream also requires
  * `default: true`, which only MAAS's built-in scripts have, so it never runs a script a user
  * added; we run custom deploy-info scripts too (docs/design.md D6).
+ *
+ * A script's name becomes file names in the run directory (<name>, <name>.out, …), so a name that
+ * is not one plain file name (a "/", "." or "..", a NUL) is never used: the entry is skipped with
+ * a warning, as a tarball member that leaves the directory is. An index whose every entry is
+ * malformed is a broken answer, not an empty one.
  */
-export async function readIndex(path: string): Promise<ScriptIndexEntry[]> {
+export async function readIndex(path: string, warn: (line: string) => void = () => {}): Promise<ScriptIndexEntry[]> {
+  const source = 'index.json of the maas-scripts tarball';
   let index: ScriptIndex;
   try {
     index = JSON.parse(await readFile(path, 'utf8')) as ScriptIndex;
   } catch (error) {
-    throw new ParseError('index.json of the maas-scripts tarball', oneLine(error));
+    throw new ParseError(source, oneLine(error));
   }
-  const list = index?.['1.0']?.commissioning_scripts;
-  if (!Array.isArray(list)) throw new ParseError('index.json of the maas-scripts tarball', 'no "1.0" → "commissioning_scripts" list');
-  return list.filter((e) => e && typeof e.name === 'string' && Array.isArray(e.tags) && e.tags.includes('deploy-info'));
+  const list: unknown = index?.['1.0']?.commissioning_scripts;
+  if (!Array.isArray(list)) throw new ParseError(source, 'no "1.0" → "commissioning_scripts" list');
+  const wellFormed = list.filter((e): e is ScriptIndexEntry => typeof e === 'object' && e !== null && typeof e.name === 'string' && Array.isArray(e.tags));
+  if (list.length > 0 && wellFormed.length === 0) throw new ParseError(source, `none of its ${list.length} entries has a name and a list of tags`);
+  return wellFormed.filter((entry) => {
+    if (!entry.tags?.includes('deploy-info')) return false;
+    if (isPlainFileName(entry.name)) return true;
+    warn(`script ${JSON.stringify(entry.name)} skipped: its name is not a plain file name, and it would name files outside the run directory`);
+    return false;
+  });
+}
+
+/** One path component: no separator, no NUL, not "." or "..", not empty. */
+export function isPlainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
 }
 
 /**

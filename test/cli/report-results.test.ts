@@ -188,6 +188,26 @@ async function withScripts(tar: Buffer, scripts: CustomScript[], only = false): 
   return Buffer.concat(out);
 }
 
+/** A tarball with its index.json replaced by `index`. */
+async function replaceIndex(tar: Buffer, index: unknown): Promise<Buffer> {
+  const reader = extract();
+  reader.end(tar);
+  const packer = pack();
+  const out: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of packer) out.push(Buffer.from(c as Uint8Array));
+  })();
+  for await (const entry of reader) {
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    const body = entry.header.name === 'index.json' ? Buffer.from(JSON.stringify(index)) : Buffer.concat(chunks);
+    packer.entry({ name: entry.header.name, mode: entry.header.mode ?? 0o644 }, body);
+  }
+  packer.finalize();
+  await done;
+  return Buffer.concat(out);
+}
+
 describe('report-results against the bundled server', () => {
   it('reports this machine after register-machine: the server shows its CPUs, memory, disks and interfaces, Deployed; release makes it Ready', async () => {
     const dir = await mkdtemp(join(work, 'register-'));
@@ -368,6 +388,40 @@ describe('report-results and a hostile or broken tarball', () => {
       expect(run.exitCode, run.stderr).toBe(0);
       await expect(readFile(marker)).rejects.toThrow();
       expect(storedResults(machine.systemId).get('93-escape')).toMatchObject({ status: ScriptResultStatus.FAILED, exitStatus: 126 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('never writes outside its run directory for a script whose name climbs out of it, and reports the rest', async () => {
+    const proxy = await startProxy();
+    try {
+      const machine = await deployedMachine();
+      const target = join(work, `named-escape-${counter}`);
+      const name = `../../../../../../../..${target}`;
+      proxy.rewrite('maas-scripts', (tar) => withScripts(tar, [{ name, body: '#!/bin/sh\necho escaped\n', path: 'commissioning/50-maas-01-commissioning' }]));
+      const run = await report(machine, '--metadata-url', proxy.origin);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stderr).toContain(`script ${JSON.stringify(name)} skipped: its name is not a plain file name`);
+      for (const suffix of ['', '.out', '.err', '.yaml']) await expect(readFile(`${target}${suffix}`)).rejects.toThrow();
+      expect(run.stdout).toMatch(/done: 6 delivered/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails in one line when no entry of the index is well formed, instead of reporting nothing and succeeding', async () => {
+    const proxy = await startProxy();
+    try {
+      const machine = await deployedMachine();
+      proxy.rewrite('maas-scripts', async (tar) => {
+        const rewritten = await withScripts(tar, [], true);
+        return replaceIndex(rewritten, { '1.0': { commissioning_scripts: [{ tags: ['deploy-info'] }, 'junk', { name: 7 }] } });
+      });
+      const run = await report(machine, '--metadata-url', proxy.origin);
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toContain('none of its 3 entries has a name and a list of tags');
     } finally {
       await proxy.close();
     }
