@@ -182,7 +182,9 @@ function maasUrlArgument(value: string): string {
   try {
     return normaliseMaasUrl(value);
   } catch (error) {
-    // commander names the argument and the value itself; the problem follows as "It …".
+    // commander names the argument and the value itself; the problem follows as "It …". A value
+    // that must not be repeated (it holds a password) gets our own one-line usage error instead.
+    if (error instanceof BadUrlError && error.value === undefined) throw new UsageError(`error: argument MAAS_URL ${error.problem} (run with --help for usage)`);
     if (error instanceof BadUrlError) throw new InvalidArgumentError(`It ${error.problem}`);
     throw error;
   }

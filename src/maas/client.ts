@@ -39,6 +39,11 @@ export interface MachineFilters {
  * argument in the BadUrlError (a UsageError).
  */
 export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
+  // Checked on the text, before parsing: even a value that is no URL must not be repeated with
+  // the password it carries.
+  if (USERINFO.test(text)) {
+    throw new BadUrlError(what, undefined, `must not carry a user name or password ('${redactUrl(text)}'); MAAS authenticates with the API key: drop the part before '@'`);
+  }
   let url: URL;
   try {
     url = new URL(text);
@@ -54,6 +59,14 @@ export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
   }
   if (url.search || url.hash) throw new BadUrlError(what, text, 'must not have a query or fragment');
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+// "scheme://user[:password]@" at the start of a URL.
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*@/i;
+
+/** `text` with the user name and password of a URL replaced by "***", for messages. */
+export function redactUrl(text: string): string {
+  return text.replace(USERINFO, (prefix) => `${prefix.slice(0, prefix.indexOf('//') + 2)}***@`);
 }
 
 /**

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
 import { PROJECT_ROOT, runCli } from '../helpers/cli.js';
@@ -31,5 +33,29 @@ describe('maas-run-scripts', () => {
     expect(run.exitCode).toBe(2);
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/missing required argument 'ADMIN_TOKEN'/);
+  });
+
+  it('refuses a MAAS URL carrying a password in one line, exit 2, without ever repeating the password', async () => {
+    const password = 'pw-Never-Printed-42';
+    const dir = mkdtempSync(join(tmpdir(), 'mrs-userinfo-'));
+    try {
+      const creds = join(dir, 'creds.yaml');
+      writeFileSync(creds, `reporting:\n  maas:\n    consumer_key: a\n    token_key: b\n    token_secret: c\n    endpoint: http://ops:${password}@127.0.0.1:9/MAAS/metadata/status/abc\n`, { mode: 0o600 });
+      const runs = [
+        ['register-machine', `http://ops:${password}@127.0.0.1:9/MAAS`, 'a:b:c', '--no-report', '--dir', dir],
+        ['get-machine-token', `http://ops:${password}@[::1`, 'a:b:c', 'abc', '-'],
+        ['report-results', '--machine-token', 'a:b:c', '--metadata-url', `https://ops:${password}@127.0.0.1:9/MAAS`, '--state-dir', dir],
+        ['report-results', '--config', creds, '--state-dir', join(dir, 'state')],
+      ];
+      for (const args of runs) {
+        const run = await runCli(args);
+        expect(run.exitCode, args[0]).toBe(2);
+        expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+        expect(run.stderr).toMatch(/must not carry a user name or password \('https?:\/\/\*\*\*@/);
+        expect(`${run.stdout}${run.stderr}`).not.toContain(password);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
