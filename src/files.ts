@@ -1,8 +1,8 @@
 // The one atomic file writer (creds files, the spool and its state, `collect --output`) and the one
 // translation of file-system errors into short readable reasons.
 import { randomBytes } from 'node:crypto';
-import { chmod, open, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { CliError, hasCode, oneLine, UsageError } from './errors.js';
 
 /** A short human reason for a file-system error, without a stack or the syscall noise. */
@@ -20,6 +20,15 @@ export function fsReason(error: unknown): string {
   };
   if (code && reasons[code]) return reasons[code];
   return oneLine(error);
+}
+
+/**
+ * Whether a file-system error is the chosen path's fault (it does not exist, is not a directory,
+ * may not be written): a usage error the operator fixes by giving another path (exit 2), unlike
+ * a full disk or an I/O error (exit 1).
+ */
+export function pathAtFault(error: unknown): boolean {
+  return hasCode(error, 'EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'EISDIR');
 }
 
 /** How writeAtomic creates the file. */
@@ -74,7 +83,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await writeAtomic(path, data, { mode });
   } catch (error) {
     const message = `cannot write ${path}: ${fsReason(error)}`;
-    if (hasCode(error, 'EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'EISDIR')) throw new UsageError(message, { cause: error, code: 'MRS_FILE_WRITE' });
+    if (pathAtFault(error)) throw new UsageError(message, { cause: error, code: 'MRS_FILE_WRITE' });
     throw new CliError(message, { cause: error, code: 'MRS_FILE_WRITE' });
   }
 }
@@ -89,3 +98,22 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+
+/**
+ * Creates `path` and its missing parents (each with `mode`), one component at a time from the
+ * top. Unlike Node's recursive mkdir, it cannot loop: on a file system that refuses a directory
+ * (under /proc, say) it fails with that refusal. Existing components must be directories.
+ */
+export async function makeDirectories(path: string, mode = 0o700): Promise<void> {
+  const parts = resolve(path).split(sep).filter(Boolean);
+  let at = '';
+  for (const part of parts) {
+    at = `${at}${sep}${part}`;
+    try {
+      await mkdir(at, { mode });
+    } catch (error) {
+      if (!hasCode(error, 'EEXIST')) throw error;
+      if (!(await stat(at)).isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: 'ENOTDIR' });
+    }
+  }
+}

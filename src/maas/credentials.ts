@@ -2,7 +2,8 @@
 // are written with src/files.ts's atomic mode-0600 writer (docs/design.md D9; docs/protocol.md
 // §1.2, §1.6).
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, open, stat, type FileHandle } from 'node:fs/promises';
 import { parseDocument, stringify } from 'yaml';
 import { CredsFileError, hasCode, UsageError } from '../errors.js';
 import { fsReason } from '../files.js';
@@ -49,19 +50,40 @@ export interface CredsFile {
 
 const REWRITE = 'rewrite it with get-machine-token';
 
+/** Creds files are a few hundred bytes; anything this large is not one. */
+const CREDS_MAX_BYTES = 64 * 1024;
+
+// The file's text. It must be a regular file: a FIFO or a device would block the run or never
+// end, so it is opened without blocking and looked at before anything is read.
+async function readCredsText(path: string): Promise<string> {
+  const problem = (code: 'MRS_NOT_FOUND_FILE' | 'MRS_CREDS_UNREADABLE', why: string, cause?: unknown) =>
+    new CredsFileError(path, code, `cannot read creds file ${path}: ${why}`, 'pass the file register-machine or get-machine-token wrote', cause === undefined ? {} : { cause });
+  let handle: FileHandle;
+  try {
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    throw problem(hasCode(error, 'ENOENT') ? 'MRS_NOT_FOUND_FILE' : 'MRS_CREDS_UNREADABLE', fsReason(error), error);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw problem('MRS_CREDS_UNREADABLE', 'it is not a regular file');
+    if (info.size > CREDS_MAX_BYTES) throw problem('MRS_CREDS_UNREADABLE', `it is ${info.size} bytes, far more than a creds file holds`);
+    return await handle.readFile('utf8');
+  } catch (error) {
+    if (error instanceof CredsFileError) throw error;
+    throw problem('MRS_CREDS_UNREADABLE', fsReason(error), error);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Reads a creds file in either shape: `reporting: maas: {endpoint, consumer_key, token_key,
  * token_secret[, consumer_secret]}` (this tool, cloud-init reporting) or cloud-init's
  * `datasource: MAAS: {metadata_url, ...}`. Every problem is a one-line CredsFileError (a UsageError) whose code tells a missing file from a bad one.
  */
 export async function readCredsFile(path: string): Promise<CredsFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = hasCode(error, 'ENOENT') ? 'MRS_NOT_FOUND_FILE' : 'MRS_CREDS_UNREADABLE';
-    throw new CredsFileError(path, code, `cannot read creds file ${path}: ${fsReason(error)}`, 'pass the file register-machine or get-machine-token wrote', { cause: error });
-  }
+  const text = await readCredsText(path);
   // The failsafe schema keeps every value a string (a numeric-looking key stays as written).
   const document = parseDocument(text, { schema: 'failsafe', prettyErrors: true });
   if (document.errors.length > 0) {
@@ -70,7 +92,14 @@ export async function readCredsFile(path: string): Promise<CredsFile> {
     // The parser's own message quotes the file's text, which may include a secret: not shown.
     throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not valid YAML${where}`, REWRITE);
   }
-  const root = asMapping(document.toJS());
+  let tree: unknown;
+  try {
+    // A creds file has no aliases; a few are allowed, an expansion bomb is refused by the parser.
+    tree = document.toJS({ maxAliasCount: 16 });
+  } catch (error) {
+    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not a plain creds file (its YAML aliases expand too far)`, REWRITE, { cause: error });
+  }
+  const root = asMapping(tree);
   const reporting = asMapping(asMapping(root?.reporting)?.maas);
   const datasource = asMapping(asMapping(root?.datasource)?.MAAS);
   const source = reporting ?? datasource;

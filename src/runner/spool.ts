@@ -3,11 +3,11 @@
 // crash or a reboot, and the next run delivers it first. One file per script name per machine:
 // a newer result replaces an older undelivered one, so a long outage cannot pile results up.
 import { rmSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CliError, hasCode } from '../errors.js';
-import { isAtomicTemporary, syncDirectory, writeAtomic } from '../files.js';
+import { CliError, hasCode, UsageError } from '../errors.js';
+import { fsReason, isAtomicTemporary, makeDirectories, pathAtFault, syncDirectory, writeAtomic } from '../files.js';
 import { onInterrupt } from '../host/interrupt.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
 
@@ -78,9 +78,10 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
   const dir = join(stateDir, 'machines', safeName(key));
   const spoolDir = join(dir, 'spool');
   try {
-    await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+    await makeDirectories(spoolDir, 0o700);
   } catch (error) {
-    throw new CliError(`cannot create the state directory ${stateDir}: ${(error as Error).message}; choose a writable one with --state-dir DIR`, { cause: error });
+    const message = `cannot create the state directory ${stateDir}: ${fsReason(error)}; choose a writable one with --state-dir DIR`;
+    throw pathAtFault(error) ? new UsageError(message, { cause: error }) : new CliError(message, { cause: error });
   }
   const releaseLock = await lock(join(dir, 'lock'));
   await removeTemporaries(spoolDir);
