@@ -5,7 +5,7 @@
 // The Node 18 build is fetched once into a per-user cache (scripts/fetch-node.mjs). Where it
 // cannot be had (no registry, another system or processor), these tests are skipped with the
 // reason, never passed.
-import { copyFileSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -13,12 +13,12 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 import {
   cleanEnv,
-  credsFileIn,
   ensureBundle,
   hostCpuCount,
   isolatedDir,
   isThisHostsMemory,
   readMachineAsAdmin,
+  registerThenReport,
   removeDirs,
   startServe,
   systemIdOf,
@@ -86,19 +86,9 @@ describe(`the single file on Node.js ${NODE18}`, () => {
     const { url, adminKey } = await started.ready;
 
     const { dir, cli, options } = onNode18();
-    const registered = await execa(cli, ['register-machine', url, adminKey, '--no-report', '--dir', dir], options);
-    expect(registered.exitCode, registered.stderr).toBe(0);
-    const creds = credsFileIn(dir);
-    expect(statSync(creds).mode & 0o777).toBe(0o600);
-
-    const reported = await execa(cli, ['report-results', '--config', creds, '--state-dir', join(dir, 'state')], options);
-    expect(reported.exitCode, reported.stderr).toBe(0);
+    const { registered, reported, creds } = await registerThenReport((args) => execa(cli, args, options), url, adminKey, dir);
     expect(reported.stdout).toMatch(/done: 6 delivered/);
-    const secret = adminKey.split(':')[2]!;
-    for (const output of [registered.stdout, registered.stderr, reported.stdout, reported.stderr]) {
-      expect(output).not.toContain(secret);
-      expect(output).not.toMatch(/ExperimentalWarning|DeprecationWarning/);
-    }
+    for (const output of [registered.stdout, registered.stderr, reported.stdout, reported.stderr]) expect(output).not.toMatch(/ExperimentalWarning|DeprecationWarning/);
 
     const machine = await readMachineAsAdmin(url, adminKey, systemIdOf(creds));
     expect(machine.hostname).toBe(hostname().split('.')[0]);

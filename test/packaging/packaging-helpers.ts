@@ -2,11 +2,12 @@
 // directories, clean environments for running them (with and without Node on PATH), `serve` as a
 // subprocess, and what this host's kernel says about its CPUs and memory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, dirname, join, parse } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
+import { expect } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
 import { parseCredentials } from '../../src/maas/credentials.js';
 import type { MachineJson } from '../../src/maas/types.js';
@@ -217,4 +218,29 @@ export function systemIdOf(credsPath: string): string {
   const id = /endpoint: \S*\/metadata\/status\/([^/\s]+)/.exec(readFileSync(credsPath, 'utf8'))?.[1];
   if (!id) throw new Error(`${credsPath} names no machine`);
   return id;
+}
+
+/** What a command printed, as execa gives it. */
+export interface Printed {
+  exitCode?: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The operator's flow on one host: `register-machine URL KEY --no-report --dir DIR`, then
+ * `report-results --config` with the creds file it wrote, each run by `run` (the CLI as that host
+ * runs it). Both must exit 0, the creds file must be mode 0600, and no output may show the
+ * admin key's secret. Returns what each printed and the creds file.
+ */
+export async function registerThenReport(run: (args: string[]) => Promise<Printed>, url: string, adminKey: string, dir: string): Promise<{ registered: Printed; reported: Printed; creds: string }> {
+  const registered = await run(['register-machine', url, adminKey, '--no-report', '--dir', dir]);
+  expect(registered.exitCode, registered.stderr).toBe(0);
+  const creds = credsFileIn(dir);
+  expect(statSync(creds).mode & 0o777).toBe(0o600);
+  const reported = await run(['report-results', '--config', creds, '--state-dir', join(dir, 'state')]);
+  expect(reported.exitCode, reported.stderr).toBe(0);
+  const secret = adminKey.split(':')[2]!;
+  for (const output of [registered.stdout, registered.stderr, reported.stdout, reported.stderr]) expect(output).not.toContain(secret);
+  return { registered, reported, creds };
 }

@@ -19,6 +19,7 @@ import {
   isolatedDir,
   isThisHostsMemory,
   readMachineAsAdmin,
+  registerThenReport,
   removeDirs,
   startServe,
   stopServe,
@@ -85,14 +86,7 @@ describe('serving and downloading the standalone executable', () => {
     const options = { cwd: hostDir, env: noNode, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 } as const;
 
     expect((await execa(exe, ['--version'], options)).stdout.trim()).toBe(VERSION);
-    const registered = await execa(exe, ['register-machine', url, adminKey, '--no-report', '--dir', hostDir], options);
-    expect(registered.exitCode, registered.stderr).toBe(0);
-    const creds = credsFileIn(hostDir);
-    expect(statSync(creds).mode & 0o777).toBe(0o600);
-    const reported = await execa(exe, ['report-results', '--config', creds, '--state-dir', join(hostDir, 'state')], options);
-    expect(reported.exitCode, reported.stderr).toBe(0);
-    const secret = adminKey.split(':')[2]!;
-    for (const output of [registered.stdout, registered.stderr, reported.stdout, reported.stderr]) expect(output).not.toContain(secret);
+    const { creds } = await registerThenReport((args) => execa(exe, args, options), url, adminKey, hostDir);
 
     const machine = await readMachineAsAdmin(url, adminKey, systemIdOf(creds));
     expect(machine.hostname).toBe(hostname().split('.')[0]);

@@ -10,7 +10,6 @@ import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 import {
-  credsFileIn,
   ensureBundle,
   ensureStandalone,
   envWithoutNode,
@@ -20,6 +19,7 @@ import {
   hostCpuCount,
   isolatedDir,
   readMachineAsAdmin,
+  registerThenReport,
   removeDirs,
   startServe,
   stopServe,
@@ -91,11 +91,7 @@ describe(`the linux-${FOREIGN_ARCH} standalone executable under qemu-user`, () =
     writeFileSync(exe, body);
     chmodSync(exe, 0o755);
     const options = { cwd: hostDir, env: envWithoutNode(isolatedDir('path', dirs)) };
-    const registered = await emulated(exe, ['register-machine', url, adminKey, '--no-report', '--dir', hostDir], options);
-    expect(registered.exitCode, registered.stderr).toBe(0);
-    const creds = credsFileIn(hostDir);
-    const reported = await emulated(exe, ['report-results', '--config', creds, '--state-dir', join(hostDir, 'state')], options);
-    expect(reported.exitCode, reported.stderr).toBe(0);
+    const { creds } = await registerThenReport((args) => emulated(exe, args, options), url, adminKey, hostDir);
 
     const machine = await readMachineAsAdmin(url, adminKey, systemIdOf(creds));
     expect(machine.status_name).toBe('Deployed');
