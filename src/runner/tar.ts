@@ -4,7 +4,8 @@ import { mkdir, open, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { hasCode, ParseError } from '../errors.js';
+import { CliError, hasCode, ParseError } from '../errors.js';
+import { fsReason } from '../files.js';
 
 /** A member that was not written, and why (e.g. its path leaves the target directory). */
 export interface SkippedMember {
@@ -95,7 +96,9 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
       await mkdir(dirname(path), { recursive: true, mode: 0o755 });
       const handle = await open(path, 'w', (header.mode ?? 0o644) & 0o777);
       try {
-        for await (const chunk of entry) await handle.write(chunk as Buffer);
+        // writeFile writes the whole chunk or fails; write() may write part of it (a disk filling up)
+        // and return without an error, which would leave a truncated script.
+        for await (const chunk of entry) await handle.writeFile(chunk as Buffer);
         // open() applies the umask; set the member's own bits (0755 for scripts) explicitly.
         await handle.chmod((header.mode ?? 0o644) & 0o777);
       } finally {
@@ -109,6 +112,10 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
     await consume();
   } catch (error) {
     if (error instanceof ParseError) throw error;
+    // Writing failed (a full or read-only temporary directory): the tarball itself may be fine.
+    if (hasCode(error, 'ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE')) {
+      throw new CliError(`cannot unpack ${source ?? 'the maas-scripts tarball'} into ${dir}: ${fsReason(error)}; make room there or point TMPDIR at a writable directory with space`, { cause: error });
+    }
     throw new ParseError(source ?? 'the maas-scripts tarball', `not a valid tar archive (${(error as Error).message})`);
   }
   return result;
