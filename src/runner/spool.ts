@@ -71,6 +71,20 @@ export interface MachineState {
 }
 
 /**
+ * Writes a file of the state directory atomically (writeAtomic: no temporary file is left on
+ * failure). A failure is one line naming the file and the fix: a full disk is an operational
+ * failure (exit 1), a path the operator chose badly a usage error (exit 2).
+ */
+export async function writeStateFile(path: string, data: Uint8Array): Promise<void> {
+  try {
+    await writeAtomic(path, data);
+  } catch (error) {
+    const message = `cannot write ${path}: ${fsReason(error)}; free space in the state directory or choose another with --state-dir DIR`;
+    throw pathAtFault(error) ? new UsageError(message, { cause: error }) : new CliError(message, { cause: error });
+  }
+}
+
+/**
  * Opens (creating it, mode 0700) the state of machine `key` under `stateDir` and takes its lock.
  * Fails with a clear message when the directory cannot be created or another run holds the lock.
  */
@@ -90,7 +104,7 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
   return {
     dir,
     spool: createSpool(spoolDir),
-    saveScripts: (tar) => writeAtomic(scriptsFile, tar),
+    saveScripts: (tar) => writeStateFile(scriptsFile, tar),
     loadScripts: async () => {
       try {
         return await readFile(scriptsFile);
@@ -118,7 +132,7 @@ function createSpool(dir: string): Spool {
         fields,
         files: files.map((f) => ({ name: f.name, base64: Buffer.from(f.content).toString('base64') })),
       };
-      await writeAtomic(path, Buffer.from(JSON.stringify(stored)));
+      await writeStateFile(path, Buffer.from(JSON.stringify(stored)));
       return { fields, files: [...files], createdAt: stored.createdAt, sequence: stored.sequence, path, inFlight: false };
     },
     async list() {
@@ -152,7 +166,7 @@ function createSpool(dir: string): Spool {
       }
     },
     async markInFlight(signal) {
-      await writeAtomic(markerOf(signal.path), Buffer.from(String(signal.sequence)));
+      await writeStateFile(markerOf(signal.path), Buffer.from(String(signal.sequence)));
       signal.inFlight = true;
     },
   };

@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScriptIndexEntry, SignalFields, SignalFile } from '../maas/types.js';
 import { normaliserFor } from './normalise.js';
-import { writeAtomic } from '../files.js';
 import { isResultSuffix, storedCopyPath } from './signal-files.js';
+import { writeStateFile } from './spool.js';
 
 const SYNC_FORMAT = 1;
 const FILE_NAME = 'delivered.json';
@@ -78,7 +78,7 @@ export async function openSyncState(machineDir: string): Promise<SyncState> {
     async save() {
       if (!dirty) return;
       const file: SyncFile = { format: SYNC_FORMAT, results };
-      await writeAtomic(path, Buffer.from(`${JSON.stringify(file)}\n`));
+      await writeStateFile(path, Buffer.from(`${JSON.stringify(file)}\n`));
       dirty = false;
     },
   };

@@ -18,6 +18,7 @@ import { formData, oauthHeader } from '../server/server-harness.js';
 import { startFakeMaas, type FakeMaas, type RecordedRequest } from '../helpers/fake-maas.js';
 import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers/wire.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
+import { mountTmpfs, tmpfsUnavailable } from '../helpers/trees.js';
 
 
 // Short retry policy so fault tests take seconds, not the default minute and a half.
@@ -424,6 +425,28 @@ describe('report-results and a hostile or broken tarball', () => {
       expect(run.stderr).toContain('none of its 3 entries has a name and a list of tags');
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('fails in one line naming the file and the fix when the state directory is full, and leaves no temporary file', async (context) => {
+    const unavailable = await tmpfsUnavailable();
+    if (unavailable) {
+      console.warn(`skipped: the full state directory test: ${unavailable}`);
+      context.skip();
+    }
+    const machine = await deployedMachine();
+    await mkdir(machine.stateDir);
+    const unmount = mountTmpfs(machine.stateDir, '32k');
+    try {
+      const run = await report(machine);
+      expect(run.exitCode).toBe(1);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines.at(-1)).toMatch(/^cannot write .*: no space left on device; free space in the state directory or choose another with --state-dir DIR$/);
+      expect(run.stderr).not.toContain('unexpected error');
+      const { stdout: leftovers } = await execa('find', [machine.stateDir, '-name', '.tmp-*']);
+      expect(leftovers).toBe('');
+    } finally {
+      unmount();
     }
   });
 

@@ -1,5 +1,6 @@
 // Temporary directories for tests and the zoo's real captures unpacked into them (small trees
 // from object literals are make-root.ts's), plus waiting and process helpers.
+import { spawnSync } from 'node:child_process';
 import { execa } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -66,4 +67,28 @@ export async function installed(tool: string): Promise<boolean> {
 export async function zooMember(machine: 'm1' | 'm2' | 'm3', member: string): Promise<string> {
   const { stdout } = await execa('tar', ['-xzOf', join(ZOO, machine, 'capture.tar.gz'), `./${member}`], { stripFinalNewline: false });
   return stdout;
+}
+
+/**
+ * Mounts a tmpfs of `size` (e.g. "32k") on the existing directory `dir`, to make a full disk for
+ * real; returns the unmount. Needs root (CI runs as root): see tmpfsUnavailable().
+ */
+export function mountTmpfs(dir: string, size: string): () => void {
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (mounted.status !== 0) throw new Error(`mount -t tmpfs on ${dir} failed: ${mounted.stderr.trim() || mounted.error?.message}`);
+  return () => void spawnSync('umount', [dir]);
+}
+
+/** Why a small tmpfs cannot be mounted here (for a test to report as skipped), or undefined. */
+export async function tmpfsUnavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
+  const probe = await tempDir('mrs-tmpfs-probe-');
+  try {
+    mountTmpfs(probe, '16k')();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await removeTree(probe);
+  }
 }

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { pack, type Header } from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CliError, ParseError } from '../../src/errors.js';
 import { detectCompression, extractTar, TARBALL_LIMITS } from '../../src/runner/tar.js';
+import { mountTmpfs, tmpfsUnavailable } from '../helpers/trees.js';
 
 type Member = Partial<Header> & { name: string; body?: string };
 
@@ -124,24 +124,13 @@ describe('a scripts tarball from a broken or hostile server', () => {
 
 // A full temporary directory needs a small file system of its own: a tmpfs mounted for the test,
 // which needs root (CI runs as root); elsewhere the test is skipped and says why.
-const mountSkip = await (async () => {
-  if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
-  const probe = await mkdtemp(join(tmpdir(), 'tar-full-probe-'));
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe]);
-  if (mounted.status !== 0) {
-    await rm(probe, { recursive: true, force: true });
-    return `mount -t tmpfs failed here: ${String(mounted.stderr).trim() || mounted.error?.message}`;
-  }
-  spawnSync('umount', [probe]);
-  await rm(probe, { recursive: true, force: true });
-  return undefined;
-})();
+const mountSkip = await tmpfsUnavailable();
 if (mountSkip) console.warn(`skipped: the full-directory test: ${mountSkip}`);
 
 describe.skipIf(mountSkip !== undefined)('extracting into a full temporary directory', () => {
   it('says the directory is full and how to fix it, not that the tarball is broken', async () => {
     const dir = await tempDir();
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir]).status).toBe(0);
+    const unmount = mountTmpfs(dir, '16k');
     try {
       const tar = await buildTar([{ name: 'commissioning/big', mode: 0o755, body: 'x'.repeat(256 * 1024) }]);
       const refused = await extractTar(tar, dir).catch((error: unknown) => error);
@@ -149,7 +138,7 @@ describe.skipIf(mountSkip !== undefined)('extracting into a full temporary direc
       expect(refused).not.toBeInstanceOf(ParseError);
       expect((refused as Error).message).toBe(`cannot unpack the maas-scripts tarball into ${dir}: no space left on device; make room there or point TMPDIR at a writable directory with space`);
     } finally {
-      spawnSync('umount', [dir]);
+      unmount();
     }
   });
 });
