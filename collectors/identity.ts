@@ -76,3 +76,12 @@ const DEBIAN_ARCH: Record<string, string> = {
 export function debianArchitecture(unameMachine: string): string | undefined {
   return DEBIAN_ARCH[unameMachine.trim()];
 }
+
+/**
+ * This machine's hardware UUID (SMBIOS system UUID, as /sys/class/dmi/id/product_uuid gives it,
+ * readable by root only), lower-case; undefined when the kernel does not tell or we may not read.
+ */
+export async function hardwareUuidOf(host: Host): Promise<string | undefined> {
+  const text = (await host.readOptional('/sys/class/dmi/id/product_uuid'))?.trim().toLowerCase();
+  return text ? text : undefined;
+}

@@ -17,6 +17,7 @@
 //   MRS_PARSE               text without the expected format (exit 1; ParseError)
 //   MRS_REPORT_INCOMPLETE   a report run that left results undelivered or had problems (exit 1;
 //                           ReportIncompleteError)
+//   MRS_IDENTITY_CONFLICT   a machine found by MAC whose hardware UUID is another's (exit 1)
 // The bundled server has errors of its own (src/server/errors.ts); the serve command maps them.
 
 /** The stable codes of the errors above. */
@@ -32,7 +33,8 @@ export type ErrorCode =
   | 'MRS_UNREACHABLE'
   | 'MRS_COLLECTOR'
   | 'MRS_PARSE'
-  | 'MRS_REPORT_INCOMPLETE';
+  | 'MRS_REPORT_INCOMPLETE'
+  | 'MRS_IDENTITY_CONFLICT';
 
 /** Options every error takes: the error it wraps, and a code more specific than its class's. */
 export interface CliErrorOptions {

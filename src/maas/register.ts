@@ -28,6 +28,8 @@ export interface MachineIdentity {
   macs: string[];
   /** Its Debian architecture (amd64, arm64, …), when known. */
   architecture?: string;
+  /** Its hardware (SMBIOS system) UUID, lower-case, when known: checked against a machine found by MAC. */
+  hardwareUuid?: string;
   /** Where the identity was read: this host, or the machine's BMC (it words the messages). */
   seenBy: 'host' | 'bmc';
 }
@@ -80,7 +82,7 @@ export async function registerMachine(options: RegisterOptions, deps: RegisterDe
   await assertWritableDir(dir, 'DIR');
 
   const ownPath = join(dir, `${hostname}-creds.yaml`);
-  let found = (await fromCredsFile(client, ownPath, warn)) ?? (await lookUp(client, identity.macs, hostname, warn));
+  let found = (await fromCredsFile(client, ownPath, warn)) ?? (await lookUp(client, identity, hostname, warn));
   let created = false;
   if (!found) {
     const outcome = await create(client, { hostname, macs: identity.macs, arch: identity.architecture }, deps, warn);
@@ -156,17 +158,36 @@ async function fromCredsFile(client: MaasClient, path: string, warn: (line: stri
   }
 }
 
-async function lookUp(client: MaasClient, macs: string[], hostname: string, warn: (line: string) => void): Promise<Found | undefined> {
+async function lookUp(client: MaasClient, identity: MachineIdentity, hostname: string, warn: (line: string) => void): Promise<Found | undefined> {
+  const { macs } = identity;
   if (macs.length > 0) {
     const byMac = await client.listMachines({ mac_address: macs });
     if (byMac.length > 1) {
       // MAAS lists by internal id, so the first is the oldest record of this hardware.
       warn(`several machines have this host's MAC addresses (${byMac.map((m) => `${m.hostname} ${m.system_id}`).join(', ')}); using ${byMac[0]!.system_id}`);
     }
-    if (byMac.length > 0) return { machine: byMac[0]!, matchedBy: 'mac' };
+    if (byMac.length > 0) {
+      contradiction(byMac[0]!, identity);
+      return { machine: byMac[0]!, matchedBy: 'mac' };
+    }
   }
   const byName = await client.listMachines({ hostname: [hostname] });
   return byName.length > 0 ? { machine: byName[0]!, matchedBy: 'hostname' } : undefined;
+}
+
+/**
+ * A machine found by MAC is taken only when nothing contradicts it: a MAC can be copied or
+ * reported by another machine, and taking the match would hand this host that machine's token.
+ * The hardware UUID both sides know must agree; else the run stops, saying what it found.
+ */
+function contradiction(machine: MachineJson, identity: MachineIdentity): void {
+  const recorded = machine.hardware_uuid?.trim().toLowerCase();
+  if (!recorded || !identity.hardwareUuid || recorded === identity.hardwareUuid) return;
+  const subject = identity.seenBy === 'bmc' ? 'the machine' : 'this host';
+  throw new CliError(
+    `MAAS lists machine ${machine.hostname} (${machine.system_id}) with ${subject}'s MAC address, but its hardware UUID ${recorded} is not ${subject}'s (${identity.hardwareUuid}); its token was not taken: check that machine in MAAS (a NIC moved or a MAC copied?) and delete it if it is stale, then run again`,
+    { code: 'MRS_IDENTITY_CONFLICT' },
+  );
 }
 
 // Creates the machine (docs/design.md D4). A create that failed in a retryable way may still have
@@ -195,7 +216,7 @@ async function create(
     attempt: async () => {
       if (lookFirst) {
         lookFirst = false;
-        const again = await lookUp(client, identity.macs, identity.hostname, warn);
+        const again = await lookUp(client, deps.identity, identity.hostname, warn);
         if (again) return { created: false, found: again };
       }
       try {
@@ -203,7 +224,7 @@ async function create(
       } catch (error) {
         if (!(error instanceof MaasApiError && error.status === 400 && /already in use/i.test(error.body)) || refusesArchitecture(error)) throw error;
         // A MAC of this host is known to MAAS, so the host is registered already (docs/design.md D3).
-        const again = await lookUp(client, identity.macs, identity.hostname, warn);
+        const again = await lookUp(client, deps.identity, identity.hostname, warn);
         if (again) return { created: false, found: again };
         throw new CliError(
           `${error.action} failed: MAAS says a MAC address of this host is in use, but no machine visible to this API key has it; check MAAS's devices and controllers`,

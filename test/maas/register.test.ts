@@ -8,6 +8,8 @@ import { CliError } from '../../src/errors.js';
 import { parseCredentials } from '../../src/maas/credentials.js';
 import { registerMachine, type MachineIdentity } from '../../src/maas/register.js';
 import { startFakeMaas, type FakeMaas } from '../helpers/fake-maas.js';
+import { compactReport } from '../server/hooks/compact-report.js';
+import { createDeployed, signal, startHarness, type Harness } from '../server/server-harness.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -80,5 +82,45 @@ describe('registerMachine', () => {
       "Machine creation failed: MAAS says a MAC address of this host is in use, but no machine visible to this API key has it; check MAAS's devices and controllers",
     );
     expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('registerMachine finding a machine by MAC', () => {
+  const REPORTED_UUID = '1c4d5e6f-0a1b-4c2d-8e3f-405162738495';
+  const REPORTED_MAC = '52:54:00:12:34:56';
+
+  // The bundled server, with a machine that reported the compact document (that MAC, that UUID).
+  async function serverWithReportedMachine(): Promise<{ h: Harness; dir: string; systemId: string }> {
+    const h = await startHarness('memory');
+    const dir = await mkdtemp(join(tmpdir(), 'register-'));
+    cleanup.push(async () => h.stop(), () => rm(dir, { recursive: true, force: true }));
+    const { systemId, token } = await createDeployed(h, { hostname: 'owner-host' });
+    expect((await signal(h, token, '50-maas-01-commissioning', { stdout: JSON.stringify(compactReport()) })).status).toBe(200);
+    return { h, dir, systemId };
+  }
+
+  const host = (hardwareUuid: string | undefined): MachineIdentity => ({ hostname: 'other-name', macs: [REPORTED_MAC], ...(hardwareUuid ? { hardwareUuid } : {}), seenBy: 'host' });
+  const registerOn = (h: Harness, dir: string, identity: MachineIdentity) =>
+    registerMachine({ maasUrl: h.url, adminCredentials: parseCredentials(h.adminKey, 'admin key'), dir }, { identity, print: () => {}, warn: () => {} });
+
+  it('takes it when the hardware UUIDs agree, or when this host cannot read its own', async () => {
+    const { h, dir, systemId } = await serverWithReportedMachine();
+    for (const uuid of [REPORTED_UUID, undefined]) {
+      const found = await registerOn(h, dir, host(uuid));
+      expect([found.systemId, found.matchedBy]).toEqual([systemId, 'mac']);
+    }
+  });
+
+  it("stops, saying what it found, when the machine's recorded hardware UUID is another's: no token taken, no file, no machine", async () => {
+    const { h, dir, systemId } = await serverWithReportedMachine();
+    const before = h.store.listMachines().length;
+    const refused = await registerOn(h, dir, host('00000000-1111-2222-3333-444444444444')).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(CliError);
+    expect((refused as CliError).code).toBe('MRS_IDENTITY_CONFLICT');
+    expect((refused as Error).message).toBe(
+      `MAAS lists machine owner-host (${systemId}) with this host's MAC address, but its hardware UUID ${REPORTED_UUID} is not this host's (00000000-1111-2222-3333-444444444444); its token was not taken: check that machine in MAAS (a NIC moved or a MAC copied?) and delete it if it is stale, then run again`,
+    );
+    expect(await readdir(dir)).toEqual([]);
+    expect(h.store.listMachines()).toHaveLength(before);
   });
 });

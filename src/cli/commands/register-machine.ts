@@ -3,14 +3,15 @@
 // (docs/design.md requirement 3).
 import { CliError, ReportIncompleteError } from '../../errors.js';
 import { createHost, type Host } from '../../host/host.js';
-import { debianArchitecture, physicalMacs } from '../../../collectors/identity.js';
+import { debianArchitecture, hardwareUuidOf, physicalMacs } from '../../../collectors/identity.js';
 import { registerMachine, type MachineIdentity, type RegisterOptions } from '../../maas/register.js';
 
 /** This host's identity as register-machine sends it (docs/design.md D4). */
 async function hostIdentity(host: Host): Promise<MachineIdentity> {
   const uname = await host.uname();
   const architecture = debianArchitecture(uname.machine);
-  return { hostname: uname.nodename, macs: await physicalMacs(host), ...(architecture ? { architecture } : {}), seenBy: 'host' };
+  const [macs, hardwareUuid] = await Promise.all([physicalMacs(host), hardwareUuidOf(host)]);
+  return { hostname: uname.nodename, macs, ...(architecture ? { architecture } : {}), ...(hardwareUuid ? { hardwareUuid } : {}), seenBy: 'host' };
 }
 
 /** The CLI action: parses nothing (commander did), registers this host (or the `root` tree), then reports unless `report` is false. */
