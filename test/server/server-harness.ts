@@ -64,8 +64,11 @@ export function formData(spec: FormSpec): FormData {
 }
 
 /** A signed request (key undefined → unsigned). */
+/** What a request needs of a server: its URL (…/MAAS) and admin key. A Harness is one. */
+export type Endpoint = Pick<Harness, 'url' | 'adminKey'>;
+
 export async function call(
-  h: Harness,
+  h: Endpoint,
   method: string,
   path: string,
   key: string | undefined,
@@ -80,7 +83,7 @@ export async function call(
 }
 
 /** Creates a deployed machine as admin; returns its system id and machine token "ck:tk:ts". */
-export async function createDeployed(h: Harness, fields: Record<string, string | string[]> = {}): Promise<{ systemId: string; token: string }> {
+export async function createDeployed(h: Endpoint, fields: Record<string, string | string[]> = {}): Promise<{ systemId: string; token: string }> {
   const created = await call(h, 'POST', '/api/2.0/machines/', h.adminKey, { fields: { deployed: 'true', ...fields } });
   if (created.status !== 200) throw new Error(`create failed: ${created.status} ${await created.text()}`);
   const { system_id: systemId } = (await created.json()) as { system_id: string };
@@ -88,7 +91,7 @@ export async function createDeployed(h: Harness, fields: Record<string, string |
 }
 
 /** Reads a machine's token with `key`; throws when the answer is not 200 with a token. */
-export async function machineToken(h: Harness, systemId: string, key: string): Promise<string> {
+export async function machineToken(h: Endpoint, systemId: string, key: string): Promise<string> {
   const response = await call(h, 'GET', `/api/2.0/machines/${systemId}/?op=get_token`, key);
   if (response.status !== 200) throw new Error(`get_token failed: ${response.status}`);
   const t = (await response.json()) as { consumer_key: string; token_key: string; token_secret: string };
@@ -97,7 +100,7 @@ export async function machineToken(h: Harness, systemId: string, key: string): P
 
 /** Sends one signal as the client does (docs/protocol.md §4.1): fields, then .out/.err/combined files. */
 export async function signal(
-  h: Harness,
+  h: Endpoint,
   token: string,
   name: string,
   options: { status?: string; exitStatus?: number; resultId?: number; stdout?: string | Buffer; stderr?: string; extraFields?: Record<string, string> } = {},
