@@ -122,13 +122,8 @@ export interface SriovInfo<Card> {
   vfs: Card[] | null;
 }
 
-export interface GpuCard {
-  driver?: string;
-  driver_version?: string;
-  drm?: Record<string, unknown>;
-  sriov?: SriovInfo<GpuCard>;
-  nvidia?: Record<string, unknown>;
-  mdev?: Record<string, unknown>;
+/** Where a GPU or network card sits and what it is: NUMA node, bus address, ids and names. */
+export interface CardIdentity {
   numa_node: number;
   pci_address?: string;
   vendor?: string;
@@ -136,6 +131,15 @@ export interface GpuCard {
   product?: string;
   product_id?: string;
   usb_address?: string;
+}
+
+export interface GpuCard extends CardIdentity {
+  driver?: string;
+  driver_version?: string;
+  drm?: Record<string, unknown>;
+  sriov?: SriovInfo<GpuCard>;
+  nvidia?: Record<string, unknown>;
+  mdev?: Record<string, unknown>;
 }
 
 export interface GpuResources {
@@ -159,20 +163,13 @@ export interface NetworkPort {
   infiniband?: Record<string, string>;
 }
 
-export interface NetworkCard {
+export interface NetworkCard extends CardIdentity {
   driver?: string;
   driver_version?: string;
   ports?: NetworkPort[];
   sriov?: SriovInfo<NetworkCard>;
   vdpa?: { name: string; device: string };
-  numa_node: number;
-  pci_address?: string;
-  vendor?: string;
-  vendor_id?: string;
-  product?: string;
-  product_id?: string;
   firmware_version?: string;
-  usb_address?: string;
 }
 
 export interface NetworkResources {

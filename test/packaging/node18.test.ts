@@ -20,7 +20,7 @@ import {
   readMachineAsAdmin,
   registerThenReport,
   removeDirs,
-  startServe,
+  startServeFromCopy,
   systemIdOf,
 } from './packaging-helpers.js';
 
@@ -78,10 +78,7 @@ describe(`the single file on Node.js ${NODE18}`, () => {
   it('registers this machine and reports its hardware to `serve --port 0`: the server shows its CPUs and memory', async ({ skip }) => {
     skip(!node18, unavailable);
     // The server: the same file, run by the project's Node.
-    const serverDir = isolatedDir('node18-serve', dirs);
-    const serverCli = join(serverDir, 'maas-run-scripts');
-    copyFileSync(bundle, serverCli);
-    const started = startServe(serverCli, serverDir);
+    const started = startServeFromCopy(bundle, 'node18-serve', dirs);
     serve = started.child;
     const { url, adminKey } = await started.ready;
 

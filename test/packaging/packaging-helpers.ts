@@ -2,7 +2,7 @@
 // directories, clean environments for running them (with and without Node on PATH), `serve` as a
 // subprocess, and what this host's kernel says about its CPUs and memory.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, dirname, join, parse } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -158,6 +158,14 @@ export function startServe(cli: string, cwd: string, env: Record<string, string>
     void child.then((result) => reject(new Error(`serve exited before listening (exit ${result.exitCode}): ${String(result.stderr)}`)));
   });
   return { child, ready };
+}
+
+/** `serve --port 0` run, as an operator would, from a copy of the single file `bundle` alone in a new isolated directory. */
+export function startServeFromCopy(bundle: string, prefix: string, cleanup: string[]): StartedServe {
+  const dir = isolatedDir(prefix, cleanup);
+  const cli = join(dir, 'maas-run-scripts');
+  copyFileSync(bundle, cli);
+  return startServe(cli, dir);
 }
 
 /** Stops a serve subprocess (SIGKILL) when it still runs. */

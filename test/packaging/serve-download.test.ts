@@ -1,12 +1,12 @@
 // The operator's flow: `maas-run-scripts serve` (the single file, run alone from an empty
 // directory) serves itself at /MAAS/maas-run-scripts; a host downloads it, makes it executable,
 // and registers itself with the downloaded copy.
-import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, startServe, stopServe, systemIdOf } from './packaging-helpers.js';
+import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, startServeFromCopy, stopServe, systemIdOf } from './packaging-helpers.js';
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -24,10 +24,7 @@ describe('serving and downloading the single-file CLI', () => {
   });
 
   it('downloads from /MAAS/maas-run-scripts a copy that runs after chmod 755 and registers this machine', async () => {
-    const serverDir = isolatedDir('serve', dirs);
-    const serverCli = join(serverDir, 'maas-run-scripts');
-    copyFileSync(bundle, serverCli);
-    const started = startServe(serverCli, serverDir);
+    const started = startServeFromCopy(bundle, 'serve', dirs);
     serve = started.child;
     const { url, adminKey } = await started.ready;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/MAAS$/);
