@@ -5,7 +5,7 @@
 // The Node 18 build is fetched once into a per-user cache (scripts/fetch-node.mjs). Where it
 // cannot be had (no registry, another system or processor), these tests are skipped with the
 // reason, never passed.
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -17,6 +17,7 @@ import {
   hostCpuCount,
   isolatedDir,
   isThisHostsMemory,
+  PACKAGE_VERSION,
   readMachineAsAdmin,
   registerThenReport,
   removeDirs,
@@ -25,7 +26,6 @@ import {
 } from './packaging-helpers.js';
 
 const NODE18 = '18.19.1';
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe(`the single file on Node.js ${NODE18}`, () => {
   const dirs: string[] = [];
@@ -71,7 +71,7 @@ describe(`the single file on Node.js ${NODE18}`, () => {
     expect(which.stdout.trim()).toBe(`v${NODE18}`);
     const run = await execa(cli, ['--version'], options);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout.trim()).toBe(VERSION);
+    expect(run.stdout.trim()).toBe(PACKAGE_VERSION);
     expect(run.stderr).toBe('');
   });
 

@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, ensureBundle, isolatedDir, removeDirs } from './packaging-helpers.js';
+import { cleanEnv, ensureBundle, isolatedDir, PACKAGE_VERSION, removeDirs } from './packaging-helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 // npm as a user runs it, without the variables of the npm run that started the tests, except
 // the cache: the one `npm ci` filled is where the offline install finds the packages.
@@ -113,7 +112,7 @@ describe('the npm package', () => {
 
     const bin = join(prefix, 'node_modules', '.bin', 'maas-run-scripts');
     const version = await execa(bin, ['--version'], { cwd: prefix, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
-    expect(version.stdout.trim()).toBe(VERSION);
+    expect(version.stdout.trim()).toBe(PACKAGE_VERSION);
     const help = await execa(bin, ['register-machine', '--help'], { cwd: prefix, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toContain('MAAS_URL');

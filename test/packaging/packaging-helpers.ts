@@ -13,6 +13,9 @@ import { parseCredentials } from '../../src/maas/credentials.js';
 import type { MachineJson } from '../../src/maas/types.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 
+/** The version in package.json: what every built form of the tool must print for --version. */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
 /** The single-file CLI `npm run build` writes. */
 export const BUNDLE = join(PROJECT_ROOT, 'build', 'maas-run-scripts');
 

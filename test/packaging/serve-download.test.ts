@@ -5,10 +5,8 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, readMachineAsAdmin, removeDirs, startServeFromCopy, stopServe, systemIdOf } from './packaging-helpers.js';
+import { cleanEnv, credsFileIn, ensureBundle, hostCpuCount, isolatedDir, PACKAGE_VERSION, readMachineAsAdmin, removeDirs, startServeFromCopy, stopServe, systemIdOf } from './packaging-helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('serving and downloading the single-file CLI', () => {
   const dirs: string[] = [];
@@ -41,7 +39,7 @@ describe('serving and downloading the single-file CLI', () => {
     const options = { cwd: hostDir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 } as const;
 
     const version = await execa(cli, ['--version'], options);
-    expect(version.stdout.trim()).toBe(VERSION);
+    expect(version.stdout.trim()).toBe(PACKAGE_VERSION);
 
     // register-machine reports the hardware right after registering (no --no-report).
     const registered = await execa(cli, ['register-machine', url, adminKey, '--dir', hostDir, '--state-dir', join(hostDir, 'state')], options);

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
 import {
   cleanEnv,
   credsFileIn,
@@ -15,12 +14,12 @@ import {
   hostCpuCount,
   isolatedDir,
   isThisHostsMemory,
+  PACKAGE_VERSION,
   readMachineAsAdmin,
   removeDirs,
   systemIdOf,
 } from './packaging-helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 describe('the single-file CLI', () => {
   const dirs: string[] = [];
@@ -89,7 +88,7 @@ describe('the single-file CLI', () => {
     const { dir, cli } = copyAlone();
     const run = await execa(process.execPath, [flag, cli, '--version'], { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
     expect(run.stderr).toBe('');
-    expect(run.stdout.trim()).toBe(VERSION);
+    expect(run.stdout.trim()).toBe(PACKAGE_VERSION);
   });
 
   it('refuses a Node.js older than 18.19 in one line naming the release it needs, before doing anything', async () => {
@@ -117,6 +116,6 @@ describe('the single-file CLI', () => {
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
     const run = await execa(cli, ['--version'], { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
     expect(run.stderr).toBe('');
-    expect(run.stdout.trim()).toBe(VERSION);
+    expect(run.stdout.trim()).toBe(PACKAGE_VERSION);
   });
 });

@@ -8,16 +8,17 @@ import { basename, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MachineJson } from '../../src/maas/types.js';
-import { PROJECT_ROOT } from '../helpers/cli.js';
 import {
   cleanEnv,
   credsFileIn,
   ensureBundle,
   ensureStandalone,
   envWithoutNode,
+  FOREIGN_ARCH,
   hostCpuCount,
   isolatedDir,
   isThisHostsMemory,
+  PACKAGE_VERSION,
   readMachineAsAdmin,
   registerThenReport,
   removeDirs,
@@ -26,8 +27,6 @@ import {
   systemIdOf,
 } from './packaging-helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const OTHER_ARCH = process.arch === 'arm64' ? 'x64' : 'arm64';
 
 // The hardware MAAS derived from a machine's reports, without what differs between two
 // registrations of the same host (ids, names, times, addresses handed out).
@@ -85,7 +84,7 @@ describe('serving and downloading the standalone executable', () => {
     chmodSync(exe, 0o755);
     const options = { cwd: hostDir, env: noNode, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 } as const;
 
-    expect((await execa(exe, ['--version'], options)).stdout.trim()).toBe(VERSION);
+    expect((await execa(exe, ['--version'], options)).stdout.trim()).toBe(PACKAGE_VERSION);
     const { creds } = await registerThenReport((args) => execa(exe, args, options), url, adminKey, hostDir);
 
     const machine = await readMachineAsAdmin(url, adminKey, systemIdOf(creds));
@@ -172,9 +171,9 @@ describe('serving and downloading the standalone executable', () => {
     const unknownText = await unknown.text();
     expect(unknownText).toContain('linux-mips');
     expect(unknownText).toContain(`/MAAS/${name}`);
-    const notBuilt = await fetch(`${url}/maas-run-scripts-linux-${OTHER_ARCH}`);
+    const notBuilt = await fetch(`${url}/maas-run-scripts-linux-${FOREIGN_ARCH}`);
     expect(notBuilt.status).toBe(404);
-    expect(await notBuilt.text()).toContain(`maas-run-scripts-linux-${OTHER_ARCH} has not been built on this server`);
+    expect(await notBuilt.text()).toContain(`maas-run-scripts-linux-${FOREIGN_ARCH} has not been built on this server`);
     const post = await fetch(`${url}/${name}`, { method: 'POST' });
     expect(post.status).toBe(405);
   });

@@ -8,7 +8,6 @@ import { chmodSync, readFileSync, statSync, writeFileSync, copyFileSync } from '
 import { basename, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../helpers/cli.js';
 import {
   ensureBundle,
   ensureStandalone,
@@ -18,6 +17,7 @@ import {
   foreignRunner,
   hostCpuCount,
   isolatedDir,
+  PACKAGE_VERSION,
   readMachineAsAdmin,
   registerThenReport,
   removeDirs,
@@ -26,7 +26,6 @@ import {
   systemIdOf,
 } from './packaging-helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 // What uname says under the emulator, and what MAAS calls that architecture.
 const UNAME = FOREIGN_ARCH === 'arm64' ? 'aarch64' : 'x86_64';
 const MAAS_ARCH = FOREIGN_ARCH === 'arm64' ? 'arm64/generic' : 'amd64/generic';
@@ -59,7 +58,7 @@ describe(`the linux-${FOREIGN_ARCH} standalone executable under qemu-user`, () =
     const env = envWithoutNode(isolatedDir('path', dirs));
 
     const version = await emulated(exe, ['--version'], { cwd: dir, env });
-    expect([version.exitCode, version.stdout.trim()]).toEqual([0, VERSION]);
+    expect([version.exitCode, version.stdout.trim()]).toEqual([0, PACKAGE_VERSION]);
     const collected = await emulated(exe, ['collect'], { cwd: dir, env });
     expect(collected.exitCode, collected.stderr).toBe(0);
     const document = JSON.parse(collected.stdout) as { environment: { kernel_architecture: string }; resources: { cpu: { total: number } } };

@@ -1,14 +1,13 @@
 // The standalone executable (build/maas-run-scripts-linux-<arch>: Node and the CLI in one file)
 // copied alone into an empty directory and run as on a server that never had Node: no `node`
 // anywhere on PATH, no node_modules in reach.
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/cli.js';
-import { cleanEnv, ensureBundle, ensureStandalone, envWithoutNode, hostCpuCount, isolatedDir, removeDirs } from './packaging-helpers.js';
+import { cleanEnv, ensureBundle, ensureStandalone, envWithoutNode, hostCpuCount, isolatedDir, PACKAGE_VERSION, removeDirs } from './packaging-helpers.js';
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 interface Resources {
   resources: {
@@ -55,7 +54,7 @@ describe('the standalone executable', () => {
     const options = { cwd: dir, env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 120_000 } as const;
 
     const version = await execa(exe, ['--version'], options);
-    expect([version.exitCode, version.stdout.trim(), version.stderr]).toEqual([0, VERSION, '']);
+    expect([version.exitCode, version.stdout.trim(), version.stderr]).toEqual([0, PACKAGE_VERSION, '']);
 
     const collected = await execa(exe, ['collect'], options);
     expect(collected.exitCode, collected.stderr).toBe(0);
