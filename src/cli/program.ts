@@ -3,7 +3,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { normaliseMaasUrl } from '../maas/client.js';
 import { parseCredentials } from '../maas/credentials.js';
-import type { Credentials } from '../maas/types.js';
 import { BadUrlError, UsageError } from '../errors.js';
 import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
@@ -82,27 +81,42 @@ export function buildProgram(): Command {
       'register this host in MAAS as a Deployed machine, or find it when already registered (by its creds file, MAC addresses or hostname), and write <name>-creds.yaml',
     )
     .argument('<MAAS_URL>', 'MAAS URL including /MAAS, e.g. http://maas.example.com:5240/MAAS', maasUrlArgument)
-    .argument('<ADMIN_TOKEN>', "a MAAS administrator's API key: consumer-key:token-key:token-secret", (value: string) => adminTokenArgument(register, value))
+    .argument('[ADMIN_TOKEN]', ADMIN_TOKEN_HELP, (value: string) => adminTokenArgument(register, value))
+    .option('--admin-key-file <file>', ADMIN_KEY_FILE_HELP)
     .option('--hostname <NAME>', 'name of a new machine (default: this host name up to the first dot)')
     .option('--dir <DIR>', 'directory for the creds file', '.')
-    .option('--root <dir>', 'read NICs and host name from a captured tree (sys/, proc/) instead of this machine')
+    .option('--root <dir>', 'read NICs, host name and MAAS controller files from a captured tree (sys/, proc/, etc/, var/) instead of this machine')
     .option('--no-report', 'only register: do not run report-results right after')
     .option('--state-dir <dir>', 'state directory of the report that follows (see report-results)')
-    .action(async (maasUrl: string, adminCredentials: Credentials, opts: { hostname?: string; dir: string; root?: string; report: boolean; stateDir?: string }, command: Command) => {
-      const { runRegisterMachine } = await import('./commands/register-machine.js');
-      await runRegisterMachine({ maasUrl, adminCredentials, ...opts, debug: globalOptions(command).debug });
+    .option('--lock', 'lock the machine in MAAS (done anyway on a host running a MAAS region or rack controller)', false)
+    .option('--annotate <key=value>', 'set a workload annotation on the machine (repeatable)', collectAnnotation, [] as string[])
+    .addHelpText('after', CONTROLLER_HELP)
+    .action(async (maasUrl: string, adminToken: string | undefined, opts: { adminKeyFile?: string; hostname?: string; dir: string; root?: string; report: boolean; stateDir?: string; lock: boolean; annotate: string[] }, command: Command) => {
+      const [{ resolveAdminKey }, { runRegisterMachine }] = await Promise.all([import('./admin-key.js'), import('./commands/register-machine.js')]);
+      const adminCredentials = await resolveAdminKey({ argument: adminToken, file: opts.adminKeyFile });
+      const { adminKeyFile: _file, ...rest } = opts;
+      await runRegisterMachine({ maasUrl, adminCredentials, ...rest, debug: globalOptions(command).debug });
     });
 
-  const getToken: Command = program
+  program
     .command('get-machine-token')
     .description("write a machine's credentials (creds YAML) to TOKEN_FILE, or print them when TOKEN_FILE is - or omitted")
     .argument('<MAAS_URL>', 'MAAS URL including /MAAS, e.g. http://maas.example.com:5240/MAAS', maasUrlArgument)
-    .argument('<ADMIN_TOKEN>', "a MAAS administrator's API key: consumer-key:token-key:token-secret", (value: string) => adminTokenArgument(getToken, value))
-    .argument('<SYSTEM_ID>', "the machine's system_id")
+    .argument('[ADMIN_TOKEN]', `${ADMIN_TOKEN_HELP} (left out when the key comes from --admin-key-file or $MAAS_ADMIN_KEY)`)
+    .argument('[SYSTEM_ID]', "the machine's system_id")
     .argument('[TOKEN_FILE]', 'output file (written atomically, mode 0600); - for standard output')
+    .option('--admin-key-file <file>', ADMIN_KEY_FILE_HELP)
     .option('--regenerate', 'replace the token first (the old one stops working); needs a server with op=regenerate_token', false)
-    .action(async (maasUrl: string, adminCredentials: Credentials, systemId: string, tokenFile: string | undefined, opts: { regenerate: boolean }) => {
-      const { getMachineToken } = await import('./commands/get-machine-token.js');
+    .action(async (maasUrl: string, first: string | undefined, second: string | undefined, third: string | undefined, opts: { adminKeyFile?: string; regenerate: boolean }) => {
+      const [{ keyOutsideArguments, looksLikeKey, resolveAdminKey }, { getMachineToken }] = await Promise.all([import('./admin-key.js'), import('./commands/get-machine-token.js')]);
+      // Without a key on the command line's other sources, the argument after MAAS_URL is the key;
+      // with one, it is the key only when it looks like one (- or a:b:c), which resolveAdminKey
+      // then refuses as a second key when --admin-key-file is given too.
+      const keyArgument = first !== undefined && (!keyOutsideArguments({ file: opts.adminKeyFile }) || looksLikeKey(first));
+      const [adminToken, systemId, tokenFile, extra] = keyArgument ? [first, second, third, undefined] : [undefined, first, second, third];
+      if (extra !== undefined) throw new UsageError(`too many arguments: with the admin key from --admin-key-file or $MAAS_ADMIN_KEY, give MAAS_URL SYSTEM_ID [TOKEN_FILE]`);
+      const adminCredentials = await resolveAdminKey({ argument: adminToken, file: opts.adminKeyFile });
+      if (systemId === undefined) throw new UsageError("error: missing required argument 'SYSTEM_ID'");
       await getMachineToken({ maasUrl, adminCredentials, systemId, tokenFile, regenerate: opts.regenerate });
     });
 
@@ -136,7 +150,8 @@ export function buildProgram(): Command {
       "describe a machine from its BMC over Redfish (for machines without SSH access or not running Linux): register it as Deployed like register-machine, then report the hardware MAAS would get from the machine itself",
     )
     .argument('[MAAS_URL]', 'MAAS URL including /MAAS (with ADMIN_TOKEN: register or find the machine first)', maasUrlArgument)
-    .argument('[ADMIN_TOKEN]', "a MAAS administrator's API key: consumer-key:token-key:token-secret", (value: string) => adminTokenArgument(redfish, value))
+    .argument('[ADMIN_TOKEN]', ADMIN_TOKEN_HELP, (value: string) => adminTokenArgument(redfish, value))
+    .option('--admin-key-file <file>', ADMIN_KEY_FILE_HELP)
     .requiredOption('--bmc <url>', 'the BMC, e.g. https://10.0.0.5 (its Redfish service root is <url>/redfish/v1/)')
     .option('--bmc-user <name>', 'BMC user name')
     .option('--bmc-password-file <file>', 'file holding the BMC password (or set MAAS_RUN_SCRIPTS_BMC_PASSWORD); never given as a flag')
@@ -151,13 +166,20 @@ export function buildProgram(): Command {
     .action(
       async (
         maasUrl: string | undefined,
-        adminCredentials: Credentials | undefined,
-        opts: { bmc: string; bmcUser?: string; bmcPasswordFile?: string; bmcSystem?: string; bmcInsecure: boolean; config?: string; hostname?: string; dir: string; stateDir?: string; force: boolean; json: boolean },
+        adminToken: string | undefined,
+        opts: { adminKeyFile?: string; bmc: string; bmcUser?: string; bmcPasswordFile?: string; bmcSystem?: string; bmcInsecure: boolean; config?: string; hostname?: string; dir: string; stateDir?: string; force: boolean; json: boolean },
         command: Command,
       ) => {
-        const { redfishReport } = await import('./commands/redfish-report.js');
+        const [{ resolveAdminKey }, { redfishReport }] = await Promise.all([import('./admin-key.js'), import('./commands/redfish-report.js')]);
+        if (maasUrl === undefined && opts.adminKeyFile !== undefined) {
+          throw new UsageError('--admin-key-file without MAAS_URL: give MAAS_URL too (to register the machine), or only --config FILE');
+        }
+        // The key is wanted only to register (MAAS_URL); a --config run needs none.
+        const wantKey = maasUrl !== undefined && (opts.config === undefined || adminToken !== undefined || opts.adminKeyFile !== undefined);
+        const adminCredentials = wantKey ? await resolveAdminKey({ argument: adminToken, file: opts.adminKeyFile }) : undefined;
+        const { adminKeyFile: _file, ...rest } = opts;
         await redfishReport({
-          ...opts,
+          ...rest,
           ...(maasUrl !== undefined ? { maasUrl } : {}),
           ...(adminCredentials !== undefined ? { adminCredentials } : {}),
           debug: globalOptions(command).debug,
@@ -191,12 +213,15 @@ function maasUrlArgument(value: string): string {
 }
 
 /**
- * Commander parser for an admin token. Reports through command.error() rather than
+ * Commander parser for an admin token: "-" (read from standard input) or a key, checked here and
+ * kept as given (admin-key.ts parses it). Reports through command.error() rather than
  * InvalidArgumentError, whose message would repeat the value (it may hold a secret).
  */
-function adminTokenArgument(command: Command, value: string): Credentials {
+function adminTokenArgument(command: Command, value: string): string {
+  if (value === '-') return value;
   try {
-    return parseCredentials(value, 'ADMIN_TOKEN');
+    parseCredentials(value, 'ADMIN_TOKEN');
+    return value;
   } catch {
     return command.error(
       'error: argument ADMIN_TOKEN: Invalid OAuth credentials format (expected consumer-key:token-key:token-secret; the value is not shown)',
@@ -204,6 +229,27 @@ function adminTokenArgument(command: Command, value: string): Credentials {
     );
   }
 }
+
+/** Commander collector for a repeatable --annotate key=value. */
+function collectAnnotation(value: string, previous: string[]): string[] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('It must be key=value (e.g. role=database); an empty value removes the key.');
+  return [...previous, value];
+}
+
+const ADMIN_TOKEN_HELP = "a MAAS administrator's API key: consumer-key:token-key:token-secret, or - to read it from standard input (it shows in the process list: prefer -, --admin-key-file or $MAAS_ADMIN_KEY)";
+const ADMIN_KEY_FILE_HELP = 'read the admin API key from this file (- for standard input) instead of ADMIN_TOKEN';
+const CONTROLLER_HELP = [
+  '',
+  'The admin key: ADMIN_TOKEN, --admin-key-file FILE, $MAAS_ADMIN_KEY, or standard input',
+  '(ADMIN_TOKEN or FILE given as -). The command line wins over $MAAS_ADMIN_KEY;',
+  'ADMIN_TOKEN and --admin-key-file together are refused.',
+  '',
+  'On a host running a MAAS region or rack controller (the maas snap in a mode other',
+  'than none, or /etc/maas/regiond.conf or rackd.conf of the Debian packages), the',
+  'machine is locked and annotated maas-controller=region, rack or region+rack.',
+  'Both are left alone when already so; --lock and --annotate do the same anywhere.',
+].join('\n');
 
 /** Reads the global options from a subcommand's parent. */
 export function globalOptions(command: Command): GlobalOptions {

@@ -207,6 +207,39 @@ export class MaasClient {
     return this.machine(action, response, this.json(action, response));
   }
 
+  /**
+   * POST api/2.0/machines/{id}/?op=lock (MAAS's own op; docs/design.md requirement 6). Not
+   * retried: MAAS answers a second lock with 409 "Machine is already locked", which the caller
+   * (markMachine) reads back rather than retrying into.
+   */
+  async lockMachine(systemId: string, comment?: string): Promise<MachineJson> {
+    const action = `Locking machine ${systemId}`;
+    const response = await this.send({
+      action,
+      method: 'POST',
+      path: `/api/2.0/machines/${encodeURIComponent(systemId)}/?op=lock`,
+      fields: comment === undefined ? [] : [['comment', comment]],
+      retry: false,
+    });
+    return this.machine(action, response, this.json(action, response));
+  }
+
+  /**
+   * POST api/2.0/machines/{id}/?op=set_workload_annotations (MAAS's own op): each field sets a
+   * key, an empty value removes it; keys not sent are kept. Retried (setting the same values
+   * twice is harmless).
+   */
+  async setWorkloadAnnotations(systemId: string, annotations: Record<string, string>): Promise<void> {
+    const action = `Setting workload annotations of machine ${systemId}`;
+    await this.send({
+      action,
+      method: 'POST',
+      path: `/api/2.0/machines/${encodeURIComponent(systemId)}/?op=set_workload_annotations`,
+      fields: Object.entries(annotations),
+      retry: true,
+    });
+  }
+
   /** GET <metadata>/maas-scripts with the machine credentials: the tarball, or null on 204. Retried. */
   async downloadScripts(): Promise<Uint8Array | null> {
     const response = await this.http.send({
