@@ -189,6 +189,20 @@ export function buildProgram(): Command {
 
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
+  program
+    .command('diff')
+    .description("what changed in this host's hardware (CPUs, memory, disks, NICs, PCI and USB devices) since the last report MAAS holds from it; sends nothing")
+    .option('--config <file>', 'creds file written by register-machine or get-machine-token (as for report-results)')
+    .option('--machine-token <token>', 'machine credentials ck:tk:ts; replaces those of --config')
+    .option('--metadata-url <url>', "MAAS URL; replaces the config's endpoint")
+    .option('--json', 'print the changes as JSON (baseline, changed, changes[], summary)', false)
+    .addOption(new Option('--root <dir>', 'read a captured tree instead of this machine (testing)').hideHelp())
+    .addHelpText('after', '\nValues that move on an idle machine (traffic counters, memory in use, current CPU\nclock, mount state) are not changes. Exit status 0 whether or not anything changed.')
+    .action(async (opts: { config?: string; machineToken?: string; metadataUrl?: string; json: boolean; root?: string }) => {
+      const { diffCommand } = await import('./commands/diff.js');
+      await diffCommand(opts);
+    });
+
   return program;
 }
 

@@ -37,6 +37,8 @@ export interface RunSummary {
   results: ResultSummary[];
   /** What went wrong, one line each; empty when ok. */
   problems: string[];
+  /** What changed in the hardware since the report MAAS holds, in one line (see hardware-diff.ts); absent when not known. */
+  hardware_changes?: string;
 }
 
 /** Receives the run's events; one implementation per output mode. */

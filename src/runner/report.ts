@@ -24,6 +24,8 @@ import { runPaths, type RunPaths } from './run-script.js';
 import { alreadyStored, loadScripts, readIndex, type LoadedScripts } from './scripts.js';
 import { openMachineState, type MachineState } from './spool.js';
 import { changeVerdict, DEFAULT_MAX_AGE_MS, openSyncState, type SyncState } from './sync-state.js';
+import { changeSummary, hardwareChanges, parseResources } from './hardware-diff.js';
+import { heldReport, RESOURCES_SCRIPTS } from './held-report.js';
 
 /** The two calls of the metadata API a run makes (MaasClient provides them). */
 export interface ReportClient {
@@ -144,8 +146,11 @@ async function steps(run: Run): Promise<RunSummary> {
     : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
       DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 
-  // 3. Run everything, then send one signal per result in the index's order.
-  await sendResults(run, await produce(entries, run.produce, early), scripts.fresh);
+  // 3. Run everything, say what changed since the report MAAS holds, then send one signal per
+  //    result in the index's order.
+  const pending = await produce(entries, run.produce, early);
+  if (scripts.extracted) await sayWhatChanged(run, pending, entries);
+  await sendResults(run, pending, scripts.fresh);
   return finish(run);
 }
 
@@ -206,6 +211,22 @@ async function sendResults(run: Run, pending: readonly PendingSignal[], freshInd
     }
     await delivery.send(await state.spool.put(signal.fields, signal.files), false);
   }
+}
+
+/**
+ * The one line of what changed in the hardware since the report MAAS holds (hardware-diff.ts),
+ * from this run's machine-resources result and MAAS's stored copy in the tarball; nothing when
+ * either is missing or the run failed.
+ */
+async function sayWhatChanged(run: Run, pending: readonly PendingSignal[], entries: readonly ScriptIndexEntry[]): Promise<void> {
+  const result = pending.find((p) => p.builtIn && (RESOURCES_SCRIPTS as readonly string[]).includes(p.fields.name) && p.fields.status === 'WORKING' && p.fields.exit_status === 0);
+  const out = result?.files.find((f) => f.name === `${result.fields.name}.out`);
+  const now = out ? parseResources(Buffer.from(out.content).toString('utf8')) : undefined;
+  if (!now) return;
+  const held = await heldReport(run.paths.scripts, entries);
+  const line = held ? changeSummary(hardwareChanges(held.document, now)) : 'changes: first hardware report (MAAS holds none from this machine yet)';
+  run.summary.hardware_changes = line;
+  run.deps.progress.info(line);
 }
 
 /** Closes the summary: why delivery stopped comes first among the problems; `ok` means exit 0. */
