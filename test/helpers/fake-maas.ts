@@ -4,7 +4,8 @@
 // answer lost after the request was handled, a rewritten answer, a server that is down. Behind
 // that it either forwards to a real server (`forwardTo`, the bundled one: outage, Retry-After,
 // lost-answer and wire tests) or answers from a small model of the admin API the client uses
-// (create, list with hostname/mac_address/id filters, read, get_token, regenerate_token) with
+// (create, list with hostname/mac_address/id filters, read, get_token, regenerate_token, lock,
+// unlock, set_workload_annotations, answering as MAAS does: 409 to a second lock) with
 // PLAINTEXT OAuth checks like MAAS's (stale timestamps, reused nonces).
 import { randomBytes, randomInt } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -62,6 +63,10 @@ export interface FakeMachine {
   architecture: string;
   macs: string[];
   token: { consumer_key: string; token_key: string; token_secret: string } | null;
+  /** Absent: not locked. */
+  locked?: boolean;
+  /** Absent: none. */
+  workload_annotations?: Record<string, string>;
 }
 
 export interface FakeMaasOptions {
@@ -180,6 +185,8 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
     architecture: m.architecture,
     interface_set: m.macs.map((mac, i) => ({ name: `eth${i}`, type: 'physical', mac_address: mac })),
     resource_uri: `/MAAS/api/2.0/machines/${m.system_id}/`,
+    locked: m.locked === true,
+    workload_annotations: { ...m.workload_annotations },
   });
 
   const json = (status: number, value: unknown): Reply => ({
@@ -229,6 +236,28 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
       machine.token = newToken();
       return json(200, machine.token);
     }
+    // As MAAS's machine handler: a second lock is a NodeStateViolation (409); an annotation with
+    // an empty value removes its key; both answer with the machine.
+    if (request.method === 'POST' && op === 'lock') {
+      if (machine.locked) return text(409, 'Machine is already locked');
+      machine.locked = true;
+      return json(200, machineJson(machine));
+    }
+    if (request.method === 'POST' && op === 'unlock') {
+      if (!machine.locked) return text(409, 'Cannot unlock an already unlocked machine');
+      machine.locked = false;
+      return json(200, machineJson(machine));
+    }
+    if (request.method === 'POST' && op === 'set_workload_annotations') {
+      const annotations = (machine.workload_annotations ??= {});
+      for (const part of request.multipart?.parts ?? []) {
+        if (part.name === 'op' || part.filename !== undefined) continue;
+        const value = part.value.toString('utf8');
+        if (value === '') delete annotations[part.name];
+        else annotations[part.name] = value;
+      }
+      return json(200, machineJson(machine));
+    }
     return text(400, `Unrecognised signature: method=${request.method} op=${op}`);
   };
 
@@ -260,7 +289,7 @@ export async function startFakeMaas(options: FakeMaasOptions = {}): Promise<Fake
       systemId = Array.from({ length: 6 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
     }
     // Like MAAS: MACs sent without an architecture are validated, then dropped.
-    const machine: FakeMachine = { system_id: systemId, hostname, architecture, macs: architecture ? macs : [], token: newToken() };
+    const machine: FakeMachine = { system_id: systemId, hostname, architecture, macs: architecture ? macs : [], token: newToken(), locked: false, workload_annotations: {} };
     machines.push(machine);
     return json(200, machineJson(machine));
   };
