@@ -40,8 +40,12 @@ export interface SyncEnvironment {
   env: NodeJS.ProcessEnv;
   uid: number | undefined;
   username: string;
-  /** Runs systemctl and crontab; called only when root is '/'. */
+  /** Runs systemctl and crontab; called only on the live system. */
   exec: ExecProgram;
+  /** Whether `root` is the running system (default: root is '/'), where systemctl and crontab are used. */
+  live?: boolean;
+  /** Where a step that failed without harm is reported (default: standard error). */
+  warn?: (line: string) => void;
 }
 
 export interface InstallSyncOptions {
@@ -118,7 +122,7 @@ function locations(scope: SyncScope, env: NodeJS.ProcessEnv, username: string): 
   };
 }
 
-const isLive = (root: string) => resolve(root) === '/';
+const isLive = (environment: Pick<SyncEnvironment, 'root' | 'live'>) => environment.live ?? resolve(environment.root) === '/';
 const under = (root: string, path: string) => join(root, path);
 
 /** systemd when it runs on the target (its runtime directory exists), else cron. */
@@ -130,7 +134,7 @@ export async function detectScheduler(root: string): Promise<Scheduler> {
 /** Installs (replacing an earlier install of the same scope) and returns the manifest. */
 export async function installSync(options: InstallSyncOptions, environment: SyncEnvironment): Promise<SyncManifest> {
   const { root, env, username } = environment;
-  const live = isLive(root);
+  const live = isLive(environment);
   if (live && options.scope === 'system' && environment.uid !== 0) {
     throw new UsageError('install-sync writes system units or /etc/cron.d: run it as root (sudo), or add --user for a schedule of your own');
   }
@@ -211,13 +215,20 @@ export async function uninstallSync(scope: SyncScope, environment: SyncEnvironme
 
 async function uninstallWith(manifest: SyncManifest, environment: SyncEnvironment): Promise<void> {
   const { root } = environment;
-  const live = isLive(root);
+  const live = isLive(environment);
   const user = manifest.scope === 'user' ? ['--user'] : [];
-  if (live && manifest.scheduler === 'systemd') await environment.exec('systemctl', [...user, 'disable', '--now', `${SYNC_UNIT}.timer`]);
+  // systemctl failing (the timer already stopped, no user manager) must not keep the files.
+  const systemctl = (args: string[]) =>
+    environment.exec('systemctl', [...user, ...args]).catch((error: unknown) => (environment.warn ?? warnOnStderr)(`warning: ${oneLine(error)}`));
+  if (live && manifest.scheduler === 'systemd') await systemctl(['disable', '--now', `${SYNC_UNIT}.timer`]);
   if (manifest.crontab) await removeCrontabBlock(manifest.crontab, environment);
   await rm(under(root, posix.join(manifest.state_dir, MANIFEST)), { force: true });
   await removeWritten(root, manifest);
-  if (live && manifest.scheduler === 'systemd') await environment.exec('systemctl', [...user, 'daemon-reload']);
+  if (live && manifest.scheduler === 'systemd') await systemctl(['daemon-reload']);
+}
+
+function warnOnStderr(line: string): void {
+  process.stderr.write(`${line}\n`);
 }
 
 /** Removes the files and links of a manifest, then the directories it created that are empty. */
@@ -239,7 +250,7 @@ export async function readManifest(root: string, stateDir: string): Promise<Sync
     return parsed.format === MANIFEST_FORMAT && Array.isArray(parsed.files) ? (parsed as SyncManifest) : undefined;
   } catch (error) {
     if (hasCode(error, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw new CliError(`cannot read the install manifest in ${under(root, stateDir)}: ${oneLine(error)}`);
+    throw new CliError(`cannot read the install manifest in ${under(root, stateDir)}: ${fsReason(error)}`, { cause: error });
   }
 }
 
@@ -376,7 +387,7 @@ async function addCrontabBlock(writer: TreeWriter, path: string, lines: string[]
   const { root } = environment;
   const block = [CRON_BEGIN, ...lines, CRON_END];
   const { manifest } = writer;
-  if (isLive(root)) {
+  if (isLive(environment)) {
     const current = await environment.exec('crontab', ['-l']).catch(() => '');
     manifest.crontab = { path, created: false, live: true };
     await environment.exec('crontab', ['-'], joinLines([...withoutBlock(current), ...block]));
@@ -439,9 +450,18 @@ export interface SyncStatus {
 /** Reads the install of `scope` (or: system, else user) and the last run it recorded. */
 export async function syncStatus(scope: SyncScope | undefined, environment: SyncEnvironment): Promise<SyncStatus> {
   const scopes: SyncScope[] = scope ? [scope] : ['system', 'user'];
+  let denied: string | undefined;
   for (const candidate of scopes) {
     const where = locations(candidate, environment.env, environment.username);
-    const manifest = await readManifest(environment.root, where.stateDir);
+    let manifest: SyncManifest | undefined;
+    try {
+      manifest = await readManifest(environment.root, where.stateDir);
+    } catch (error) {
+      // The system's state directory is root's own (mode 0700): look at the user's, then say so.
+      if (!hasCode((error as { cause?: unknown }).cause, 'EACCES')) throw error;
+      denied ??= under(environment.root, where.stateDir);
+      continue;
+    }
     if (!manifest) continue;
     const machineDir = under(environment.root, machineStateDir(manifest.state_dir, manifest.machine_key));
     const record = await readRunRecord(machineDir);
@@ -461,6 +481,7 @@ export async function syncStatus(scope: SyncScope | undefined, environment: Sync
       ...(delivery ? { last_delivery: delivery } : {}),
     };
   }
+  if (denied) throw new UsageError(`cannot read the install manifest in ${denied}: permission denied; run sync-status as root (sudo)`);
   return { installed: false };
 }
 
