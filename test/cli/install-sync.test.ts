@@ -2,8 +2,10 @@
 // always with --root pointing at a temporary tree (the real system's units and crontab are never
 // touched), and report-results against the bundled server on 127.0.0.1 for the status.
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
 import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
@@ -97,6 +99,17 @@ describe('install-sync with systemd', () => {
     const removed = await runCli(['uninstall-sync', '--root', root]);
     expect(removed.exitCode, removed.stderr).toBe(0);
     expect(await snapshot(root)).toEqual(before);
+  });
+
+  // systemd-analyze is systemd's own unit parser; where it is not installed there is nothing to ask.
+  it.skipIf(!existsSync('/usr/bin/systemd-analyze'))('writes units systemd-analyze verify accepts without a warning', async () => {
+    const root = await targetRoot({ systemd: true });
+    expect((await runCli(['install-sync', '--config', CREDS_PATH, '--root', root, '--interval', '90m'])).exitCode).toBe(0);
+    const unitDir = join(root, 'etc/systemd/system');
+    // --man=no: the Documentation= man page is not installed on a test machine.
+    const verify = await execa('/usr/bin/systemd-analyze', ['verify', '--man=no', './maas-run-scripts-sync.service', './maas-run-scripts-sync.timer'], { cwd: unitDir, reject: false, env: { LC_ALL: 'C' } });
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(verify.stderr).toBe('');
   });
 
   it('writes user units under the home directory with --user, and removes them again', async () => {
