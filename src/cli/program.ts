@@ -203,6 +203,42 @@ export function buildProgram(): Command {
       await diffCommand(opts);
     });
 
+  program
+    .command('install-sync')
+    .description('install and enable the periodic report-results run (systemd timer, else cron) on this host\'s own slot of the interval, at idle priority with a memory cap')
+    .requiredOption('--config <file>', 'the creds file the runs use (must be private: mode 0600)')
+    .option('--interval <time>', 'how often: minutes or hours from 5m to 24h that divide a day (e.g. 15m, 1h, 6h)', '1h')
+    .option('--user', 'a schedule of this user (user systemd timer or user crontab) instead of the system\'s', false)
+    .option('--root <dir>', 'write under DIR instead of / (image builds, tests): nothing is enabled or started, --config names the file inside DIR')
+    .addOption(new Option('--scheduler <kind>', 'systemd or cron (default: systemd when <root>/run/systemd/system exists, else cron)').choices(['systemd', 'cron']))
+    .option('--exec <file>', 'the maas-run-scripts executable the schedule runs (default: this one)')
+    .option('--json', 'print what was installed as JSON', false)
+    .action(async (opts: { config: string; interval: string; user: boolean; root?: string; scheduler?: 'systemd' | 'cron'; exec?: string; json: boolean }) => {
+      const { installSyncCommand } = await import('./commands/install-sync.js');
+      await installSyncCommand(opts);
+    });
+
+  program
+    .command('uninstall-sync')
+    .description('remove exactly what install-sync installed (and disable its timer)')
+    .option('--user', 'remove the user schedule', false)
+    .option('--root <dir>', 'remove from under DIR instead of /')
+    .action(async (opts: { user: boolean; root?: string }) => {
+      const { uninstallSyncCommand } = await import('./commands/uninstall-sync.js');
+      await uninstallSyncCommand(opts);
+    });
+
+  program
+    .command('sync-status')
+    .description('show the installed periodic sync: schedule, offset, last run and its outcome, last delivery')
+    .option('--json', 'print it as JSON', false)
+    .option('--user', 'the user schedule (default: the system one, else the user one)', false)
+    .option('--root <dir>', 'read from under DIR instead of /')
+    .action(async (opts: { json: boolean; user: boolean; root?: string }) => {
+      const { syncStatusCommand } = await import('./commands/sync-status.js');
+      await syncStatusCommand(opts);
+    });
+
   return program;
 }
 

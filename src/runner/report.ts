@@ -22,6 +22,7 @@ import { builtInsFor, produce, startCollectors, type CollectorSet, type PendingS
 import type { Progress, RunSummary } from './progress.js';
 import { runPaths, type RunPaths } from './run-script.js';
 import { alreadyStored, loadScripts, readIndex, type LoadedScripts } from './scripts.js';
+import { recordRun } from './run-record.js';
 import { openMachineState, type MachineState } from './spool.js';
 import { changeVerdict, DEFAULT_MAX_AGE_MS, openSyncState, type SyncState } from './sync-state.js';
 import { changeSummary, hardwareChanges, parseResources } from './hardware-diff.js';
@@ -94,11 +95,13 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     throw new CliError(`cannot create a temporary directory in ${tmpdir()}: ${fsReason(error)}; set TMPDIR to a writable directory`, { cause: error });
   });
   const forgetBase = onInterrupt(() => rmSync(base, { recursive: true, force: true }));
+  const startedAt = new Date();
+  let ended: { summary: RunSummary } | { error: unknown } = { error: new Error('the run was interrupted') };
   try {
     sync = await openSyncState(state.dir);
     const paths = runPaths(base);
     await Promise.all([mkdir(paths.scripts), mkdir(paths.out), mkdir(paths.downloads), writeFile(paths.resourcesFile, '')]);
-    return await steps({
+    const done = await steps({
       options,
       deps,
       summary,
@@ -117,11 +120,18 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
         ...(options.debug && deps.echo ? { echo: deps.echo } : {}),
       },
     });
+    ended = { summary: done };
+    return done;
+  } catch (error) {
+    ended = { error };
+    throw error;
   } finally {
     await rm(base, { recursive: true, force: true });
     forgetBase();
     // Losing the records only makes the next run send everything again.
     await sync?.save().catch((error: unknown) => deps.progress.warn(`cannot remember what was delivered in ${state.dir}: ${oneLine(error)}`));
+    // What sync-status shows; losing it loses nothing else.
+    await recordRun(state.dir, startedAt, ended).catch((error: unknown) => deps.progress.warn(`cannot record this run in ${state.dir}: ${oneLine(error)}`));
     await state.close();
   }
 }

@@ -20,6 +20,11 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid: numbe
   return join(xdg, 'maas-run-scripts');
 }
 
+/** The directory of machine `key`'s state (spool, records) under `stateDir`. */
+export function machineStateDir(stateDir: string, key: string): string {
+  return join(stateDir, 'machines', safeName(key));
+}
+
 /** One undelivered signal as stored in the spool. */
 export interface SpooledSignal {
   fields: SignalFields;
@@ -89,7 +94,7 @@ export async function writeStateFile(path: string, data: Uint8Array): Promise<vo
  * Fails with a clear message when the directory cannot be created or another run holds the lock.
  */
 export async function openMachineState(stateDir: string, key: string): Promise<MachineState> {
-  const dir = join(stateDir, 'machines', safeName(key));
+  const dir = machineStateDir(stateDir, key);
   const spoolDir = join(dir, 'spool');
   try {
     await makeDirectories(spoolDir, 0o700);
