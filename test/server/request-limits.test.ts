@@ -1,6 +1,6 @@
 // The server decides who is asking from the headers before it reads a body, caps each body by
 // route and by caller, gives unsigned requests no share of the memory for bodies, and closes
-// uploads that stall or trickle (docs/design.md D18). Small limits keep these tests fast.
+// uploads that stall or trickle (docs/design.md D16). Small limits keep these tests fast.
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
