@@ -102,6 +102,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
       'SELECT m.doc FROM machines m JOIN machine_uuids u ON u.system_id = m.system_id WHERE u.uuid = ? ORDER BY m.seq',
     ),
     resultsOfSet: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? ORDER BY name, id'),
+    latestResult: db.prepare<[number, string], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? AND name = ? ORDER BY id DESC LIMIT 1'),
     getResult: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE id = ?'),
     putResult: db.prepare('INSERT OR REPLACE INTO script_results (id, script_set_id, name, doc) VALUES (?, ?, ?, ?)'),
     deleteResultsOfScript: db.prepare("DELETE FROM script_results WHERE name = ? AND json_extract(doc, '$.scriptVersionId') = ?"),
@@ -188,6 +189,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     machinesByHardwareUuid: (uuid) => q.machinesByUuid.all(uuid).map((row) => JSON.parse(row.doc) as MachineRecord),
 
     resultsOfSet: (scriptSetId) => q.resultsOfSet.all(scriptSetId).map((row) => JSON.parse(row.doc) as ScriptResultRecord),
+    latestResult: (scriptSetId, name) => parse<ScriptResultRecord>(q.latestResult.get(scriptSetId, name)),
     getResult: (id) => parse<ScriptResultRecord>(q.getResult.get(id)),
     putResult(result) {
       q.putResult.run(result.id, result.scriptSetId, result.name, JSON.stringify(result));

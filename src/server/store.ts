@@ -142,6 +142,8 @@ export interface Store {
 
   /** Results of one script set, ordered by (name, id). */
   resultsOfSet(scriptSetId: number): ScriptResultRecord[];
+  /** The newest result (highest id) of script `name` in one script set. */
+  latestResult(scriptSetId: number, name: string): ScriptResultRecord | undefined;
   getResult(id: number): ScriptResultRecord | undefined;
   putResult(result: ScriptResultRecord): void;
   /** Deletes every result, in any set, of script `name` at version `scriptVersionId`. */

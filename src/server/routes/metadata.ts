@@ -261,8 +261,7 @@ function newSet(store: Store, machine: MachineRecord): number {
 }
 
 function latestByName(store: Store, setId: number, name: string): ScriptResultRecord | undefined {
-  const matches = store.resultsOfSet(setId).filter((r) => r.name === name);
-  return matches[matches.length - 1];
+  return store.latestResult(setId, name);
 }
 
 function newResult(store: Store, systemId: string, setId: number, name: string): ScriptResultRecord {
