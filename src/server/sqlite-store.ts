@@ -4,6 +4,7 @@
 import { closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { oneLine } from '../errors.js';
 import { isStandalone } from '../standalone.js';
@@ -74,6 +75,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
   const exposure = createPrivately(path);
   const db = openDatabase(path);
   if (exposure) options.warn?.(exposure);
+  const checkpointer = startCheckpointer(db, path, options.warn);
 
   const q = {
     getUser: db.prepare<[string], { username: string; is_admin: number }>('SELECT username, is_admin FROM users WHERE username = ?'),
@@ -135,8 +137,10 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
 
   const store: Store = {
     transaction<T>(fn: () => T): T {
-      // better-sqlite3 turns a nested transaction into a savepoint of the outer one.
-      return db.transaction(fn)();
+      // better-sqlite3 turns a nested transaction into a savepoint of the outer one. IMMEDIATE:
+      // the write lock is taken (waiting for the checkpointer if it must) before anything is
+      // read, so a transaction never fails on upgrading a read snapshot that went stale.
+      return db.transaction(fn).immediate();
     },
 
     addUser(username, { admin }) {
@@ -221,10 +225,83 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
       q.eventsOf.all(systemId).map((row) => ({ id: row.id, systemId: row.system_id, at: row.at, type: row.type, description: row.description })),
 
     close() {
+      checkpointer?.stop();
       if (db.open) db.close();
     },
   };
   return store;
+}
+
+// The checkpointer's own code, run in a worker thread with its own connection to the file.
+const CHECKPOINT_WORKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 200');
+const done = new Int32Array(workerData.done);
+const timer = setInterval(() => {
+  try {
+    const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
+    // A log kept busy by writers is never all copied at the moment a writer starts, so it would
+    // grow for ever: once it is long, a RESTART (which makes writers wait until it is done, and
+    // has little left to copy right after the PASSIVE one) lets the next writer start it afresh.
+    if (passive && passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+  } catch (error) {
+    parentPort.postMessage(String(error && error.message));
+  }
+}, workerData.intervalMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  try { db.close(); } finally { Atomics.store(done, 0, 1); Atomics.notify(done, 0); process.exit(0); }
+});
+`;
+
+/** How often the checkpointer moves the write-ahead log into the database file. */
+const CHECKPOINT_INTERVAL_MS = 250;
+/** Log pages (4 KiB each) past which the log is started afresh: 16 MiB. */
+const CHECKPOINT_RESTART_PAGES = 4096;
+
+/**
+ * Moves committed transactions from the write-ahead log into the database file off the request
+ * path. SQLite would otherwise do it inside whichever commit fills the log past 1000 pages: a
+ * multi-megabyte copy and two fsyncs in the middle of one request, every few hundred signals,
+ * while every other request waits (the server's p99 latency). A PASSIVE checkpoint never blocks
+ * the server's connection, and the log is reused from its start once it has been copied. If the
+ * worker cannot run, SQLite's own checkpoints stay on.
+ */
+function startCheckpointer(db: BetterSqlite3.Database, path: string, warn?: (line: string) => void): { stop(): void } | undefined {
+  if (path === ':memory:' || path === '') return undefined;
+  let worker: Worker;
+  const done = new SharedArrayBuffer(4);
+  try {
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { module, path, done, intervalMs: CHECKPOINT_INTERVAL_MS, restartPages: CHECKPOINT_RESTART_PAGES } });
+  } catch (error) {
+    warn?.(`warning: SQLite checkpoints run inside requests (the background checkpointer could not start: ${oneLine(error)})`);
+    return undefined;
+  }
+  worker.unref();
+  db.pragma('wal_autocheckpoint = 0');
+  let running = true;
+  const fallBack = (why: string) => {
+    if (!running) return;
+    running = false;
+    if (db.open) db.pragma('wal_autocheckpoint = 1000');
+    warn?.(`warning: SQLite checkpoints run inside requests from now on (the background checkpointer stopped: ${why})`);
+  };
+  worker.on('error', (error) => fallBack(oneLine(error)));
+  worker.on('message', (message: string) => warn?.(`warning: a background SQLite checkpoint failed (${message}); the next one will try again`));
+  worker.on('exit', () => fallBack('it exited'));
+  return {
+    stop() {
+      if (!running) return;
+      running = false;
+      worker.postMessage('stop');
+      // Closing is synchronous for the store's callers: wait (briefly) until the worker's
+      // connection is closed, so the file is not in use once close() returns.
+      Atomics.wait(new Int32Array(done), 0, 0, 2000);
+    },
+  };
 }
 
 /**
