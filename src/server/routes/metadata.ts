@@ -228,7 +228,9 @@ function commissioningSignal(ctx: RequestContext, machine: MachineRecord, status
     }
   }
 
-  // Machine-status effect (docs/protocol.md §4.4).
+  // Machine-status effect (docs/protocol.md §4.4): only the final statuses have one; the machine
+  // is read again only then (the hooks above may have changed it).
+  if (status !== 'FAILED' && status !== 'OK' && status !== 'TESTING') return;
   const current = store.getMachine(machine.systemId)!;
   const anyFailed = () => store.resultsOfSet(setId).some((r) => r.status === S.FAILED);
   const refuse = (target: number) => {
