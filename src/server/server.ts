@@ -145,11 +145,48 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
         case 'maas-scripts':
           return await maasScripts(ctx);
         case 'metadata-version':
-          return versionIndex(ctx);
+          // Signals: many at once on the SQLite store, so they share commits.
+          return method === 'POST' && store.groupCommit ? await inGroupCommit(() => versionIndex(ctx)) : versionIndex(ctx);
       }
     } finally {
       body.release();
     }
+  }
+
+  // Requests ready in the same turn of the event loop run in one store transaction, each in a
+  // nested one of its own (a savepoint: one that fails is undone alone), and are answered once
+  // that transaction has committed: one commit, and one copy of each page it touched, for all of
+  // them instead of one per request. Nothing is answered before it is stored.
+  const groupQueue: { run: () => Reply; resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
+  function inGroupCommit(run: () => Reply): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      groupQueue.push({ run, resolve, reject });
+      if (groupQueue.length === 1) setImmediate(commitGroup);
+    });
+  }
+  function commitGroup(): void {
+    const jobs = groupQueue.splice(0);
+    const outcomes: { reply?: Reply; error?: unknown }[] = [];
+    try {
+      store.transaction(() => {
+        for (const job of jobs) {
+          try {
+            outcomes.push({ reply: store.transaction(job.run) });
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (error) {
+      // The commit itself failed: none of them is stored.
+      for (const job of jobs) job.reject(error);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const { reply, error } = outcomes[i]!;
+      if (reply) job.resolve(reply);
+      else job.reject(error);
+    });
   }
 
   // The body a request may send, by route and by who is asking; undefined: none (an unsigned

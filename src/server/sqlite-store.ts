@@ -117,6 +117,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     putScript: db.prepare('INSERT OR REPLACE INTO scripts (id, name, doc) VALUES (?, ?, ?)'),
     deleteScript: db.prepare('DELETE FROM scripts WHERE name = ?'),
     insertNonce: db.prepare('INSERT OR IGNORE INTO nonces (consumer_key, token_key, nonce, at) VALUES (?, ?, ?, ?)'),
+    nonceUsed: db.prepare<[string, string, string], { at: number }>('SELECT at FROM nonces WHERE consumer_key = ? AND token_key = ? AND nonce = ?'),
     purgeNonces: db.prepare('DELETE FROM nonces WHERE at < ?'),
     addEvent: db.prepare('INSERT INTO events (system_id, at, type, description) VALUES (?, ?, ?, ?)'),
     eventsOf: db.prepare<[string], { id: number; system_id: string; at: number; type: string; description: string }>(
@@ -124,6 +125,22 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     ),
   };
   let noncePurgeAt = 0;
+  // Nonces accepted but not yet written, keyed by consumer, token and nonce. They are written in
+  // the next transaction, before anything else it does (so a request that changed state has its
+  // nonce stored in the same commit), or right after the current event-loop turn otherwise: one
+  // commit for many requests instead of one per request.
+  const pendingNonces = new Map<string, [string, string, string, number]>();
+  let flushScheduled = false;
+  const writeNonces = (): Map<string, [string, string, string, number]> => {
+    const written = new Map(pendingNonces);
+    for (const row of pendingNonces.values()) q.insertNonce.run(...row);
+    pendingNonces.clear();
+    return written;
+  };
+  const flushNonces = () => {
+    flushScheduled = false;
+    if (pendingNonces.size > 0 && db.open) db.transaction(writeNonces).immediate();
+  };
 
   const toToken = (row: TokenRow | undefined): TokenRecord | undefined =>
     row && {
@@ -137,11 +154,25 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
   const parse = <T>(row: { doc: string } | undefined): T | undefined => (row ? (JSON.parse(row.doc) as T) : undefined);
 
   const store: Store = {
+    groupCommit: true,
     transaction<T>(fn: () => T): T {
       // better-sqlite3 turns a nested transaction into a savepoint of the outer one. IMMEDIATE:
       // the write lock is taken (waiting for the checkpointer if it must) before anything is
       // read, so a transaction never fails on upgrading a read snapshot that went stale.
-      return db.transaction(fn).immediate();
+      if (db.inTransaction) return db.transaction(fn)();
+      let written = new Map<string, [string, string, string, number]>();
+      try {
+        return db
+          .transaction(() => {
+            written = writeNonces();
+            return fn();
+          })
+          .immediate();
+      } catch (error) {
+        // Rolled back: the nonces it carried are still to be written.
+        for (const [key, row] of written) pendingNonces.set(key, row);
+        throw error;
+      }
     },
 
     addUser(username, { admin }) {
@@ -212,13 +243,20 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     deleteScript: (name) => void q.deleteScript.run(name),
 
     useNonce(consumerKey, tokenKey, nonce, nowSeconds) {
+      const key = JSON.stringify([consumerKey, tokenKey, nonce]);
+      if (pendingNonces.has(key) || q.nonceUsed.get(consumerKey, tokenKey, nonce)) return false;
+      pendingNonces.set(key, [consumerKey, tokenKey, nonce, nowSeconds]);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushNonces);
+      }
       // Often and by index (nonces_by_time): each purge removes a few seconds' worth, so none
       // of them holds up the requests waiting behind it.
       if (nowSeconds >= noncePurgeAt) {
         q.purgeNonces.run(nowSeconds - NONCE_TTL_SECONDS);
         noncePurgeAt = nowSeconds + 5;
       }
-      return q.insertNonce.run(consumerKey, tokenKey, nonce, nowSeconds).changes === 1;
+      return true;
     },
 
     addEvent(event) {
@@ -228,6 +266,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
       q.eventsOf.all(systemId).map((row) => ({ id: row.id, systemId: row.system_id, at: row.at, type: row.type, description: row.description })),
 
     close() {
+      flushNonces();
       checkpointer?.stop();
       if (db.open) db.close();
     },
