@@ -13,7 +13,7 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const MACHINES = 200;
@@ -34,6 +34,8 @@ async function main() {
   console.log(`memory  sustained: ${memory.closed.perSecond.toFixed(0)} signals/s, server CPU ${ms(memory.closed.cpuMs)} ms/signal${failed(memory.closed)}`);
   console.log(`ratio sqlite/memory: throughput ${(sqlite.closed.perSecond / memory.closed.perSecond).toFixed(2)}, server CPU per signal ${(sqlite.closed.cpuMs / memory.closed.cpuMs).toFixed(2)}`);
   console.log(`sqlite  write-ahead log after the runs: ${sqlite.walMiB.toFixed(1)} MiB`);
+  console.log(`server CPU capacity: ${(1000 / sqlite.closed.cpuMs).toFixed(0)} signals/s per core on SQLite (1000 ms / its CPU ms per signal)`);
+  console.log(`load average during the runs: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine slows the wall-clock figures, not the CPU ones)`);
   console.log(`load generator CPU: ${ms(sqlite.generatorCpuMs)} ms/signal (it shares the machine's 2 cores with the server)`);
   const misses = [];
   if (sqlite.closed.perSecond < TARGET_PER_SECOND) misses.push(`throughput ${sqlite.closed.perSecond.toFixed(0)}/s < ${TARGET_PER_SECOND}/s`);
