@@ -1,6 +1,6 @@
 // How much a request may send and how slowly: body caps by route and by who is asking, the
 // memory all bodies may hold at once, and the timeouts that close stalled or trickling uploads.
-// docs/design.md (D16) explains the choices; the README's `serve` section lists the defaults.
+// docs/design.md D16 explains the choices; the README's `serve` section lists the defaults.
 
 /** Every limit the server applies to requests (bytes, milliseconds, bytes per second). */
 export interface ServerLimits {
