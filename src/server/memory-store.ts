@@ -89,6 +89,11 @@ export function memoryStore(): Store {
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id))
         .map(copy);
     },
+    latestResult(scriptSetId, name) {
+      let latest: ScriptResultRecord | undefined;
+      for (const r of results.values()) if (r.scriptSetId === scriptSetId && r.name === name && (!latest || r.id > latest.id)) latest = r;
+      return copy(latest);
+    },
     getResult: (id) => copy(results.get(id)),
     putResult: (result) => set(results, result.id, copy(result)),
     deleteResultsOfScript(name, scriptVersionId) {

@@ -17,12 +17,11 @@ export const NONCE_MAX_LENGTH = 128;
 /** Who a request is from: nobody, or the token it was signed with. */
 export type Caller = { kind: 'anonymous' } | { kind: 'token'; token: TokenRecord };
 
-/** Reads OAuth parameters from the Authorization header, then the query, then form fields. */
-export function oauthParams(
-  authorization: string | undefined,
-  query: URLSearchParams,
-  form?: ReadonlyMap<string, string>,
-): Map<string, string> {
+/**
+ * Reads OAuth parameters from the Authorization header, then the query. Never from the body:
+ * the server knows who is asking before it reads a byte of what they send.
+ */
+export function oauthParams(authorization: string | undefined, query: URLSearchParams): Map<string, string> {
   const params = new Map<string, string>();
   if (authorization?.startsWith('OAuth ')) {
     for (const item of authorization.slice('OAuth '.length).split(',')) {
@@ -36,7 +35,6 @@ export function oauthParams(
     }
   }
   for (const [name, value] of query) if (name.startsWith('oauth_') && !params.has(name)) params.set(name, value);
-  if (form) for (const [name, value] of form) if (name.startsWith('oauth_') && !params.has(name)) params.set(name, value);
   return params;
 }
 

@@ -26,35 +26,142 @@ export function field(form: ParsedForm, name: string): string | undefined {
 // How many fields, files and parts a form may have (a signal has a few of each).
 const PART_LIMITS = { fields: 10_000, files: 1_000, parts: 11_000 } as const;
 
-/** Bytes of request bodies the server holds in memory at once, across all requests. */
+/**
+ * Bytes of request bodies the server holds in memory at once, across all requests, and how many
+ * of them each caller (a token key) holds, so one caller cannot take the whole budget.
+ */
 export class BodyBudget {
   used = 0;
+  private readonly byHolder = new Map<string, number>();
   constructor(readonly max: number) {}
+
+  /** Bytes `holder` holds now. */
+  heldBy(holder: string): number {
+    return this.byHolder.get(holder) ?? 0;
+  }
+
+  take(holder: string, bytes: number): void {
+    this.used += bytes;
+    this.byHolder.set(holder, this.heldBy(holder) + bytes);
+  }
+
+  give(holder: string, bytes: number): void {
+    this.used -= bytes;
+    const left = this.heldBy(holder) - bytes;
+    if (left > 0) this.byHolder.set(holder, left);
+    else this.byHolder.delete(holder);
+  }
+}
+
+/** How long a body may take and how slowly it may arrive (milliseconds, bytes per second). */
+export interface BodyTimeouts {
+  /** The whole body must have arrived this long after the headers. */
+  bodyMs: number;
+  /** No byte of the body for this long closes the request. */
+  idleMs: number;
+  /** After `rateGraceMs`, the body must have come at least this fast on average. */
+  minBytesPerSecond: number;
+  rateGraceMs: number;
+}
+
+/** What one request may read: its cap, the budget it draws on, and who it is charged to. */
+export interface BodyAllowance {
+  limit: number;
+  budget: BodyBudget;
+  /** The caller charged (a token key); it may hold at most `perHolder` bytes at once. */
+  holder: string;
+  perHolder: number;
+  timeouts: BodyTimeouts;
+}
+
+/** A body read whole; `release()` gives its bytes back to the budget (once). */
+export interface ReadBody {
+  data: Buffer;
+  release(): void;
 }
 
 /**
- * Reads the whole body; 413 past `limit` bytes (declared or actual), 503 when `budget` has no
- * room left for it. The caller gives the body's bytes back to `budget` once it is done with it.
+ * Reads the whole body: 413 past `limit` bytes (declared or actual); 503 with Retry-After when
+ * the budget, or the caller's share of it, has no room; 408 when the body stalls, trickles in
+ * below the minimum rate or takes longer than allowed (the connection is then closed). On any
+ * failure, and when the client goes away, the bytes read so far go back to the budget at once.
  */
-export async function readBody(request: IncomingMessage, limit: number, budget: BodyBudget): Promise<Buffer> {
+export function readBody(request: IncomingMessage, allowance: BodyAllowance): Promise<ReadBody> {
+  const { limit, budget, holder, perHolder, timeouts } = allowance;
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limit) throw tooLarge(limit);
-  if (budget.used + declared > budget.max) throw busy();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of request as AsyncIterable<Buffer>) {
-      if (size + chunk.length > limit) throw tooLarge(limit);
-      if (budget.used + chunk.length > budget.max) throw busy();
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  if (budget.used + declared > budget.max || budget.heldBy(holder) + declared > perHolder) return Promise.reject(busy());
+  if (request.complete && request.readableEnded) return Promise.resolve({ data: Buffer.alloc(0), release() {} });
+  return new Promise<ReadBody>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const started = Date.now();
+    let lastData = started;
+    const release = () => {
+      if (size > 0) budget.give(holder, size);
+      size = 0;
+    };
+    const finish = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(timer);
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onClose);
+      request.off('close', onClose);
+      if (error) {
+        release();
+        chunks.length = 0;
+        // The rest of the body is not wanted: do not buffer it while the answer goes out.
+        request.resume();
+        reject(error);
+      } else {
+        let given = false;
+        resolve({
+          data: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
+          release() {
+            if (!given) release();
+            given = true;
+          },
+        });
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length > limit) return finish(tooLarge(limit));
+      if (budget.used + chunk.length > budget.max || budget.heldBy(holder) + chunk.length > perHolder) return finish(busy());
       size += chunk.length;
-      budget.used += chunk.length;
+      budget.take(holder, chunk.length);
       chunks.push(chunk);
-    }
-  } catch (error) {
-    budget.used -= size;
-    throw error;
-  }
-  return Buffer.concat(chunks);
+      lastData = Date.now();
+    };
+    const onEnd = () => finish(undefined);
+    // Not an HttpError: nobody is left to answer; the server logs it as a closed connection.
+    const onClose = () => finish(new Error('the connection closed before the whole body arrived'));
+    // One timer per upload checks all three rules; its period is a fraction of the shortest.
+    const period = Math.max(5, Math.min(1000, Math.min(timeouts.idleMs, timeouts.bodyMs, timeouts.rateGraceMs) / 4));
+    const timer = setInterval(() => {
+      const now = Date.now();
+      const elapsed = now - started;
+      if (now - lastData >= timeouts.idleMs) return finish(timedOut(`no data for ${seconds(timeouts.idleMs)}`));
+      if (elapsed >= timeouts.bodyMs) return finish(timedOut(`the body took longer than ${seconds(timeouts.bodyMs)}`));
+      if (elapsed >= timeouts.rateGraceMs && (size * 1000) / elapsed < timeouts.minBytesPerSecond) {
+        return finish(timedOut(`the body came slower than ${timeouts.minBytesPerSecond} bytes per second`));
+      }
+    }, period);
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onClose);
+    request.on('close', onClose);
+  });
+}
+
+function seconds(ms: number): string {
+  return `${ms / 1000} s`;
+}
+
+function timedOut(why: string): HttpError {
+  return new HttpError(408, `Request Timeout: ${why}; the connection is closed, send the request again`, 'text/plain; charset=utf-8', { Connection: 'close' });
 }
 
 function busy(): HttpError {

@@ -13,15 +13,17 @@ import { HttpError } from './http-error.js';
 import { apiKeyString, newToken } from './ids.js';
 import { memoryStore } from './memory-store.js';
 import { authenticate, oauthParams } from './oauth.js';
-import { BodyBudget, parseForm, readBody } from './request-body.js';
+import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
+import type { Caller } from './oauth.js';
+import { BodyBudget, type BodyAllowance, parseForm, readBody } from './request-body.js';
 import { machineResource, machinesCollection, registerController } from './routes/machines.js';
 import { maasScripts, versionIndex } from './routes/metadata.js';
 import { scriptResource, scriptsCollection } from './routes/scripts.js';
 import type { Store, TokenRecord } from './store.js';
 import { hostnameProblem } from './validation.js';
 
-/** Default request body limit: far above any deploy-info upload (lshw XML is a few MB). */
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Default cap of the largest bodies (a machine's signal, an admin's script upload). */
+export const DEFAULT_MAX_BODY_BYTES = DEFAULT_LIMITS.signalBytes;
 
 /** Options of createMaasServer. */
 export interface MaasServerOptions {
@@ -30,8 +32,11 @@ export interface MaasServerOptions {
   now?: () => Date;
   /** One line per notable event; never given secrets. */
   log?: (line: string) => void;
+  /** Caps, budgets and timeouts of requests (src/server/limits.ts); each one not given is the default. */
+  limits?: Partial<ServerLimits>;
+  /** Cap of the largest bodies: sets limits.signalBytes, scriptUploadBytes and perCallerBytes. */
   maxBodyBytes?: number;
-  /** Bytes all request bodies may hold at once (default: four times maxBodyBytes). */
+  /** Bytes the bodies of signed requests may hold at once (default: limits.budgetBytes). */
   bodyBudget?: BodyBudget;
   /** The single-file CLI served at /MAAS/maas-run-scripts. */
   bundlePath?: string;
@@ -51,13 +56,17 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
   // characters are shown escaped, so nobody can forge lines or drive the operator's terminal.
   const sink = options.log ?? (() => {});
   const log = (line: string) => sink(printable(line));
-  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limits = resolveLimits(options);
   // Bodies are read whole before they are handled: bounding them together keeps many large
-  // uploads at once from exhausting memory (they get 503 with Retry-After instead).
-  const budget = options.bodyBudget ?? new BodyBudget(4 * limit);
+  // uploads at once from exhausting memory (they get 503 with Retry-After instead). Only signed
+  // requests draw on this budget; unsigned enlistments have a small pool of their own.
+  const budget = options.bodyBudget ?? new BodyBudget(limits.budgetBytes);
+  const anonymousBudget = new BodyBudget(limits.anonymousBudgetBytes);
+  const timeouts = { bodyMs: limits.bodyTimeoutMs, idleMs: limits.idleTimeoutMs, minBytesPerSecond: limits.minBytesPerSecond, rateGraceMs: limits.rateGraceMs };
   const downloads = findDownloads(options);
 
-  const server = http.createServer((request, response) => {
+  // Node checks the header timeout every connectionsCheckingInterval: a fraction of it here.
+  const server = http.createServer({ connectionsCheckingInterval: Math.max(10, Math.min(1000, limits.headersTimeoutMs / 4)) }, (request, response) => {
     handle(request).then(
       (reply) => send(response, reply),
       (error: unknown) => {
@@ -75,10 +84,23 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
       },
     );
   });
-  // Unparseable HTTP (bad request line, oversized headers): a 400 that still carries a Date.
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nDate: ${now().toUTCString()}\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 11\r\n\r\nBad Request`);
-    else socket.destroy();
+  server.headersTimeout = limits.headersTimeoutMs;
+  // A backstop only: the body's own timers (readBody) close a slow body first.
+  server.requestTimeout = limits.headersTimeoutMs + limits.bodyTimeoutMs + 5000;
+  // A connection that sends and receives nothing for twice the idle timeout is closed, whatever
+  // it is waiting for (a stalled body is answered 408 after one idle timeout, before this; between
+  // requests, Node's shorter keep-alive timeout closes it first).
+  server.setTimeout(2 * limits.idleTimeoutMs, (socket) => socket.destroy());
+  // Unparseable HTTP (bad request line, oversized headers): a 400 that still carries a Date;
+  // headers that did not arrive in time: 408.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, text] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['408', 'Request Timeout'] : ['400', 'Bad Request'];
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nDate: ${now().toUTCString()}\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+    setTimeout(() => socket.destroy(), 1000).unref();
   });
 
   async function handle(request: http.IncomingMessage): Promise<Reply> {
@@ -90,27 +112,26 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
       throw new HttpError(400, 'Bad request: the request target is not a valid URL');
     }
     const route = matchRoute(url.pathname);
-    if (!route) {
-      // Drain the body so the connection stays usable.
-      request.resume();
-      throw new HttpError(404, `Not Found: ${url.pathname} is not a path of this MAAS server`, 'text/plain');
-    }
+    // Nothing below reads a body it has not first decided to accept: answers given before the
+    // body is read close the connection (send()), so an unread body costs no memory.
+    if (!route) throw new HttpError(404, `Not Found: ${url.pathname} is not a path of this MAAS server`, 'text/plain');
     if (route.kind === 'bundle' || route.kind === 'standalone') {
-      request.resume();
       if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'Method Not Allowed: use GET', 'text/plain', { Allow: 'GET, HEAD' });
       return route.kind === 'bundle' ? serveBundle(downloads) : serveStandalone(downloads, route.arch);
     }
     if (route.kind === 'machine-resources') {
-      request.resume();
       throw new HttpError(404, `This server ships no machine-resources binaries: its 20-maas-03-machine-resources script uses maas-run-scripts instead (GET /MAAS/maas-run-scripts).`, 'text/plain');
     }
-    const body = await readBody(request, limit, budget);
+    // Who is asking is known from the headers (and query) alone, before any body is read.
+    const params = oauthParams(request.headers.authorization, url.searchParams);
+    const caller = authenticate(store, params, Math.floor(now().getTime() / 1000));
+    const allowance = bodyAllowance(route, method, caller);
+    if (!allowance) {
+      if (hasBody(request)) throw new HttpError(401, 'Forbidden', 'text/plain');
+    }
+    const body = allowance ? await readBody(request, allowance) : { data: Buffer.alloc(0), release() {} };
     try {
-      const form = await parseForm(request.headers['content-type'], body);
-      const formFields = new Map<string, string>();
-      for (const [name, values] of form.fields) formFields.set(name, values[values.length - 1] ?? '');
-      const params = oauthParams(request.headers.authorization, url.searchParams, formFields);
-      const caller = authenticate(store, params, Math.floor(now().getTime() / 1000));
+      const form = await parseForm(request.headers['content-type'], body.data);
       const ctx: RequestContext = { store, now, log, method, url, form, caller };
       switch (route.kind) {
         case 'machines':
@@ -124,17 +145,80 @@ export function createMaasServer(options: MaasServerOptions): http.Server {
         case 'maas-scripts':
           return await maasScripts(ctx);
         case 'metadata-version':
-          return versionIndex(ctx);
+          // Signals: many at once on the SQLite store, so they share commits.
+          return method === 'POST' && store.groupCommit ? await inGroupCommit(() => versionIndex(ctx)) : versionIndex(ctx);
       }
     } finally {
-      budget.used -= body.length;
+      body.release();
     }
+  }
+
+  // Requests ready in the same turn of the event loop run in one store transaction, each in a
+  // nested one of its own (a savepoint: one that fails is undone alone), and are answered once
+  // that transaction has committed: one commit, and one copy of each page it touched, for all of
+  // them instead of one per request. Nothing is answered before it is stored.
+  const groupQueue: { run: () => Reply; resolve: (reply: Reply) => void; reject: (error: unknown) => void }[] = [];
+  function inGroupCommit(run: () => Reply): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      groupQueue.push({ run, resolve, reject });
+      if (groupQueue.length === 1) setImmediate(commitGroup);
+    });
+  }
+  function commitGroup(): void {
+    const jobs = groupQueue.splice(0);
+    const outcomes: { reply?: Reply; error?: unknown }[] = [];
+    try {
+      store.transaction(() => {
+        for (const job of jobs) {
+          try {
+            outcomes.push({ reply: store.transaction(job.run) });
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (error) {
+      // The commit itself failed: none of them is stored.
+      for (const job of jobs) job.reject(error);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const { reply, error } = outcomes[i]!;
+      if (reply) job.resolve(reply);
+      else job.reject(error);
+    });
+  }
+
+  // The body a request may send, by route and by who is asking; undefined: none (an unsigned
+  // request anywhere but enlistment, which is answered 401 without reading what it sent).
+  function bodyAllowance(route: Route, method: string, caller: Caller): BodyAllowance | undefined {
+    if (caller.kind === 'anonymous') {
+      if (route.kind !== 'machines' || method !== 'POST') return undefined;
+      return { limit: limits.anonymousBytes, budget: anonymousBudget, holder: '', perHolder: limits.anonymousBudgetBytes, timeouts };
+    }
+    const { token } = caller;
+    let limit = limits.apiBytes;
+    if (token.systemId !== null && (route.kind === 'metadata-version' || route.kind === 'maas-scripts') && method === 'POST') limit = limits.signalBytes;
+    else if ((route.kind === 'scripts' || route.kind === 'script') && (method === 'POST' || method === 'PUT') && token.username !== null && store.getUser(token.username)?.isAdmin) {
+      limit = limits.scriptUploadBytes;
+    }
+    return { limit, budget, holder: token.tokenKey, perHolder: limits.perCallerBytes, timeouts };
   }
 
   function send(response: http.ServerResponse, reply: Reply): void {
     if (response.headersSent || response.destroyed) {
       if (reply.file) closeSync(reply.file.fd);
       return;
+    }
+    // Answered before its body was read (refused, too large, too slow): the rest of the body is
+    // not wanted, so the connection is closed once the answer is out rather than drained.
+    if (!response.req.complete) {
+      reply = { ...reply, headers: { ...reply.headers, Connection: 'close' } };
+      response.once('finish', () => {
+        const { socket } = response.req;
+        // A moment for the answer to reach the client before the socket goes.
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
     }
     if (reply.file) {
       sendFile(response, reply, reply.file);
@@ -185,6 +269,23 @@ type Route =
   | { kind: 'bundle' }
   | { kind: 'standalone'; arch: string }
   | { kind: 'machine-resources' };
+
+// Whether a request comes with a body (declared length above 0, or chunked).
+function hasBody(request: http.IncomingMessage): boolean {
+  if (request.complete && request.readableLength === 0) return false;
+  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+}
+
+function resolveLimits(options: MaasServerOptions): ServerLimits {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (options.maxBodyBytes !== undefined) {
+    limits.signalBytes = options.maxBodyBytes;
+    limits.scriptUploadBytes = options.maxBodyBytes;
+    limits.perCallerBytes = options.maxBodyBytes;
+    limits.apiBytes = Math.min(limits.apiBytes, options.maxBodyBytes);
+  }
+  return limits;
+}
 
 function matchRoute(path: string): Route | undefined {
   if (/^\/MAAS\/api\/2\.0\/machines\/?$/.test(path)) return { kind: 'machines' };
@@ -319,6 +420,8 @@ export interface StartOptions {
   standalonePaths?: Partial<Record<string, string>>;
   log?: (line: string) => void;
   now?: () => Date;
+  /** Caps, budgets and timeouts of requests; each one not given is the default (src/server/limits.ts). */
+  limits?: Partial<ServerLimits>;
   /** List the host running the server as a locked, annotated Deployed machine of this name (docs/design.md requirement 6). */
   controllerHostname?: string;
 }
@@ -353,7 +456,7 @@ export async function startMaasServer(options: StartOptions = {}): Promise<Runni
     store.close();
     throw error;
   }
-  const server = createMaasServer({ store, log: options.log, now: options.now, bundlePath: options.bundlePath, standalonePaths: options.standalonePaths });
+  const server = createMaasServer({ store, log: options.log, now: options.now, limits: options.limits, bundlePath: options.bundlePath, standalonePaths: options.standalonePaths });
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
     // A deep accept queue: a fleet reporting at once opens many connections together.

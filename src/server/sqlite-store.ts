@@ -4,6 +4,7 @@
 import { closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { oneLine } from '../errors.js';
 import { isStandalone } from '../standalone.js';
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS nonces (
   consumer_key TEXT NOT NULL, token_key TEXT NOT NULL, nonce TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY (consumer_key, token_key, nonce));
+CREATE INDEX IF NOT EXISTS nonces_by_time ON nonces(at);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, system_id TEXT NOT NULL, at REAL NOT NULL, type TEXT NOT NULL, description TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_machine ON events(system_id);
@@ -74,6 +76,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
   const exposure = createPrivately(path);
   const db = openDatabase(path);
   if (exposure) options.warn?.(exposure);
+  const checkpointer = startCheckpointer(db, path, options.warn);
 
   const q = {
     getUser: db.prepare<[string], { username: string; is_admin: number }>('SELECT username, is_admin FROM users WHERE username = ?'),
@@ -102,6 +105,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
       'SELECT m.doc FROM machines m JOIN machine_uuids u ON u.system_id = m.system_id WHERE u.uuid = ? ORDER BY m.seq',
     ),
     resultsOfSet: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? ORDER BY name, id'),
+    latestResult: db.prepare<[number, string], { doc: string }>('SELECT doc FROM script_results WHERE script_set_id = ? AND name = ? ORDER BY id DESC LIMIT 1'),
     getResult: db.prepare<[number], { doc: string }>('SELECT doc FROM script_results WHERE id = ?'),
     putResult: db.prepare('INSERT OR REPLACE INTO script_results (id, script_set_id, name, doc) VALUES (?, ?, ?, ?)'),
     deleteResultsOfScript: db.prepare("DELETE FROM script_results WHERE name = ? AND json_extract(doc, '$.scriptVersionId') = ?"),
@@ -113,6 +117,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     putScript: db.prepare('INSERT OR REPLACE INTO scripts (id, name, doc) VALUES (?, ?, ?)'),
     deleteScript: db.prepare('DELETE FROM scripts WHERE name = ?'),
     insertNonce: db.prepare('INSERT OR IGNORE INTO nonces (consumer_key, token_key, nonce, at) VALUES (?, ?, ?, ?)'),
+    nonceUsed: db.prepare<[string, string, string], { at: number }>('SELECT at FROM nonces WHERE consumer_key = ? AND token_key = ? AND nonce = ?'),
     purgeNonces: db.prepare('DELETE FROM nonces WHERE at < ?'),
     addEvent: db.prepare('INSERT INTO events (system_id, at, type, description) VALUES (?, ?, ?, ?)'),
     eventsOf: db.prepare<[string], { id: number; system_id: string; at: number; type: string; description: string }>(
@@ -120,6 +125,22 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     ),
   };
   let noncePurgeAt = 0;
+  // Nonces accepted but not yet written, keyed by consumer, token and nonce. They are written in
+  // the next transaction, before anything else it does (so a request that changed state has its
+  // nonce stored in the same commit), or right after the current event-loop turn otherwise: one
+  // commit for many requests instead of one per request.
+  const pendingNonces = new Map<string, [string, string, string, number]>();
+  let flushScheduled = false;
+  const writeNonces = (): Map<string, [string, string, string, number]> => {
+    const written = new Map(pendingNonces);
+    for (const row of pendingNonces.values()) q.insertNonce.run(...row);
+    pendingNonces.clear();
+    return written;
+  };
+  const flushNonces = () => {
+    flushScheduled = false;
+    if (pendingNonces.size > 0 && db.open) db.transaction(writeNonces).immediate();
+  };
 
   const toToken = (row: TokenRow | undefined): TokenRecord | undefined =>
     row && {
@@ -133,9 +154,25 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
   const parse = <T>(row: { doc: string } | undefined): T | undefined => (row ? (JSON.parse(row.doc) as T) : undefined);
 
   const store: Store = {
+    groupCommit: true,
     transaction<T>(fn: () => T): T {
-      // better-sqlite3 turns a nested transaction into a savepoint of the outer one.
-      return db.transaction(fn)();
+      // better-sqlite3 turns a nested transaction into a savepoint of the outer one. IMMEDIATE:
+      // the write lock is taken (waiting for the checkpointer if it must) before anything is
+      // read, so a transaction never fails on upgrading a read snapshot that went stale.
+      if (db.inTransaction) return db.transaction(fn)();
+      let written = new Map<string, [string, string, string, number]>();
+      try {
+        return db
+          .transaction(() => {
+            written = writeNonces();
+            return fn();
+          })
+          .immediate();
+      } catch (error) {
+        // Rolled back: the nonces it carried are still to be written.
+        for (const [key, row] of written) pendingNonces.set(key, row);
+        throw error;
+      }
     },
 
     addUser(username, { admin }) {
@@ -188,6 +225,7 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     machinesByHardwareUuid: (uuid) => q.machinesByUuid.all(uuid).map((row) => JSON.parse(row.doc) as MachineRecord),
 
     resultsOfSet: (scriptSetId) => q.resultsOfSet.all(scriptSetId).map((row) => JSON.parse(row.doc) as ScriptResultRecord),
+    latestResult: (scriptSetId, name) => parse<ScriptResultRecord>(q.latestResult.get(scriptSetId, name)),
     getResult: (id) => parse<ScriptResultRecord>(q.getResult.get(id)),
     putResult(result) {
       q.putResult.run(result.id, result.scriptSetId, result.name, JSON.stringify(result));
@@ -205,11 +243,20 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
     deleteScript: (name) => void q.deleteScript.run(name),
 
     useNonce(consumerKey, tokenKey, nonce, nowSeconds) {
+      const key = JSON.stringify([consumerKey, tokenKey, nonce]);
+      if (pendingNonces.has(key) || q.nonceUsed.get(consumerKey, tokenKey, nonce)) return false;
+      pendingNonces.set(key, [consumerKey, tokenKey, nonce, nowSeconds]);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushNonces);
+      }
+      // Often and by index (nonces_by_time): each purge removes a few seconds' worth, so none
+      // of them holds up the requests waiting behind it.
       if (nowSeconds >= noncePurgeAt) {
         q.purgeNonces.run(nowSeconds - NONCE_TTL_SECONDS);
-        noncePurgeAt = nowSeconds + 60;
+        noncePurgeAt = nowSeconds + 5;
       }
-      return q.insertNonce.run(consumerKey, tokenKey, nonce, nowSeconds).changes === 1;
+      return true;
     },
 
     addEvent(event) {
@@ -219,10 +266,84 @@ export function sqliteStore(path: string, options: { warn?: (line: string) => vo
       q.eventsOf.all(systemId).map((row) => ({ id: row.id, systemId: row.system_id, at: row.at, type: row.type, description: row.description })),
 
     close() {
+      flushNonces();
+      checkpointer?.stop();
       if (db.open) db.close();
     },
   };
   return store;
+}
+
+// The checkpointer's own code, run in a worker thread with its own connection to the file.
+const CHECKPOINT_WORKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path);
+db.pragma('busy_timeout = 200');
+const done = new Int32Array(workerData.done);
+const timer = setInterval(() => {
+  try {
+    const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
+    // A log kept busy by writers is never all copied at the moment a writer starts, so it would
+    // grow for ever: once it is long, a RESTART (which makes writers wait until it is done, and
+    // has little left to copy right after the PASSIVE one) lets the next writer start it afresh.
+    if (passive && passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+  } catch (error) {
+    parentPort.postMessage(String(error && error.message));
+  }
+}, workerData.intervalMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  try { db.close(); } finally { Atomics.store(done, 0, 1); Atomics.notify(done, 0); process.exit(0); }
+});
+`;
+
+/** How often the checkpointer moves the write-ahead log into the database file. */
+const CHECKPOINT_INTERVAL_MS = 250;
+/** Log pages (4 KiB each) past which the log is started afresh: 16 MiB. */
+const CHECKPOINT_RESTART_PAGES = 4096;
+
+/**
+ * Moves committed transactions from the write-ahead log into the database file off the request
+ * path. SQLite would otherwise do it inside whichever commit fills the log past 1000 pages: a
+ * multi-megabyte copy and two fsyncs in the middle of one request, every few hundred signals,
+ * while every other request waits (the server's p99 latency). A PASSIVE checkpoint never blocks
+ * the server's connection, and the log is reused from its start once it has been copied. If the
+ * worker cannot run, SQLite's own checkpoints stay on.
+ */
+function startCheckpointer(db: BetterSqlite3.Database, path: string, warn?: (line: string) => void): { stop(): void } | undefined {
+  if (path === ':memory:' || path === '') return undefined;
+  let worker: Worker;
+  const done = new SharedArrayBuffer(4);
+  try {
+    const module = createRequire(import.meta.url).resolve('better-sqlite3');
+    worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { module, path, done, intervalMs: CHECKPOINT_INTERVAL_MS, restartPages: CHECKPOINT_RESTART_PAGES } });
+  } catch (error) {
+    warn?.(`warning: SQLite checkpoints run inside requests (the background checkpointer could not start: ${oneLine(error)})`);
+    return undefined;
+  }
+  worker.unref();
+  db.pragma('wal_autocheckpoint = 0');
+  let running = true;
+  const fallBack = (why: string) => {
+    if (!running) return;
+    running = false;
+    if (db.open) db.pragma('wal_autocheckpoint = 1000');
+    warn?.(`warning: SQLite checkpoints run inside requests from now on (the background checkpointer stopped: ${why})`);
+  };
+  worker.on('error', (error) => fallBack(oneLine(error)));
+  worker.on('message', (message: string) => warn?.(`warning: a background SQLite checkpoint failed (${message}); the next one will try again`));
+  worker.on('exit', () => fallBack('it exited'));
+  return {
+    stop() {
+      if (!running) return;
+      running = false;
+      worker.postMessage('stop');
+      // Closing is synchronous for the store's callers: wait (briefly) until the worker's
+      // connection is closed, so the file is not in use once close() returns.
+      Atomics.wait(new Int32Array(done), 0, 0, 2000);
+    },
+  };
 }
 
 /**

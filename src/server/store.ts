@@ -115,6 +115,11 @@ export interface EventRecord {
 export interface Store {
   /** Runs fn so that either all of its writes persist or, when it throws, none do. */
   transaction<T>(fn: () => T): T;
+  /**
+   * True when a transaction nested in another one is undone alone when it throws (SQLite's
+   * savepoints), so the server may handle several requests in one commit.
+   */
+  readonly groupCommit?: boolean;
 
   /** Creates a user with a fresh API key and returns the key as "ck:tk:ts". */
   addUser(username: string, options: { admin: boolean }): string;
@@ -142,6 +147,8 @@ export interface Store {
 
   /** Results of one script set, ordered by (name, id). */
   resultsOfSet(scriptSetId: number): ScriptResultRecord[];
+  /** The newest result (highest id) of script `name` in one script set. */
+  latestResult(scriptSetId: number, name: string): ScriptResultRecord | undefined;
   getResult(id: number): ScriptResultRecord | undefined;
   putResult(result: ScriptResultRecord): void;
   /** Deletes every result, in any set, of script `name` at version `scriptVersionId`. */

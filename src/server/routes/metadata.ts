@@ -228,7 +228,9 @@ function commissioningSignal(ctx: RequestContext, machine: MachineRecord, status
     }
   }
 
-  // Machine-status effect (docs/protocol.md §4.4).
+  // Machine-status effect (docs/protocol.md §4.4): only the final statuses have one; the machine
+  // is read again only then (the hooks above may have changed it).
+  if (status !== 'FAILED' && status !== 'OK' && status !== 'TESTING') return;
   const current = store.getMachine(machine.systemId)!;
   const anyFailed = () => store.resultsOfSet(setId).some((r) => r.status === S.FAILED);
   const refuse = (target: number) => {
@@ -261,8 +263,7 @@ function newSet(store: Store, machine: MachineRecord): number {
 }
 
 function latestByName(store: Store, setId: number, name: string): ScriptResultRecord | undefined {
-  const matches = store.resultsOfSet(setId).filter((r) => r.name === name);
-  return matches[matches.length - 1];
+  return store.latestResult(setId, name);
 }
 
 function newResult(store: Store, systemId: string, setId: number, name: string): ScriptResultRecord {

@@ -36,6 +36,11 @@ let builtins: ScriptRecord[] | undefined;
 
 /** The built-in deploy-info scripts as script records (id = version id, never stored). */
 export function builtinScripts(): ScriptRecord[] {
+  return loadBuiltins().map((s) => structuredClone(s));
+}
+
+// The built-ins, made once and never handed out (callers get copies, or served() views).
+function loadBuiltins(): readonly ScriptRecord[] {
   builtins ??= DEPLOY_INFO_CATALOGUE.map((script) => {
     const metadata = embeddedMetadata(script.body).metadata ?? {};
     const text = (key: string) => (typeof metadata[key] === 'string' ? (metadata[key] as string) : '');
@@ -63,7 +68,7 @@ export function builtinScripts(): ScriptRecord[] {
       created: LOADED_AT,
     };
   });
-  return builtins.map((s) => structuredClone(s));
+  return builtins;
 }
 
 /** True for the names and ids of the built-in scripts. */
@@ -92,7 +97,7 @@ function served(script: ScriptRecord): ServedScript {
     tags: [...script.tags],
     body: script.body,
     isDefault: isBuiltin(script),
-    packages: script.packages,
+    packages: { ...script.packages },
     forHardware: [...script.forHardware],
     applyConfiguredNetworking: script.applyConfiguredNetworking,
   };
@@ -100,7 +105,7 @@ function served(script: ScriptRecord): ServedScript {
 
 /** The script a result of `name` runs, built-in or uploaded. */
 export function servedScript(store: Store, name: string): ServedScript | undefined {
-  const script = builtinScripts().find((s) => s.name === name) ?? store.getScript(name);
+  const script = loadBuiltins().find((s) => s.name === name) ?? store.getScript(name);
   return script && served(script);
 }
 
@@ -116,7 +121,7 @@ export function deployInfoScripts(store: Store): ServedScript[] {
   const uploaded = store
     .listScripts()
     .filter((s) => s.scriptType === 0 && s.tags.includes(DEPLOY_INFO_TAG) && !s.destructive && s.forHardware.length === 0);
-  return [...builtinScripts(), ...uploaded].map(served).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...loadBuiltins(), ...uploaded].map(served).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The API JSON of a script (`include_script` adds the base64 body to its history). */
