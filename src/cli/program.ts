@@ -1,8 +1,8 @@
 // Declares the commands, their arguments and options. Each action lazily imports its command
 // module, so `--help` and one command never load the others (or the server's SQLite addon).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { normaliseMaasUrl } from '../maas/client.js';
-import { parseCredentials } from '../maas/credentials.js';
+import { parseCredentials } from '../maas/api-key.js';
+import { normaliseMaasUrl } from '../maas/maas-url.js';
 import type { Credentials } from '../maas/types.js';
 import { BadUrlError, UsageError } from '../errors.js';
 import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
