@@ -1,6 +1,7 @@
 // Declares the commands, their arguments and options. Each action lazily imports its command
 // module, so `--help` and one command never load the others (or the server's SQLite addon).
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { setFlagsFromString } from 'node:v8';
 import { parseCredentials } from '../maas/api-key.js';
 import { normaliseMaasUrl } from '../maas/maas-url.js';
 import type { Credentials } from '../maas/types.js';
@@ -38,7 +39,13 @@ export function buildProgram(): Command {
       const mode = (root.opts() as { priority?: PriorityMode }).priority ?? parsePriorityMode(fromEnv || undefined);
       if (fromEnv && mode === undefined) throw new UsageError(`${PRIORITY_ENV}=${fromEnv} is not a priority: set it to idle or normal (or unset it)`);
       choosePriority(mode ?? 'idle');
-      if (action.name() !== 'serve') void ensureOwnPriority();
+      if (action.name() !== 'serve') {
+        void ensureOwnPriority();
+        // A run lasts a second or less: V8's optimising compiler would spend more memory (and
+        // about as much time) compiling hot functions than it saves running them. The server,
+        // which runs for long, keeps it.
+        setFlagsFromString('--no-opt');
+      }
     });
 
   program
