@@ -39,13 +39,12 @@ export function buildProgram(): Command {
       const mode = (root.opts() as { priority?: PriorityMode }).priority ?? parsePriorityMode(fromEnv || undefined);
       if (fromEnv && mode === undefined) throw new UsageError(`${PRIORITY_ENV}=${fromEnv} is not a priority: set it to idle or normal (or unset it)`);
       choosePriority(mode ?? 'idle');
-      if (action.name() !== 'serve') {
-        void ensureOwnPriority();
-        // A run lasts a second or less: V8's optimising compiler would spend more memory (and
-        // about as much time) compiling hot functions than it saves running them. The server,
-        // which runs for long, keeps it.
-        setFlagsFromString('--no-opt');
-      }
+      if (action.name() !== 'serve') void ensureOwnPriority();
+      // A command's run lasts a second or less: V8's optimising compiler would spend more memory
+      // (and about as much time) compiling hot functions than it saves running them. The server,
+      // which runs for long, has it. (bin/maas-run-scripts turns it off before compiling the
+      // single file, so its code cache is made under the flags most runs have.)
+      setFlagsFromString(action.name() === 'serve' ? '--opt' : '--no-opt');
     });
 
   program
