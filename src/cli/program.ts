@@ -44,7 +44,7 @@ export function buildProgram(): Command {
       // (and about as much time) compiling hot functions than it saves running them. The server,
       // which runs for long, has it. (bin/maas-run-scripts turns it off before compiling the
       // single file, so its code cache is made under the flags most runs have.)
-      setFlagsFromString(action.name() === 'serve' ? '--opt' : '--no-opt');
+      setOptimiser(action.name() === 'serve');
     });
 
   program
@@ -174,6 +174,14 @@ export function buildProgram(): Command {
   // Commands are added below, one block each (see src/cli/commands/<name>.ts).
 
   return program;
+}
+
+/**
+ * Turns V8's optimising compiler on or off. Only on the V8 releases known to have the `--opt`
+ * flag (Node 18 to 24): V8 prints an error for a flag it does not know.
+ */
+function setOptimiser(on: boolean): void {
+  if (Number(process.versions.v8.split('.')[0]) <= 13) setFlagsFromString(on ? '--opt' : '--no-opt');
 }
 
 /** Commander parser for a number of hours (>= 0, fractions allowed). */
