@@ -2,7 +2,9 @@
 // uses. Node's fetch would do, but loading it (its HTTP parser is WebAssembly, its bodies web
 // streams) costs a short run more CPU and memory than everything else it does; node:http is
 // already part of every Node process.
-import type { IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 
 /** The request options the HTTP layer passes; fetch's RequestInit has them all. */
 export interface TransportInit {
@@ -26,9 +28,11 @@ export interface TransportResponse {
 export type Transport = (url: string, init: TransportInit) => Promise<TransportResponse>;
 
 /** Sends one request and reads the whole answer; rejects with the socket's or the signal's error. */
-export const nodeTransport: Transport = async (url, init) => {
+export const nodeTransport: Transport = (url, init) => {
   const target = new URL(url);
-  const { request } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  // node:https (and TLS under it) is loaded only for an https URL. Through require, not import():
+  // the standalone executable runs without a loader for dynamic imports.
+  const request = target.protocol === 'https:' ? (createRequire(import.meta.url)('node:https') as typeof Https).request : httpRequest;
   const headers: Record<string, string> = { ...init.headers };
   // As fetch does: a POST without a body says so with a zero length.
   if (init.body !== undefined || init.method === 'POST') headers['Content-Length'] = String(init.body?.length ?? 0);
