@@ -1,14 +1,17 @@
 // report-results end to end against the bundled server (in this process, on 127.0.0.1), as a
 // fresh CLI process each round: wall time, CPU time (user+sys, its children included) and peak
 // RSS, side by side in the same run with each built-in collector run alone (`collect --only X`,
-// also a fresh process): the sum and the max of those. Rounds alternate so noise hits all
-// alike; medians are compared. Figures come from GNU time when installed (wall time only otherwise).
+// also a fresh process, so each includes one Node start-up). Rounds alternate so noise hits all
+// alike; medians are compared. Targets (a miss exits non-zero): report-results' wall time ≤ 1.6×
+// and its CPU time ≤ 1.5× those of the slowest collector run alone (lshw, on most machines), and
+// its peak RSS ≤ 60 MiB. The bare `lshw -xml` command is timed too, for reference. CPU and RSS
+// come from GNU time, which the figures with targets need.
 // Change-only sync: a steady-state run (same hardware, every result unchanged) beside a full run
 // (--force), wall time and bytes on the wire (counted by a forwarding proxy), in the same rounds.
 import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { deployInfoCollectors } from '../dist/collectors/index.js';
@@ -17,6 +20,7 @@ import { credsYaml, parseCredentials } from '../dist/src/maas/credentials.js';
 import { startMaasServer } from '../dist/src/server/server.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const TARGET = { wall: 1.6, cpu: 1.5, rssMiB: 60 };
 const CLI = 'bin/maas-run-scripts';
 const GNU_TIME = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -32,10 +36,10 @@ try {
   writeFileSync(creds, credsYaml({ consumer_key: token.consumer_key, endpoint: `${server.url}/metadata/status/${machine.system_id}`, token_key: token.token_key, token_secret: token.token_secret }), { mode: 0o600 });
 
   // Runs the CLI in a child (the server answers from this process, so spawn asynchronously).
-  const measure = (args) =>
+  const measure = (args, command = [process.execPath, CLI]) =>
     new Promise((resolve, reject) => {
       const stats = join(work, 'time.txt');
-      const argv = GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M', '-o', stats, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+      const argv = GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M', '-o', stats, ...command, ...args] : [...command, ...args];
       const start = performance.now();
       const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -78,38 +82,63 @@ try {
   const report = () => counted([...reportArgs, '--force']);
   const steady = () => counted(reportArgs);
   const alone = (name) => measure(['collect', '--only', name, ...(name === 'resources' ? [] : ['--output', join(work, `out-${name}`)])]);
+  // The command the lshw collector runs, at the priority the tool gives it (the bench runs as root or not alike).
+  const lshwPath = ['/usr/bin/lshw', '/usr/sbin/lshw', '/bin/lshw', '/sbin/lshw'].find((p) => existsSync(p));
+  const bareLshw = () => measure(['-xml', '-disable', 'dmi'], ['nice', '-n', '19', lshwPath]);
 
   await report(); // warm-up: page cache, tool lookups
-  const rows = { report: [], steady: [], sumWall: [], maxWall: [], sumCpu: [], maxRss: [] };
+  const rows = { report: [], steady: [], sumWall: [], sumCpu: [], lshw: [] };
   const perCollector = new Map(deployInfoCollectors.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
     const r = await report();
     rows.report.push(r);
     rows.steady.push(await steady());
+    if (lshwPath) rows.lshw.push(await bareLshw());
     const singles = [];
     for (const collector of deployInfoCollectors) {
       const s = await alone(collector.name);
-      perCollector.get(collector.name).push(s.wallMs);
+      perCollector.get(collector.name).push(s);
       singles.push(s);
     }
     rows.sumWall.push(singles.reduce((a, s) => a + s.wallMs, 0));
-    rows.maxWall.push(Math.max(...singles.map((s) => s.wallMs)));
     rows.sumCpu.push(singles.reduce((a, s) => a + s.cpuMs, 0));
-    rows.maxRss.push(Math.max(...singles.map((s) => s.rssKiB)));
   }
 
   const wall = median(rows.report.map((r) => r.wallMs));
   const cpu = median(rows.report.map((r) => r.cpuMs));
   const rss = median(rows.report.map((r) => r.rssKiB));
-  for (const [name, times] of perCollector) console.log(`  collect --only ${name.padEnd(13)} alone: median ${median(times).toFixed(0)} ms wall`);
-  console.log(`  report-results (6 signals to the bundled server): median ${wall.toFixed(0)} ms wall, ${cpu.toFixed(0)} ms CPU, ${(rss / 1024).toFixed(1)} MiB peak RSS`);
-  console.log(`  wall: report / sum of collectors alone = ${(wall / median(rows.sumWall)).toFixed(2)}×, report / slowest alone = ${(wall / median(rows.maxWall)).toFixed(2)}×`);
-  if (GNU_TIME) {
-    console.log(`  CPU:  report / sum of collectors alone = ${(cpu / median(rows.sumCpu)).toFixed(2)}×`);
-    console.log(`  RSS:  report / largest collector alone = ${(rss / median(rows.maxRss)).toFixed(2)}×`);
-  } else {
-    console.log('  CPU and RSS not measured: GNU time is not installed');
+  const peakRss = Math.max(...rows.report.map((r) => r.rssKiB));
+  const medianOf = (runs) => ({ wallMs: median(runs.map((r) => r.wallMs)), cpuMs: median(runs.map((r) => r.cpuMs)), rssKiB: median(runs.map((r) => r.rssKiB)) });
+  const figure = (f) => `${f.wallMs.toFixed(0)} ms wall, ${f.cpuMs.toFixed(0)} ms CPU, ${(f.rssKiB / 1024).toFixed(1)} MiB peak RSS`;
+  let slowest;
+  for (const [name, runs] of perCollector) {
+    const m = medianOf(runs);
+    if (!slowest || m.wallMs > slowest.wallMs) slowest = { name, ...m };
+    console.log(`  collect --only ${name.padEnd(13)} alone: median ${figure(m)}`);
   }
+  if (rows.lshw.length > 0) console.log(`  lshw -xml (the command alone, nice 19): median ${figure(medianOf(rows.lshw))}`);
+  console.log(`  report-results (6 signals to the bundled server): median ${figure({ wallMs: wall, cpuMs: cpu, rssKiB: rss })}`);
+  console.log(`  wall: report / sum of collectors alone = ${(wall / median(rows.sumWall)).toFixed(2)}×`);
+  let missed = 0;
+  const check = (label, value, target, unit = '×') => {
+    const ok = value <= target;
+    if (!ok) missed += 1;
+    console.log(`  ${label} = ${value.toFixed(unit === '×' ? 2 : 1)}${unit === '×' ? '×' : ` ${unit}`} (target ≤ ${target}${unit === '×' ? '×' : ` ${unit}`}) ${ok ? 'OK' : 'OVER TARGET'}`);
+  };
+  check(`wall: report / slowest collector alone (${slowest.name})`, wall / slowest.wallMs, TARGET.wall);
+  if (GNU_TIME) {
+    check(`CPU:  report / slowest collector alone (${slowest.name})`, cpu / slowest.cpuMs, TARGET.cpu);
+    check('RSS:  report-results peak (largest of the rounds)', peakRss / 1024, TARGET.rssMiB, 'MiB');
+    console.log(`  CPU:  report / sum of collectors alone = ${(cpu / median(rows.sumCpu)).toFixed(2)}×`);
+    if (rows.lshw.length > 0) {
+      const l = medianOf(rows.lshw);
+      console.log(`  for reference, report / bare lshw -xml: wall ${(wall / l.wallMs).toFixed(2)}×, CPU ${(cpu / l.cpuMs).toFixed(2)}× (a Node start alone costs more CPU than lshw on some machines)`);
+    }
+  } else {
+    missed += 1;
+    console.log('  CPU and RSS not measured: GNU time is not installed (their targets cannot be checked)');
+  }
+  if (missed > 0) process.exitCode = 1; // a missed target fails npm run bench
   const steadyWall = median(rows.steady.map((r) => r.wallMs));
   const upFull = median(rows.report.map((r) => r.up));
   const upSteady = median(rows.steady.map((r) => r.up));
@@ -122,7 +151,7 @@ try {
       `full run (--force) ${wall.toFixed(0)} ms, ${postsFull} signals, ${upFull} B sent, ${downFull} B received`,
   );
   console.log(`  change-only: steady / full = ${(steadyWall / wall).toFixed(2)}× wall, ${(upSteady / upFull).toFixed(3)}× bytes sent (the scripts tarball is downloaded either way)`);
-  console.log(`  [${ROUNDS} rounds, ${process.getuid?.() === 0 ? 'root' : 'not root'}; each figure includes one Node start-up]`);
+  console.log(`  [${ROUNDS} rounds, ${process.getuid?.() === 0 ? 'root' : 'not root'}, nproc ${availableParallelism()}; each figure but lshw's includes one Node start-up]`);
 } finally {
   counter?.close();
   await server.close();

@@ -27,19 +27,23 @@ export interface WalkOptions {
 /** Paths (as seen inside the root) of every non-directory entry under `dir` that `accept` takes. */
 export async function findEntries(host: Host, dir: string, { accept = () => true, skipDevicePower = false }: WalkOptions = {}): Promise<string[]> {
   const found: string[] = [];
-  const pending = [dir];
+  // Paths are joined by hand (the names readdir gives hold no '/', '.' or '..'): path.join's
+  // normalising, once for each of thousands of entries, is a good part of the walk's CPU.
+  const pending = [posix.normalize(dir)];
+  const onHost = (path: string) => (host.root === '/' ? path : join(host.root, path));
   let read = 0;
   for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
     if (++read % DIRS_PER_TURN === 0) await nextTurn();
     let entries: Dirent[];
     try {
-      entries = readdirSync(join(host.root, path), { withFileTypes: true });
+      entries = readdirSync(onHost(path), { withFileTypes: true });
     } catch {
       continue; // vanished while walking (hot-unplug) or not permitted: find reports and skips it too
     }
     const isDevice = skipDevicePower && entries.some((e) => e.name === 'uevent' && !e.isDirectory());
+    const prefix = path.endsWith('/') ? path : `${path}/`;
     for (const entry of entries) {
-      const child = posix.join(path, entry.name);
+      const child = prefix + entry.name;
       if (entry.isDirectory()) {
         if (!(isDevice && entry.name === 'power')) pending.push(child);
       } else if (accept(entry.name)) found.push(child);

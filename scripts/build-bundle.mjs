@@ -15,7 +15,9 @@
 // or an ES module: CommonJS in an empty directory (ES module syntax there needs Node >= 20.19's
 // syntax detection), an ES module inside this project. The bundle is therefore written in the
 // subset both accept: one async function that gets `require` through a dynamic import, which
-// both module kinds allow, and knows its own path from argv (it only ever runs as the program).
+// both module kinds allow. Loaded as CommonJS (as bin/maas-run-scripts loads it) it takes its
+// own path from __filename and Node's builtins from `require`, so it needs no dynamic import;
+// otherwise it runs as the program and knows its path from argv.
 import { build } from 'esbuild';
 import { chmodSync, mkdirSync } from 'node:fs';
 
@@ -41,11 +43,14 @@ const check = await build({
 
 const prologue = `#!/usr/bin/env node
 ${check.outputFiles[0].text.trim()}
+var __loadedAs = typeof __filename === 'string' ? __filename : '';
+var __loadedBy = typeof require === 'function' ? require : undefined;
 (async () => {
-const { createRequire: __createRequire } = await import('node:module');
-const { realpathSync: __realpathSync } = await import('node:fs');
-const { pathToFileURL: __pathToFileURL } = await import('node:url');
-const __filename = (() => { try { return __realpathSync(process.argv[1]); } catch { return process.argv[1] || process.cwd() + '/maas-run-scripts'; } })();
+const __builtin = (name) => (__loadedBy ? Promise.resolve(__loadedBy(name)) : import(name));
+const { createRequire: __createRequire } = await __builtin('node:module');
+const { realpathSync: __realpathSync } = await __builtin('node:fs');
+const { pathToFileURL: __pathToFileURL } = await __builtin('node:url');
+const __filename = __loadedAs || (() => { try { return __realpathSync(process.argv[1]); } catch { return process.argv[1] || process.cwd() + '/maas-run-scripts'; } })();
 const __dirname = __filename.slice(0, __filename.lastIndexOf('/')) || '/';
 const __bundleUrl = __pathToFileURL(__filename).href;
 const require = __createRequire(__filename);
@@ -68,6 +73,9 @@ await build({
   external: ['better-sqlite3'],
   // The server finds the file it runs from (to serve it) and loads the SQLite addon next to it.
   define: { 'import.meta.url': '__bundleUrl' },
+  // Fewer bytes for Node to read and parse at every start; names kept, as messages may show them.
+  minify: true,
+  keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
   banner: { js: prologue },

@@ -10,7 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fsReason } from '../files.js';
 import { UsageError } from '../errors.js';
-import { parseCredentials } from '../maas/credentials.js';
+import { parseCredentials } from '../maas/api-key.js';
 import type { Credentials } from '../maas/types.js';
 
 /** The environment variable holding the admin key (the same one `serve` takes its key from). */

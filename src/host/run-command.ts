@@ -73,8 +73,8 @@ const located = new Map<string, string | undefined>();
 
 /**
  * Finds an executable in `searchPath` (default: see RunCommandOptions); paths with "/" are checked
- * as is. The lookups are synchronous (a few access(2) calls), so once execa is loaded a command
- * is spawned without waiting for the event loop to come round again.
+ * as is. The lookups are synchronous (a few access(2) calls), so a command is spawned without
+ * waiting for the event loop to come round again.
  */
 export async function findExecutable(file: string, searchPath: readonly string[] = defaultSearchPath()): Promise<string | undefined> {
   if (file.includes('/')) return isExecutable(file) ? file : undefined;
@@ -176,20 +176,15 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
     await ensureOwnPriority();
     if (options.signal?.aborted) return notRun(`${file}: not started, the collector was stopped`, false);
     const timeoutMs = options.timeoutMs ?? 30_000;
-    // execa is loaded on first use: most collectors never run a command, and start-up time counts.
-    const { execa } = await import('execa');
-    const child = execa(executable, args, {
-      env: { ...options.env, LC_ALL: 'C', LANG: 'C' },
-      extendEnv: true,
-      stdin: 'ignore',
+    const maxBuffer = options.maxBuffer ?? 64 * 1024 * 1024;
+    const child = spawn(executable, args, {
+      env: { ...process.env, ...options.env, LC_ALL: 'C', LANG: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group, so a timeout can kill the command's children too
-      reject: false,
-      stripFinalNewline: false,
-      maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
-      encoding: 'utf8',
     });
     let timedOut = false;
     let aborted = false;
+    let overflowed = false;
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child.pid);
@@ -199,6 +194,29 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
       killGroup(child.pid);
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Output is kept as the bytes came and decoded once at the end, so a character split
+    // between two reads is decoded whole; past maxBuffer the command is stopped.
+    const collect = (stream: NodeJS.ReadableStream | null) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream?.on('data', (chunk: Buffer) => {
+        if (size >= maxBuffer) return;
+        const room = maxBuffer - size;
+        chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+        size += Math.min(chunk.length, room);
+        if (chunk.length > room) {
+          overflowed = true;
+          killGroup(child.pid);
+        }
+      });
+      return () => (chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    };
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    const ended = new Promise<number | undefined>((resolve) => {
+      child.once('error', () => resolve(undefined));
+      child.once('close', (code: number | null) => resolve(code ?? undefined));
+    });
     try {
       if (child.pid !== undefined) {
         try {
@@ -208,22 +226,28 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
           throw error;
         }
       }
-      const result = await child;
-      const killed = timedOut || aborted;
+      const code = await ended;
+      const killed = timedOut || aborted || overflowed;
       return {
         command,
-        exitCode: killed ? undefined : result.exitCode,
-        stdout: String(result.stdout ?? ''),
-        stderr: timedOut ? `${file}: timed out after ${timeoutMs} ms` : aborted ? `${file}: stopped, the collector timed out` : String(result.stderr ?? ''),
+        exitCode: killed ? undefined : code,
+        stdout: stdout(),
+        stderr: timedOut
+          ? `${file}: timed out after ${timeoutMs} ms`
+          : aborted
+            ? `${file}: stopped, the collector timed out`
+            : overflowed
+              ? `${file}: stopped, its output passed ${maxBuffer} bytes`
+              : stderr(),
         timedOut,
         notFound: false,
-        failed: killed || result.exitCode !== 0,
+        failed: killed || code !== 0,
       };
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       // A killed command's children may outlive their parent: make sure the group is gone.
-      if (timedOut || aborted) killGroup(child.pid);
+      if (timedOut || aborted || overflowed) killGroup(child.pid);
     }
   };
 }

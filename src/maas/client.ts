@@ -1,6 +1,6 @@
 // MaasClient: the MAAS API calls this tool makes, admin side (api/2.0) and machine side
 // (metadata), over the HTTP layer in http.ts. Every failure is one line naming the action.
-import { BadUrlError, CliError, MaasApiError, summariseBody } from '../errors.js';
+import { CliError, MaasApiError, summariseBody } from '../errors.js';
 import {
   bodyText,
   encodeMultipart,
@@ -12,7 +12,10 @@ import {
   type HttpResponse,
   type MultipartFile,
 } from './http.js';
+import { normaliseMaasUrl } from './maas-url.js';
 import type { Credentials, MachineJson, SignalFields, SignalFile, TokenResponse } from './types.js';
+
+export { normaliseMaasUrl, redactUrl } from './maas-url.js';
 
 /** Injectable surroundings of a client: fetch, clock, sleep, retry policy, timeout, log. */
 export type ClientDeps = HttpDeps;
@@ -32,41 +35,6 @@ export interface MachineFilters {
   hostname?: string[];
   mac_address?: string[];
   id?: string[];
-}
-
-/**
- * Checks that `text` is an http(s) URL and returns it without trailing slashes. `what` names the
- * argument in the BadUrlError (a UsageError).
- */
-export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
-  // Checked on the text, before parsing: even a value that is no URL must not be repeated with
-  // the password it carries.
-  if (USERINFO.test(text)) {
-    throw new BadUrlError(what, undefined, `must not carry a user name or password ('${redactUrl(text)}'); MAAS authenticates with the API key: drop the part before '@'`);
-  }
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new BadUrlError(what, text, 'is not a URL; give the MAAS address, e.g. http://maas.example.com:5240/MAAS');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new BadUrlError(what, text, 'is not an http(s) URL; give the MAAS address, e.g. http://maas.example.com:5240/MAAS');
-  }
-  if (url.username || url.password) {
-    // The value is not repeated: it holds the password.
-    throw new BadUrlError(what, undefined, 'must not carry a user name or password; MAAS authenticates with the API key');
-  }
-  if (url.search || url.hash) throw new BadUrlError(what, text, 'must not have a query or fragment');
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-// "scheme://user[:password]@" at the start of a URL.
-const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*@/i;
-
-/** `text` with the user name and password of a URL replaced by "***", for messages. */
-export function redactUrl(text: string): string {
-  return text.replace(USERINFO, (prefix) => `${prefix.slice(0, prefix.indexOf('//') + 2)}***@`);
 }
 
 /**

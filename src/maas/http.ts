@@ -1,4 +1,4 @@
-// The HTTP layer under MaasClient: Node's built-in fetch with a per-request timeout, multipart
+// The HTTP layer under MaasClient: node:http (http-transport.ts) with a per-request timeout, multipart
 // bodies laid out as upstream's client lays them out, bounded retries with exponential backoff
 // and jitter, Retry-After, and clock-skew correction from the server's Date (read as UTC,
 // docs/design.md D8; docs/protocol.md §2.6).
@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { MaasApiError, MaasUnreachableError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { nodeTransport, type Transport, type TransportResponse } from './http-transport.js';
 import { authorizationHeader } from './oauth.js';
 import type { Credentials } from './types.js';
 
@@ -190,7 +191,8 @@ export function encodeMultipart(
 
 /** What the HTTP layer needs from its surroundings; every field has a real default. */
 export interface HttpDeps {
-  fetch?: typeof fetch;
+  /** Sends one request (default: node:http, see http-transport.ts); Node's fetch fits too. */
+  fetch?: Transport;
   /** Clock in milliseconds since the epoch. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -219,7 +221,7 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   reason: string;
-  headers: Headers;
+  headers: TransportResponse['headers'];
   body: Uint8Array;
   url: string;
 }
@@ -244,7 +246,7 @@ interface AttemptFailure {
 export class HttpSession {
   /** Seconds added to the local clock when signing. */
   skewSeconds = 0;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: Transport;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly log: (line: string) => void;
@@ -253,7 +255,7 @@ export class HttpSession {
   readonly timeoutMs: number;
 
   constructor(deps: HttpDeps = {}) {
-    this.fetch = deps.fetch ?? globalThis.fetch;
+    this.fetch = deps.fetch ?? nodeTransport;
     this.now = deps.now ?? Date.now;
     this.sleep = deps.sleep ?? sleep;
     this.log = deps.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -328,7 +330,7 @@ export class HttpSession {
       : undefined;
     if (authorization) headers.Authorization = authorization;
 
-    let response: Response;
+    let response: TransportResponse;
     let body: Uint8Array;
     try {
       response = await this.fetch(request.url, {
@@ -365,7 +367,7 @@ export class HttpSession {
   }
 }
 
-function redirectNote(response: Response): string {
+function redirectNote(response: TransportResponse): string {
   const location = response.headers.get('location');
   return `the server redirects${location ? ` to ${location}` : ''}; give the final MAAS URL (…/MAAS) instead`;
 }
@@ -394,6 +396,7 @@ const NETWORK_REASONS: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
   ETIMEDOUT: 'connection timed out',
   EPIPE: 'connection closed while sending',
+  ECONNABORTED: 'connection closed by the server',
   UND_ERR_SOCKET: 'connection closed by the server',
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
   CERT_HAS_EXPIRED: 'the server certificate has expired',
@@ -405,7 +408,7 @@ const NETWORK_REASONS: Record<string, string> = {
 function networkReason(error: unknown, timeoutMs: number): string {
   const err = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined;
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${(timeoutMs / 1000).toFixed(1)} s`;
-  // fetch wraps the socket error: "fetch failed" with the real reason in `cause`.
+  // fetch wraps the socket error: "fetch failed" with the real reason in `cause`; node:http does not.
   let deepest = err?.message?.split('\n')[0] ?? String(error);
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
     const code = (current as { code?: string }).code;

@@ -2,7 +2,8 @@
 // resolved as upstream does (docs/protocol.md §1.5) from a creds file and the flags that replace
 // its parts. Shared by report-results, register-machine and redfish-report.
 import { UsageError } from '../errors.js';
-import { parseCredentials, readCredsFile } from '../maas/credentials.js';
+import { parseCredentials } from '../maas/api-key.js';
+import { readCredsFile } from '../maas/creds-file.js';
 import type { Credentials } from '../maas/types.js';
 
 /** Resolved settings of a run. */

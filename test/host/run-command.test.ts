@@ -60,6 +60,20 @@ describe('runCommand', () => {
     expect(await eventually(() => processGone(child))).toBe(true);
   });
 
+  it('stops a command whose output passes the cap, keeping what fits and saying why', async () => {
+    const result = await runCommand('sh', ['-c', 'while :; do echo 0123456789abcdef; done'], { maxBuffer: 4096, timeoutMs: 60_000 });
+    expect(result).toMatchObject({ failed: true, timedOut: false, exitCode: undefined });
+    expect(result.stdout.length).toBe(4096);
+    expect(result.stdout.startsWith('0123456789abcdef\n')).toBe(true);
+    expect(result.stderr).toBe('sh: stopped, its output passed 4096 bytes');
+  });
+
+  it('decodes a UTF-8 character whole even when the pipe splits it', async () => {
+    // printf writes the two bytes of "é" in separate writes, with a pause between them.
+    const result = await runCommand('sh', ['-c', "printf '\\303'; sleep 0.1; printf '\\251\\n'"]);
+    expect(result.stdout).toBe('é\n');
+  });
+
   it('kills the process group when its abort signal fires', async () => {
     const dir = await makeRoot({});
     const pidFile = join(dir, 'pid');

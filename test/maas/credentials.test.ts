@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseDocument } from 'yaml';
 import { UsageError } from '../../src/errors.js';
-import { credsYaml, formatCredentials, parseCredentials, readCredsFile } from '../../src/maas/credentials.js';
+import { credsYaml, formatCredentials, parseCredentials, readCredsFile, simpleCredsTree } from '../../src/maas/credentials.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -138,5 +138,46 @@ describe('readCredsFile', () => {
     const path = join(dir, 'other.yaml');
     await writeFile(path, '- just\n- a list\n');
     await expect(readCredsFile(path)).rejects.toThrow(/neither reporting\.maas nor datasource\.MAAS/);
+  });
+});
+
+describe('simpleCredsTree (creds files read without the YAML library)', () => {
+  const yamlTree = (text: string) => parseDocument(text, { schema: 'failsafe' }).toJS() as unknown;
+
+  it('reads the files every writer produces exactly as the YAML library reads them', () => {
+    const written = credsYaml({ consumer_key: 'ck123', endpoint: 'http://10.0.0.2:5240/MAAS/metadata/status/x7ghqk', token_key: '4711', token_secret: 'Se-cr_et.9' });
+    const plain = [
+      written,
+      'reporting:\n  maas:\n    consumer_key: true\n    token_key: 0x1F\n',
+      'datasource:\n  MAAS:\n    consumer_key: null\n    metadata_url: http://maas.example.com:5240/MAAS/metadata?a=1&b=2,3\n    token_key: 1e3\n    token_secret: a:b\n',
+      'reporting:\n    maas:\n        endpoint: /relative\n        token_key: 007\nother:\n  x: y\n',
+      "reporting:\n  maas:\n    token_key: '0012'\n    token_secret: \"a b: c\"\n",
+    ];
+    for (const text of plain) {
+      const tree = simpleCredsTree(text);
+      expect(tree, text).toBeDefined();
+      expect(tree, text).toEqual(yamlTree(text));
+    }
+  });
+
+  it('leaves every other form to the YAML library', () => {
+    const others = [
+      '# comment\nreporting:\n  maas:\n    token_key: a\n',
+      'reporting:\n\n  maas:\n    token_key: a\n',
+      'reporting:\r\n  maas:\r\n    token_key: a\r\n',
+      'reporting:\n  maas:\n    token_key: a\n    token_key: b\n',
+      'reporting:\n\tmaas:\n',
+      'reporting: {maas: {token_key: a}}\n',
+      'reporting:\n  maas:\n    token_key: "a\\u0041"\n',
+      "reporting:\n  maas:\n    token_key: 'it''s'\n",
+      'reporting:\n  maas:\n    token_key: a # note\n',
+      'reporting:\n  maas:\n    token_key:\n',
+      'reporting:\n  maas:\n  token_key: a\n',
+      '  reporting:\n    maas:\n      token_key: a\n',
+      'reporting:\n  maas:\n    token_key: a:\n',
+      '__proto__:\n  maas:\n    token_key: a\n',
+      '',
+    ];
+    for (const text of others) expect(simpleCredsTree(text), JSON.stringify(text)).toBeUndefined();
   });
 });

@@ -3,7 +3,6 @@
 // report-results would upload for each deploy-info script into a directory.
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { collectorNamed, deployInfoCollectors } from '../../../collectors/index.js';
 import type { DeployInfoCollector } from '../../../collectors/types.js';
 import { CliError, hasCode, UsageError } from '../../errors.js';
@@ -64,7 +63,8 @@ export async function collect(options: CollectOptions, deps: CollectDeps = {}): 
     // On failure the last line of stderr is the reason, which the summary line below repeats.
     const notes = ok ? outcome.output.stderr : outcome.output.stderr.trimEnd().split('\n').slice(0, -1).map((l) => `${l}\n`).join('');
     if (notes) stderr.write(notes);
-    if (ok) stdout.write(format === 'yaml' ? stringify(JSON.parse(outcome.output.stdout)) : outcome.output.stdout);
+    // YAML is loaded only for the YAML form: the JSON one, the usual, does without it.
+    if (ok) stdout.write(format === 'yaml' ? (await import('yaml')).stringify(JSON.parse(outcome.output.stdout)) : outcome.output.stdout);
   }
 
   const failures = outcomes.filter((o) => o.output.exitCode !== 0).map(failureLine);

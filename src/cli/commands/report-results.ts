@@ -2,7 +2,7 @@
 // then a run of src/runner with this machine's collectors; exit status 0 when everything was
 // delivered or found unchanged, 1 (with a message saying what) otherwise.
 import { collectorForScript } from '../../../collectors/index.js';
-import { exposedCredsWarning } from '../../maas/credentials.js';
+import { exposedCredsWarning } from '../../maas/creds-file.js';
 import type { RunSummary } from '../../runner/progress.js';
 import { resolveReportSettings, type ReportSources } from '../../runner/report-settings.js';
 import { runReport, type RunReportDeps, type RunReportOptions } from '../../runner/run-report.js';
