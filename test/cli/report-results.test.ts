@@ -19,6 +19,7 @@ import { startFakeMaas, type FakeMaas, type RecordedRequest } from '../helpers/f
 import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers/wire.js';
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/trees.js';
+import { goneWithin } from '../helpers/processes.js';
 
 
 // Short retry policy so fault tests take seconds, not the default minute and a half.
@@ -328,8 +329,7 @@ describe('report-results against the bundled server', () => {
       expect([part(failed, 'status'), part(failed, 'exit_status'), part(failed, 'error')]).toEqual(['WORKING', '3', 'Failed to execute 91-custom-exit3: 3']);
 
       const child = Number(await readFile(pidFile, 'utf8'));
-      const state = await readFile(`/proc/${child}/status`, 'utf8').catch(() => 'gone');
-      expect(state === 'gone' || /^State:\s+Z/m.test(state)).toBe(true);
+      expect(await goneWithin(child), `process ${child} still runs`).toBe(true);
     } finally {
       for (const name of uploaded) await deleteScript(name);
       await proxy.close();
@@ -361,8 +361,7 @@ describe('report-results interrupted', () => {
 
       const [script, child] = (await readFile(pids, 'utf8')).trim().split(' ').map(Number);
       for (const pid of [script!, child!]) {
-        const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => 'gone');
-        expect(status === 'gone' || /^State:\s+Z/m.test(status), `process ${pid} still runs`).toBe(true);
+        expect(await goneWithin(pid), `process ${pid} still runs`).toBe(true);
       }
       expect(await readdir(tmp)).toEqual([]);
       const [state] = await readdir(join(machine.stateDir, 'machines'));

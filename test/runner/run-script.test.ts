@@ -2,6 +2,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { goneWithin } from '../helpers/processes.js';
 import { formatDuration, runPaths, runScript, scriptEnvironment } from '../../src/runner/run-script.js';
 
 const dirs: string[] = [];
@@ -18,12 +19,6 @@ async function script(body: string): Promise<{ file: string; outDir: string; bas
   await writeFile(file, body);
   await chmod(file, 0o755);
   return { file, outDir: paths.out, base };
-}
-
-/** True while `pid` runs; a killed process that nobody reaped yet (a zombie) counts as gone. */
-async function isAlive(pid: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return status !== '' && !/^State:\s+Z/m.test(status);
 }
 
 describe('runScript', () => {
@@ -88,8 +83,7 @@ describe('runScript', () => {
     expect(outcome.stdout.toString()).toBe('started\n');
     const child = Number(await readFile(join(env.DOWNLOAD_PATH, 'child.pid'), 'utf8'));
     expect(child).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await isAlive(child)).toBe(false);
+    expect(await goneWithin(child)).toBe(true);
   });
 
   it('reports a script that cannot be started instead of throwing', async () => {
