@@ -1,6 +1,7 @@
 // `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
 // that survives a restart.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -43,6 +44,29 @@ describe('the serve command', () => {
     expect([response.status, await response.json()]).toEqual([200, []]);
     server.child.kill('SIGTERM');
     expect((await server.child).exitCode).toBe(0);
+  });
+
+  it('keeps serving after a body cut off inside a multipart part without a name (the error of that part used to end the process)', async () => {
+    const server = await startServe([]);
+    try {
+      const origin = new URL(server.url);
+      const cut = '--b0\r\nContent-Disposition: form-data; filename="f"\r\n\r\nabc';
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect({ host: origin.hostname, port: Number(origin.port) });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => void (text += chunk.toString('latin1')));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(text));
+        socket.end(`POST /MAAS/metadata/2012-03-01/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b0\r\nContent-Length: ${cut.length}\r\n\r\n${cut}`);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      const after = await fetch(`${server.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(server.keyLine.trim()) } });
+      expect(after.status).toBe(200);
+      expect(server.child.exitCode).toBeNull();
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.child;
+    }
   });
 
   it('keeps its SQLite files, which hold every token secret, readable by the owner alone', async () => {
