@@ -61,8 +61,9 @@ export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-// "scheme://user[:password]@" at the start of a URL.
-const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*@/i;
+// "scheme://user[:password]@" at the start of a URL, up to the last "@" before the path: a
+// password may itself contain "@" (e.g. "http://u@x:secret@host"), and all of it is hidden.
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 
 /** `text` with the user name and password of a URL replaced by "***", for messages. */
 export function redactUrl(text: string): string {
