@@ -119,6 +119,8 @@ export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, check:
   try {
     await fc.assert(property, { numRuns: caseCount(suiteRuns), seed, endOnFailure: false, verbose: 0 });
   } catch (error) {
+    // A run that stopped without a counted failure broke in the fuzzer itself (a generator threw).
+    if (tally.crash + tally.hang + tally.status500 + tally.wrong === 0) tally.wrong += 1;
     // The shrunk counterexample is the clearest account of the failure: kept first.
     tally.examples.unshift(`smallest failing input found:\n${error instanceof Error ? error.message.split('\n').slice(0, 12).join('\n') : String(error)}`);
   }

@@ -40,13 +40,15 @@ const validForm = fc.record({
 
 // A part written by hand, for what the client never sends: no name, a name in RFC 5987 form,
 // another disposition, odd content types, a filename without a name.
+/** RFC 5987 percent-encoding of any string, lone surrogates included (as their UTF-8 replacement). */
+const pct = (text: string) => [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 const DISPOSITIONS = [
   (n: string, f: string) => `form-data; name="${n}"`,
   (n: string, f: string) => `form-data; name="${n}"; filename="${f}"`,
   (_n: string, f: string) => `form-data; filename="${f}"`,
   () => 'form-data',
-  (n: string) => `form-data; name*=utf-8''${encodeURIComponent(n)}`,
-  (n: string, f: string) => `form-data; name=${n}; filename*=UTF-8''${encodeURIComponent(f)}`,
+  (n: string) => `form-data; name*=utf-8''${pct(n)}`,
+  (n: string, f: string) => `form-data; name=${n}; filename*=UTF-8''${pct(f)}`,
   (n: string) => `attachment; name="${n}"`,
   (n: string) => `form-data; name="${n}"; name="${n}x"`,
   (n: string, f: string) => `form-data;name="${n}";filename=""${f}`,
