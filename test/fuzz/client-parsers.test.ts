@@ -134,7 +134,7 @@ describe('client creds files', () => {
 
 describe('client reading server answers', () => {
   // What the fake MAAS answers next: the case sets it, the one HTTP server sends it.
-  let next = { status: 200, headers: {} as Record<string, string>, body: Buffer.alloc(0) };
+  let next: { status: number; headers: Record<string, string | undefined>; body: Buffer } = { status: 200, headers: {}, body: Buffer.alloc(0) };
   let server: http.Server;
   let base = '';
   beforeAll(async () => {
@@ -267,7 +267,7 @@ describe('client scripts tarballs', () => {
     const archive = pack();
     const chunks: Buffer[] = [];
     const done = new Promise<Buffer>((resolve, reject) => {
-      archive.on('data', (c: Buffer) => void chunks.push(c));
+      archive.on('data', (c: unknown) => void chunks.push(c as Buffer));
       archive.on('end', () => resolve(Buffer.concat(chunks)));
       archive.on('error', reject);
     });

@@ -40,6 +40,8 @@ export interface Tally {
   wrong: number;
   /** The first few failing inputs, described. */
   examples: string[];
+  /** Wall-clock seconds the target took. */
+  seconds: number;
 }
 
 /** A problem, or nothing when the case was fine. */
@@ -92,7 +94,8 @@ function describe(input: unknown): string {
  * is appended to that file as one JSON line.
  */
 export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, check: (input: T) => Outcome | Promise<Outcome>, suiteRuns = 300): Promise<Tally> {
-  const tally: Tally = { target, cases: 0, crash: 0, hang: 0, status500: 0, wrong: 0, examples: [] };
+  const tally: Tally = { target, cases: 0, crash: 0, hang: 0, status500: 0, wrong: 0, examples: [], seconds: 0 };
+  const began = performance.now();
   const countAll = FUZZ_RUNS > 0;
   let shrinking = false;
   const property = fc.asyncProperty(arbitrary, async (input) => {
@@ -124,6 +127,7 @@ export async function fuzz<T>(target: string, arbitrary: fc.Arbitrary<T>, check:
     // The shrunk counterexample is the clearest account of the failure: kept first.
     tally.examples.unshift(`smallest failing input found:\n${error instanceof Error ? error.message.split('\n').slice(0, 12).join('\n') : String(error)}`);
   }
+  tally.seconds = Math.round((performance.now() - began) / 100) / 10;
   if (process.env.FUZZ_REPORT) appendFileSync(process.env.FUZZ_REPORT, `${JSON.stringify(tally)}\n`);
   return tally;
 }
@@ -140,7 +144,7 @@ export function failures(tally: Tally): string {
 
 /** Byte-level edits of a valid input: flips, inserts, deletions, cuts, repeats. */
 export function mutatedBytes(base: Buffer | fc.Arbitrary<Buffer>, maxEdits = 4): fc.Arbitrary<Buffer> {
-  const source = base instanceof Buffer ? fc.constant(base) : base;
+  const source: fc.Arbitrary<Buffer> = Buffer.isBuffer(base) ? fc.constant(base) : base;
   const edit = fc.record({
     op: fc.constantFrom('flip', 'set', 'insert', 'delete', 'truncate', 'repeat', 'interesting'),
     at: fc.nat(),
@@ -203,8 +207,17 @@ export function mutatedJson(base: unknown, maxEdits = 3): fc.Arbitrary<unknown> 
     for (const e of edits) {
       const slots: { parent: Json[] | Record<string, Json>; key: string | number }[] = [];
       const walk = (node: Json) => {
-        if (Array.isArray(node)) node.forEach((child, i) => (slots.push({ parent: node, key: i }), walk(child)));
-        else if (node !== null && typeof node === 'object') for (const [k, child] of Object.entries(node)) slots.push({ parent: node, key: k }), walk(child);
+        if (Array.isArray(node)) {
+          node.forEach((child, i) => {
+            slots.push({ parent: node, key: i });
+            walk(child);
+          });
+        } else if (node !== null && typeof node === 'object') {
+          for (const [k, child] of Object.entries(node)) {
+            slots.push({ parent: node, key: k });
+            walk(child);
+          }
+        }
       };
       walk(doc);
       if (slots.length === 0) continue;

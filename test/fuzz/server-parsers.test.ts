@@ -43,7 +43,7 @@ const validForm = fc.record({
 /** RFC 5987 percent-encoding of any string, lone surrogates included (as their UTF-8 replacement). */
 const pct = (text: string) => [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 const DISPOSITIONS = [
-  (n: string, f: string) => `form-data; name="${n}"`,
+  (n: string) => `form-data; name="${n}"`,
   (n: string, f: string) => `form-data; name="${n}"; filename="${f}"`,
   (_n: string, f: string) => `form-data; filename="${f}"`,
   () => 'form-data',
