@@ -81,7 +81,7 @@ export async function readCredsFile(path: string): Promise<CredsFile> {
 async function parseCredsYaml(path: string, text: string): Promise<unknown> {
   const { parseDocument } = await import('yaml');
   // The failsafe schema keeps every value a string (a numeric-looking key stays as written).
-  const document = parseDocument(text, { schema: 'failsafe', prettyErrors: true });
+  const document = parseDocument(text, { schema: 'failsafe', prettyErrors: true, logLevel: 'error' });
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
     const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';

@@ -29,10 +29,12 @@ export function normaliseMaasUrl(text: string, what = 'MAAS_URL'): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-// "scheme://user[:password]@" at the start of a URL.
-const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*@/i;
+// "scheme://user[:password]@" at the start of a URL, up to the last "@" before the path: a
+// password may itself contain "@" (e.g. "http://u@x:secret@host"), and all of it is hidden. URL
+// parsers also take "http:/u:p@host" and "http:u:p@host" (fewer slashes) as user information.
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/{0,3})[^/?#]*@/i;
 
 /** `text` with the user name and password of a URL replaced by "***", for messages. */
 export function redactUrl(text: string): string {
-  return text.replace(USERINFO, (prefix) => `${prefix.slice(0, prefix.indexOf('//') + 2)}***@`);
+  return text.replace(USERINFO, '$1***@');
 }

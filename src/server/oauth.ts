@@ -26,10 +26,11 @@ export function oauthParams(authorization: string | undefined, query: URLSearchP
   if (authorization?.startsWith('OAuth ')) {
     for (const item of authorization.slice('OAuth '.length).split(',')) {
       const text = item.trim();
-      if (!text || text.includes('realm')) continue;
       const eq = text.indexOf('=');
       if (eq < 0) continue;
       const name = text.slice(0, eq).trim();
+      // Only the realm parameter itself is skipped: a key or secret may contain the word.
+      if (name === 'realm') continue;
       const raw = text.slice(eq + 1).trim().replace(/^"|"$/g, '');
       params.set(name, percentDecode(raw));
     }

@@ -202,6 +202,9 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
     // goes by the filename alone, so such a part without one is a field.
     parser.on('file', (name: string | undefined, stream, info) => {
       if (name === undefined) {
+        // A body cut off inside this part makes busboy emit 'error' on the part's stream; without
+        // a listener that error would be thrown out of the event loop and end the process.
+        stream.on('error', (error) => reject(malformed(error)));
         stream.resume();
         unnamed();
         return;

@@ -46,6 +46,8 @@ describe('maas-run-scripts', () => {
         ['get-machine-token', `http://ops:${password}@[::1`, 'a:b:c', 'abc', '-'],
         ['report-results', '--machine-token', 'a:b:c', '--metadata-url', `https://ops:${password}@127.0.0.1:9/MAAS`, '--state-dir', dir],
         ['report-results', '--config', creds, '--state-dir', join(dir, 'state')],
+        // A password that itself holds "@": all of the user information is hidden, not only up to the first "@".
+        ['register-machine', `http://ops@x:${password}@127.0.0.1:9/MAAS`, 'a:b:c', '--no-report', '--dir', dir],
       ];
       for (const args of runs) {
         const run = await runCli(args);

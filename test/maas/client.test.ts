@@ -40,6 +40,11 @@ describe('normaliseMaasUrl', () => {
   it.each(['10.0.0.2:5240/MAAS', 'not a url', 'ftp://maas/MAAS', 'http://u:p@maas/MAAS'])('rejects %j with a usage error', (text) => {
     expect(() => normaliseMaasUrl(text)).toThrow(UsageError);
   });
+
+  it.each(['http://ops@x:Secret-Pw-1@maas/MAAS', 'ftp:/ops:Secret-Pw-1@maas', 'maas:ops:Secret-Pw-1@maas', 'https:///ops:Secret-Pw-1@'])('never repeats the password of %j in its error', (text) => {
+    expect(() => normaliseMaasUrl(text)).toThrow(UsageError);
+    expect(() => normaliseMaasUrl(text)).not.toThrow(/Secret-Pw-1/);
+  });
 });
 
 describe('MaasClient.signal', () => {

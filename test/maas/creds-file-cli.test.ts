@@ -16,6 +16,8 @@ describe('a bad creds file given to --config', () => {
   it.each([
     ['malformed YAML', 'reporting:\n  maas:\n    token_secret: TOPSECRETVALUE\n   consumer_key: [\n', /^creds file .*creds\.yaml is not valid YAML at line 4, column 1; rewrite it with get-machine-token$/],
     ['missing keys', 'reporting:\n  maas:\n    consumer_key: CK\n    token_secret: TOPSECRETVALUE\n', /^creds file .*creds\.yaml lacks reporting\.maas\.token_key, reporting\.maas\.endpoint; rewrite it with get-machine-token$/],
+    // A key that is a list once made the YAML library print a Node warning (quoting the file) before the error.
+    ['a key that is a list', 'reporting:\n  maas:\n    consumer_key: CK\n    token_secret: TOPSECRETVALUE\n? [x, TOPSECRETVALUE]\n: z\n', /^creds file .*creds\.yaml lacks reporting\.maas\.token_key, reporting\.maas\.endpoint; rewrite it with get-machine-token$/],
     ['another shape', 'datasource:\n  NoCloud: {}\n', /^creds file .*creds\.yaml has neither reporting\.maas nor datasource\.MAAS; rewrite it with get-machine-token$/],
     // Eleven levels of nine-fold aliases: billions of nodes once expanded.
     [

@@ -115,6 +115,19 @@ describe('bad input to the server', () => {
     expect([typed.status, (await typed.text()).includes('oauth_timestamp has an unexpected type')]).toEqual([400, true]);
   });
 
+  it('accepts an API key whose parts contain the word "realm" (only the realm parameter itself is skipped)', async () => {
+    const key = 'realmConsumer:realmToken:realmSecret';
+    const other = await startHarness('memory', { adminKey: key });
+    try {
+      const listed = await call(other, 'GET', '/api/2.0/machines/', key);
+      expect(listed.status).toBe(200);
+      const wrongSecret = await call(other, 'GET', '/api/2.0/machines/', 'realmConsumer:realmToken:realmWrong');
+      expect(wrongSecret.status).toBe(401);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('answers an unknown op with MAAS’s "Unrecognised signature" text', async () => {
     const { systemId, token } = await createDeployed(h, { hostname: 'ops' });
     const api = await call(h, 'POST', `/api/2.0/machines/${systemId}/?op=frobnicate`, h.adminKey);

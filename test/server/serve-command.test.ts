@@ -1,6 +1,7 @@
 // `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
 // that survives a restart.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -8,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ServerStartError } from '../../src/server/errors.js';
 import { startMaasServer } from '../../src/server/server.js';
 import { CLI, PROJECT_ROOT } from '../helpers/cli.js';
-import { oauthHeader } from './server-harness.js';
+import { call, createDeployed, oauthHeader } from './server-harness.js';
 
 const FIXED_KEY = 'ServeTestConsumer:ServeTestToken:ServeTestSecretServeTestSecret';
 
@@ -43,6 +44,50 @@ describe('the serve command', () => {
     expect([response.status, await response.json()]).toEqual([200, []]);
     server.child.kill('SIGTERM');
     expect((await server.child).exitCode).toBe(0);
+  });
+
+  it('keeps serving after an unsigned enlistment whose body is cut off inside a multipart part without a name (the error of that part used to end the process)', async () => {
+    const server = await startServe([]);
+    try {
+      const origin = new URL(server.url);
+      const cut = '--b0\r\nContent-Disposition: form-data; filename="f"\r\n\r\nabc';
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect({ host: origin.hostname, port: Number(origin.port) });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => void (text += chunk.toString('latin1')));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(text));
+        socket.end(`POST /MAAS/api/2.0/machines/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=b0\r\nContent-Length: ${cut.length}\r\n\r\n${cut}`);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      const after = await fetch(`${server.url}/api/2.0/machines/`, { headers: { Authorization: oauthHeader(server.keyLine.trim()) } });
+      expect(after.status).toBe(200);
+      expect(server.child.exitCode).toBeNull();
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.child;
+    }
+  });
+
+  it('prints no YAML library warning quoting what a machine or an admin sent (a result file, a script header)', async () => {
+    const server = await startServe([]);
+    let stderr = '';
+    server.child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    try {
+      const endpoint = { url: server.url, adminKey: server.keyLine.trim() };
+      const { token } = await createDeployed(endpoint, { hostname: 'warned' });
+      // "&anchor:" is ambiguous YAML: the library warns, quoting the text it was given.
+      const yaml = await call(endpoint, 'POST', '/metadata/2012-03-01/', token, { fields: { op: 'signal', status: 'WORKING', name: 'lshw', exit_status: '0' }, files: { 'lshw.yaml': 'status: &Machine-Text: passed\n' } });
+      expect(yaml.status).toBe(200);
+      const script = ['#!/bin/sh', '# --- Start MAAS 1.0 script metadata ---', '# name: 77-warned', '# parallel: &Admin-Text: instance', '# --- End MAAS 1.0 script metadata ---', 'true', ''].join('\n');
+      const uploaded = await call(endpoint, 'POST', '/api/2.0/scripts/', endpoint.adminKey, { files: { '77-warned': script } });
+      expect(uploaded.status).toBeLessThan(500);
+      // Both requests were answered; anything printed by then is in stderr.
+      expect(stderr).not.toMatch(/Warning|Machine-Text|Admin-Text/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.child;
+    }
   });
 
   it('keeps its SQLite files, which hold every token secret, readable by the owner alone', async () => {

@@ -339,7 +339,8 @@ function commitResult(ctx: RequestContext, machine: MachineRecord, result: Scrip
 function yamlStatus(text: string): number | undefined | 'invalid' {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    // Warnings would go to the server's stderr as Node warnings, quoting the machine's text.
+    doc = parseYaml(text, { logLevel: 'error' });
   } catch {
     return 'invalid';
   }

@@ -63,7 +63,8 @@ export function embeddedMetadata(body: string): { metadata?: Record<string, unkn
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(yamlText);
+    // Warnings would go to the server's stderr as Node warnings, quoting the uploaded text.
+    parsed = parseYaml(yamlText, { logLevel: 'error' });
   } catch (error) {
     return { error: `Invalid YAML: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}` };
   }
