@@ -12,11 +12,10 @@ const reportName = process.env.MUTATE_MODULE ?? 'all';
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  // Tests are chosen per module below, not by vitest's import graph.
-  vitest: { configFile: 'vitest.config.ts', related: false },
+  // Each module's tests are chosen in vitest.mutate.config.mjs, not by vitest's import graph.
+  vitest: { configFile: 'vitest.mutate.config.mjs', related: false },
   plugins: ['@stryker-mutator/vitest-runner'],
   mutate: selected.flatMap((module) => module.mutate),
-  testFiles: selected.flatMap((module) => module.tests),
   coverageAnalysis: 'perTest',
   // Two cores, shared with other work: at most two test processes.
   concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 2),
