@@ -33,12 +33,15 @@ export function formatCredentials(credentials: Credentials): string {
 
 /** The creds YAML (docs/design.md D9): `reporting: maas: {...}` in block style with keys sorted. */
 export function credsYaml(reporting: ReportingMaas): string {
-  const maas = Object.fromEntries(
-    Object.entries(reporting)
-      .filter(([key, value]) => typeof value === 'string' && !(key === 'consumer_secret' && value === ''))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  );
-  return stringify({ reporting: { maas } }, { lineWidth: 0 });
+  // An empty value (MAAS's consumer secret) is left out; the writer leaves out undefined ones.
+  const entries = Object.entries(reporting).filter(([, value]) => value !== '');
+  // Stryker disable next-line EqualityOperator: the keys of one object are distinct, so `a <= b` orders them as `a < b` does (and `a >= b`, the reverse order, is what the ternary's `false` mutant tests)
+  entries.sort(([a], [b]) => (a < b ? -1 : 1));
+  const maas = Object.fromEntries(entries);
+  // Every value on one line.
+  // Stryker disable next-line ObjectLiteral: the writer folds long lines only at spaces, and no MAAS key, secret or URL has one; lineWidth 0 keeps that true for any value
+  const oneLine = { lineWidth: 0 };
+  return stringify({ reporting: { maas } }, oneLine);
 }
 
 /** What a creds file holds: the machine credentials and the MAAS endpoint they belong to. */
@@ -57,7 +60,8 @@ const CREDS_MAX_BYTES = 64 * 1024;
 // end, so it is opened without blocking and looked at before anything is read.
 async function readCredsText(path: string): Promise<string> {
   const problem = (code: 'MRS_NOT_FOUND_FILE' | 'MRS_CREDS_UNREADABLE', why: string, cause?: unknown) =>
-    new CredsFileError(path, code, `cannot read creds file ${path}: ${why}`, 'pass the file register-machine or get-machine-token wrote', cause === undefined ? {} : { cause });
+    // CliError keeps no `cause` that is undefined.
+    new CredsFileError(path, code, `cannot read creds file ${path}: ${why}`, 'pass the file register-machine or get-machine-token wrote', { cause });
   let handle: FileHandle;
   try {
     handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -88,9 +92,10 @@ export async function readCredsFile(path: string): Promise<CredsFile> {
   const document = parseDocument(text, { schema: 'failsafe', prettyErrors: true });
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
-    const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
+    // With prettyErrors the parser gives every error its line and column.
+    const { line, col } = first.linePos![0];
     // The parser's own message quotes the file's text, which may include a secret: not shown.
-    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not valid YAML${where}`, REWRITE);
+    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not valid YAML at line ${line}, column ${col}`, REWRITE);
   }
   let tree: unknown;
   try {
@@ -131,14 +136,16 @@ export async function readCredsFile(path: string): Promise<CredsFile> {
  * the file is private or cannot be examined.
  */
 export async function exposedCredsWarning(path: string): Promise<string | undefined> {
-  const mode = (await stat(path).catch(() => undefined))?.mode;
-  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  // A file that cannot be examined counts as private (mode 0).
+  const mode = (await stat(path).catch(() => undefined))?.mode ?? 0;
+  if ((mode & 0o077) === 0) return undefined;
   const octal = (mode & 0o777).toString(8).padStart(4, '0');
   return `warning: creds file ${path} can be read by other users (mode ${octal}); its token lets them report as this machine: chmod 600 ${path}`;
 }
 
 function asMapping(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  // Not null, not a scalar and not a list.
+  return value instanceof Object && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 function isFilled(value: unknown): boolean {
