@@ -120,6 +120,12 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
 
 let runSequence = 0;
 
+/** The place of a result among those this process spooled, below 1000 (a millisecond's worth). */
+function nextInRun(): number {
+  // Stryker disable next-line ArithmeticOperator: `* 1000` only makes the counter grow faster, so within a process it orders results as `% 1000` does; the two differ only against files an earlier process wrote with the mutant
+  return runSequence++ % 1000;
+}
+
 function createSpool(dir: string): Spool {
   const runStart = Date.now();
   return {
@@ -129,8 +135,7 @@ function createSpool(dir: string): Spool {
       const stored: StoredSignal = {
         format: SPOOL_FORMAT,
         createdAt: new Date().toISOString(),
-        // Stryker disable next-line ArithmeticOperator: `* 1000` only makes the counter grow faster, so within a process it orders results as `% 1000` does; the two differ only against files an earlier process wrote with the mutant
-        sequence: runStart * 1000 + (runSequence++ % 1000),
+        sequence: runStart * 1000 + nextInRun(),
         fields,
         files: files.map((f) => ({ name: f.name, base64: Buffer.from(f.content).toString('base64') })),
       };
@@ -214,10 +219,9 @@ async function removeTemporaries(dir: string): Promise<void> {
 
 /** Takes an exclusive lock file holding our pid; a lock left by a dead process is taken over. */
 async function lock(path: string): Promise<() => Promise<void>> {
-  // A second attempt fails only when another run takes the lock between our removing a stale one
-  // and opening it again.
-  // Stryker disable next-line EqualityOperator,AssignmentOperator: a third attempt, or endless ones, happen only if another run keeps re-creating the lock at that very moment, which no test can arrange
-  for (let attempt = 0; attempt < 2; attempt += 1) {
+  // Two attempts: the second fails only when another run takes the lock between our removing a
+  // stale one and opening it again.
+  for (const _attempt of [1, 2]) {
     try {
       const handle = await open(path, 'wx', 0o600);
       await handle.writeFile(`${process.pid}\n`);
