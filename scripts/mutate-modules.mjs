@@ -20,7 +20,7 @@ export const MUTATION_MODULES = [
   {
     name: 'scripts',
     mutate: ['src/runner/scripts.ts'],
-    tests: ['test/runner/scripts.test.ts'],
+    tests: ['test/runner/scripts.test.ts', 'test/runner/report.test.ts', 'test/runner/run-report.test.ts'],
   },
   {
     name: 'tar',
