@@ -40,12 +40,12 @@ export const MUTATION_MODULES = [
   {
     name: 'server-oauth',
     mutate: ['src/server/oauth.ts'],
-    tests: ['test/server/oauth.test.ts'],
+    tests: ['test/server/oauth.test.ts', 'test/server/bad-input.test.ts'],
   },
   {
     name: 'server-request-body',
     mutate: ['src/server/request-body.ts'],
-    tests: ['test/server/request-body.test.ts'],
+    tests: ['test/server/request-body.test.ts', 'test/server/bad-input.test.ts'],
   },
 ];
 
