@@ -44,7 +44,7 @@ describe('which requests the server takes as OAuth-signed', () => {
   });
 
   it('reads OAuth parameters from the query string when there is no header, the header winning over the query', async () => {
-    const query = `?${new URLSearchParams(paramsOf(oauthHeader(h.adminKey)).map(([n, v]) => [n, decodeURIComponent(v)]))}`;
+    const query = `?${new URLSearchParams(paramsOf(oauthHeader(h.adminKey)).map(([n, v]): [string, string] => [n, decodeURIComponent(v)]))}`;
     expect((await machines({}, query))[0]).toBe(200);
     // A wrong signature in the header is not rescued by a right one in the query.
     const { ck, tk } = splitKey(h.adminKey);
