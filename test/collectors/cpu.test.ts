@@ -127,8 +127,9 @@ interface CpuSpec {
   caches?: Record<string, { level?: string; type?: string; size?: string }>;
 }
 
-function cpuTree(cpus: CpuSpec[], cpuinfo = ''): Tree {
-  const tree: Tree = { 'proc/cpuinfo': cpuinfo, 'proc/sys/kernel/arch': 'x86_64\n' };
+function cpuTree(cpus: CpuSpec[], cpuinfo: string | undefined = ''): Tree {
+  const tree: Tree = { 'proc/sys/kernel/arch': 'x86_64\n' };
+  if (cpuinfo !== undefined) tree['proc/cpuinfo'] = cpuinfo;
   cpus.forEach((cpu, id) => {
     const dir = `sys/devices/system/cpu/cpu${id}`;
     tree[`${dir}/topology/physical_package_id`] = `${cpu.socket}\n`;
@@ -282,11 +283,11 @@ describe('readCpu: what each socket and core reports', () => {
   });
 
   it('reads the NUMA node from the node link that has numastat, else 0', async () => {
-    const tree = cpuTree([{ socket: 0, core: 0, node: 3 }, { socket: 0, core: 1 }]);
+    const tree = cpuTree([{ socket: 0, core: 0, node: 12 }, { socket: 0, core: 1 }]);
     // A nodeN entry without numastat behind it is not a node link.
     tree['sys/devices/system/cpu/cpu1/node5/other'] = '';
     const { value: cpu } = await readTree(tree);
-    expect(cpu.sockets![0]!.cores.map((c) => c.threads[0]!.numa_node)).toEqual([3, 0]);
+    expect(cpu.sockets![0]!.cores.map((c) => c.threads[0]!.numa_node)).toEqual([12, 0]);
   });
 
   it('marks no CPU isolated when the isolated list is unreadable', async () => {
@@ -297,7 +298,62 @@ describe('readCpu: what each socket and core reports', () => {
   });
 });
 
+describe('readCpu: more edge cases', () => {
+  it('reads a machine without /proc/cpuinfo, leaving sockets unnamed', async () => {
+    const { value: cpu } = await readTree(cpuTree([{ socket: 0, core: 0 }], undefined));
+    expect(Object.keys(cpu.sockets![0]!)).toEqual(['socket', 'cores']);
+  });
+
+  it('counts a cache entry without a size as 0 bytes, and leaves out caches none of which has a level', async () => {
+    const { value: cpu } = await readTree(
+      cpuTree([
+        { socket: 0, core: 0, caches: { index0: { level: '1', type: 'Data' } } },
+        { socket: 1, core: 0, caches: { index0: { type: 'Data', size: '32K' } } },
+      ]),
+    );
+    expect(cpu.sockets![0]!.cache).toEqual([{ level: 1, type: 'Data', size: 0 }]);
+    expect(cpu.sockets![1]).not.toHaveProperty('cache');
+  });
+
+  it('lists every offline CPU without topology in its warning', async () => {
+    const tree = cpuTree([{ socket: 0, core: 0, node: 0 }]);
+    for (const id of [1, 2]) {
+      tree[`sys/devices/system/cpu/cpu${id}/online`] = '0\n';
+      tree[`sys/devices/system/cpu/cpu${id}/node0`] = link('/sys/devices/system/node/node0');
+    }
+    const { value: cpu, warnings } = await readTree(tree);
+    expect(cpu.total).toBe(3);
+    expect(warnings).toEqual(['cpu: offline CPU(s) 1,2 have no topology: placed by their NUMA node, socket and core inferred (partial data)']);
+  });
+});
+
+describe('placeOfflineCpus: where an offline CPU goes', () => {
+  const known = (id: number, socket: number, die: number, core: number, numaNode: number) => ({ id, socket, core, die, online: true, numaNode, curFreq: 0, minFreq: 0, maxFreq: 0, cache: undefined });
+
+  it('takes the socket and die of the lowest-numbered CPU of its node, whatever order they were read in', () => {
+    const [placed] = placeOfflineCpus([known(9, 1, 1, 0, 0), known(3, 0, 0, 0, 0)], [{ id: 12, numaNode: 0 }]);
+    expect(placed).toMatchObject({ socket: 0, die: 0 });
+  });
+
+  it('fills the lowest core missing a thread, and among cores with that id the lowest die', () => {
+    // Socket 0: core 2 of die 0 has two threads; core 0 of die 1, core 1 of die 0 and core 0 of die 0 one each.
+    const threads = [known(0, 0, 1, 0, 0), known(1, 0, 0, 1, 0), known(2, 0, 0, 0, 0), known(3, 0, 0, 2, 0), known(4, 0, 0, 2, 0)];
+    const [placed] = placeOfflineCpus(threads, [{ id: 5, numaNode: 0 }]);
+    expect(placed).toMatchObject({ socket: 0, die: 0, core: 0 });
+  });
+});
+
 describe('parseCpuinfo and parseCacheSize, edge cases', () => {
+  it('reads multi-digit processor numbers and ignores a processor line that is not a plain number', () => {
+    const info = parseCpuinfo('processor\t: 12\nmodel name\t: Twelve\n\nprocessor\t: x1\nmodel name\t: Bad\n\nprocessor\t: 1x\nmodel name\t: Bad\n');
+    expect([...info.entries()]).toEqual([[12, { vendor: '', name: 'Twelve' }]]);
+  });
+
+  it('ends a block at a line of only spaces, but not at a line without a colon', () => {
+    const info = parseCpuinfo('processor\t: 0\nstray words\nmodel name\t: Kept\n  \t\nvendor_id\t: Orphan\n');
+    expect(info.get(0)).toEqual({ vendor: '', name: 'Kept' });
+  });
+
   it('keeps the first vendor and name line of a block and ignores lines outside any block', () => {
     const info = parseCpuinfo('vendor_id\t: Stray\nprocessor\t: 3\nvendor_id\t: First\nmodel name\t: One\nmodel name\t: Two\ncpu\t: Three\nvendor_id\t: Second\n');
     expect([...info.entries()]).toEqual([[3, { vendor: 'First', name: 'One' }]]);
