@@ -88,12 +88,13 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
       }
       const skip =
         relative === undefined ? 'its path leaves the target directory' : relative === '.' ? 'not a file name' : unsupportedType(header);
-      if (skip !== undefined || relative === undefined) {
-        result.skipped.push({ name: header.name, reason: skip ?? 'unsafe path' });
+      if (skip !== undefined) {
+        result.skipped.push({ name: header.name, reason: skip });
         entry.resume();
         continue;
       }
-      const path = join(target, relative);
+      // Not skipped, so the path is a safe one.
+      const path = join(target, relative!);
       if (header.type === 'directory') {
         await mkdir(path, { recursive: true, mode: 0o755 });
         entry.resume();
@@ -111,7 +112,7 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
       } finally {
         await handle.close();
       }
-      result.files.push(relative.split(sep).join('/'));
+      result.files.push(relative!.split(sep).join('/'));
     }
   };
   extractor.end(Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength));
@@ -130,11 +131,13 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
 
 /** The member path made relative and normalised, or undefined when it is absolute or escapes. */
 function safeRelativePath(name: string): string | undefined {
-  if (name === '' || isAbsolute(name) || name.includes('\0')) return undefined;
+  if (name.includes('\0')) return undefined;
+  // An empty name normalises to "." (not a file name); an absolute one stays absolute.
   const normal = normalize(name);
   if (normal === '..' || normal.startsWith(`..${sep}`) || isAbsolute(normal)) return undefined;
   // A directory member's trailing slash; what is left is never empty ("/" is absolute).
-  return normal.replace(/[/\\]+$/, '');
+  // Stryker disable next-line Regex: normalize leaves at most one trailing slash, so `+` changes nothing
+  return normal.replace(/\/+$/, '');
 }
 
 function unsupportedType(header: Header): string | undefined {

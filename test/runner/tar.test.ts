@@ -98,9 +98,19 @@ describe('extractTar', () => {
 describe('extractTar: what it writes and what it skips', () => {
   it('creates directory members, with mode 0755, and takes the archive root "./" as the target itself', async () => {
     const dir = await tempDir();
-    const result = await extractTar(await buildTar([{ name: './', type: 'directory' }, { name: 'commissioning/', type: 'directory' }, { name: 'empty//', type: 'directory' }]), dir);
+    const result = await extractTar(
+      await buildTar([
+        { name: './', type: 'directory' },
+        { name: 'commissioning/', type: 'directory' },
+        { name: 'empty//', type: 'directory' },
+        { name: 'deep/er/', type: 'directory' },
+        { name: 'commissioning/', type: 'directory' },
+      ]),
+      dir,
+    );
     expect(result).toEqual({ files: [], skipped: [] });
-    expect((await readdir(dir)).sort()).toEqual(['commissioning', 'empty']);
+    expect((await readdir(dir)).sort()).toEqual(['commissioning', 'deep', 'empty']);
+    expect(await readdir(join(dir, 'deep'))).toEqual(['er']);
     expect((await stat(join(dir, 'commissioning'))).mode & 0o777).toBe(0o755);
   });
 
