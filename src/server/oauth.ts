@@ -25,13 +25,14 @@ export function oauthParams(
 ): Map<string, string> {
   const params = new Map<string, string>();
   if (authorization?.startsWith('OAuth ')) {
+    // Items are name="value"; a realm (or anything else not named oauth_*) is read and never used.
     for (const item of authorization.slice('OAuth '.length).split(',')) {
-      const text = item.trim();
-      if (!text || text.includes('realm')) continue;
-      const eq = text.indexOf('=');
+      const eq = item.indexOf('=');
+      // Stryker disable next-line EqualityOperator: an item starting with "=" has an empty name, which is never used
       if (eq < 0) continue;
-      const name = text.slice(0, eq).trim();
-      const raw = text.slice(eq + 1).trim().replace(/^"|"$/g, '');
+      const name = item.slice(0, eq).trim();
+      // Stryker disable next-line Regex: percent-encoded values hold no quote, so only the enclosing pair is ever removed
+      const raw = item.slice(eq + 1).trim().replace(/^"|"$/g, '');
       params.set(name, percentDecode(raw));
     }
   }

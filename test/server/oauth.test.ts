@@ -1,6 +1,7 @@
 // How the server decides who sent a request (docs/protocol.md §2.4), over HTTP against the real
 // server: which Authorization headers count as OAuth at all, and which signed requests it refuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorizationHeader } from '../../src/maas/oauth.js';
 import { createDeployed, machineToken, oauthHeader, splitKey, startHarness, type Harness } from './server-harness.js';
 
 let h: Harness;
@@ -52,9 +53,45 @@ describe('which requests the server takes as OAuth-signed', () => {
     expect([status, body]).toEqual([401, "Authorization Error: 'Invalid signature.'"]);
   });
 
-  it('ignores a realm and items without a value in the header', async () => {
+  it('ignores a realm and items without a value in the header, even one named like a parameter', async () => {
     const header = oauthHeader(h.adminKey).replace('OAuth ', 'OAuth realm="", junk, ');
     expect((await machines({ Authorization: header }))[0]).toBe(200);
+    expect((await machines({ Authorization: `${oauthHeader(h.adminKey)}, oauth_tokenX` }))[0]).toBe(200);
+  });
+
+  it('reads a header with spaces around "=" and a nonce that contains the word realm', async () => {
+    const header = oauthHeader(h.adminKey, { nonce: 'realm42' }).replace(/(\w+)="/g, '$1 = "');
+    expect((await machines({ Authorization: header }))[0]).toBe(200);
+  });
+
+  it('reads OAuth parameters from urlencoded form fields, header and query winning over them', async () => {
+    const { systemId } = await createDeployed(h, { hostname: 'form-signed' });
+    const key = await machineToken(h, systemId, h.adminKey);
+    const fields = (nonce: string) => new URLSearchParams([['op', 'signal'], ['status', 'WORKING'], ...paramsOf(oauthHeader(key, { nonce })).map(([n, v]): [string, string] => [n, decodeURIComponent(v)])]);
+    const post = (body: URLSearchParams, headers: Record<string, string> = {}, query = '') =>
+      fetch(`${h.url}/metadata/2012-03-01/${query}`, { method: 'POST', body, headers }).then(async (r) => [r.status, await r.text()]);
+    expect((await post(fields('form-1')))[0]).toBe(200);
+    const { ck, tk } = splitKey(key);
+    expect(await post(fields('form-2'), { Authorization: oauthHeader(`${ck}:${tk}:wrong`) })).toEqual([401, "Authorization Error: 'Invalid signature.'"]);
+    expect(await post(fields('form-3'), {}, `?oauth_signature=${encodeURIComponent('&wrong')}`)).toEqual([401, "Authorization Error: 'Invalid signature.'"]);
+    // Fields that are not OAuth parameters are no part of the signature check.
+    const unsigned = new URLSearchParams([['op', 'signal'], ['status', 'WORKING']]);
+    expect(await post(unsigned)).toEqual([401, 'Forbidden']);
+  });
+
+  it('checks a signature made from secrets with reserved characters, encoded as the client encodes them', async () => {
+    const special = await startHarness('memory', { adminKey: "ck1:tk1:s!e'c(r)e*t" });
+    try {
+      const header = authorizationHeader({ consumerKey: 'ck1', tokenKey: 'tk1', tokenSecret: "s!e'c(r)e*t", consumerSecret: '' }, { nowMs: Date.now() })!;
+      expect((await fetch(`${special.url}/api/2.0/machines/`, { headers: { Authorization: header } })).status).toBe(200);
+    } finally {
+      await special.stop();
+    }
+  });
+
+  it('refuses malformed percent-encoding in the header with 400', async () => {
+    const header = oauthHeader(h.adminKey).replace(/oauth_signature="[^"]*"/, 'oauth_signature="%zz"');
+    expect(await machines({ Authorization: header })).toEqual([400, 'Bad OAuth request: malformed percent-encoding in the Authorization header']);
   });
 });
 
@@ -67,6 +104,7 @@ describe('signed requests the server refuses', () => {
     const response = await fetch(`${h.url}/metadata/2012-03-01/`, { headers: { Authorization: oauthHeader(`${admin.ck}:${machine.tk}:${machine.ts}`) } });
     expect([response.status, await response.text()]).toEqual([401, 'Authorization Error: Invalid API key.']);
     expect(response.headers.get('www-authenticate')).toBe('OAuth realm="OAuth"');
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     // The same token with its own consumer key is taken.
     const own = await fetch(`${h.url}/metadata/2012-03-01/`, { headers: { Authorization: oauthHeader(`${machine.ck}:${machine.tk}:${machine.ts}`) } });
     expect(own.status).toBe(200);
@@ -112,13 +150,15 @@ describe('signed requests the server refuses', () => {
   });
 
   it('refuses a timestamp that is negative or longer than a Unix time, naming it shortened', async () => {
+    expect((await machines({ Authorization: oauthHeader(h.adminKey, { timestamp: 99_999_999_999 }) }))[0]).toBe(401);
     for (const value of ['-5', '123456789012']) {
       const header = oauthHeader(h.adminKey).replace(/oauth_timestamp="\d+"/, `oauth_timestamp="${value}"`);
       expect(await machines({ Authorization: header })).toEqual([400, `Bad OAuth request: oauth_timestamp '${value}' is not a Unix time in seconds`]);
     }
-    const long = '9'.repeat(50);
-    const header = oauthHeader(h.adminKey).replace(/oauth_timestamp="\d+"/, `oauth_timestamp="${long}"`);
-    expect(await machines({ Authorization: header })).toEqual([400, `Bad OAuth request: oauth_timestamp '${'9'.repeat(40)}…' is not a Unix time in seconds`]);
+    for (const [digits, shown] of [[40, '9'.repeat(40)], [41, `${'9'.repeat(40)}…`]] as const) {
+      const header = oauthHeader(h.adminKey).replace(/oauth_timestamp="\d+"/, `oauth_timestamp="${'9'.repeat(digits)}"`);
+      expect(await machines({ Authorization: header })).toEqual([400, `Bad OAuth request: oauth_timestamp '${shown}' is not a Unix time in seconds`]);
+    }
   });
 
   it('names a timestamp that is no integer', async () => {
