@@ -1,7 +1,7 @@
 // Form parsing as Django does it (docs/protocol.md §2.7): a part is a file exactly when it has a
 // filename; part content types are ignored.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { HttpError } from '../../src/server/http-error.js';
 import { BodyBudget, field, parseForm, readBody } from '../../src/server/request-body.js';
@@ -104,6 +104,23 @@ describe('parseForm: what a form holds', () => {
     }
   });
 
+  it('refuses a body cut off inside a field part as malformed', async () => {
+    const { contentType, body } = multipart([{ headers: ['Content-Disposition: form-data; name="status"'], value: 'WORKING' }]);
+    await expect(parseForm(contentType, body.subarray(0, body.length - 40))).rejects.toMatchObject({ status: 400, body: expect.stringMatching(/^Malformed form data: /) });
+  });
+
+  it('takes an empty multipart body as an empty form, and a type with a space before its parameters', async () => {
+    expect(await parseForm('multipart/form-data; boundary=x', Buffer.alloc(0))).toEqual({ fields: new Map(), files: [] });
+    const { contentType, body } = multipart([{ headers: ['Content-Disposition: form-data; name="op"'], value: 'signal' }]);
+    expect((await parseForm(contentType.replace(';', ' ;'), body)).fields.get('op')).toEqual(['signal']);
+  });
+
+  it('keeps a field given by its name alone, and a UTF-8 file name', async () => {
+    expect([...(await parseForm('application/x-www-form-urlencoded', Buffer.from('deployed'))).fields.entries()]).toEqual([['deployed', ['']]]);
+    const { contentType, body } = multipart([{ headers: ['Content-Disposition: form-data; name="f"; filename="café.out"'], value: 'x' }]);
+    expect((await parseForm(contentType, body)).files[0]!.filename).toBe('café.out');
+  });
+
   it('refuses a body cut off inside a file part as malformed', async () => {
     const { contentType, body } = multipart([{ headers: ['Content-Disposition: form-data; name="a.out"; filename="a.out"'], value: 'partial' }]);
     await expect(parseForm(contentType, body.subarray(0, body.length - 40))).rejects.toMatchObject({ status: 400, body: expect.stringMatching(/^Malformed form data: /) });
@@ -130,7 +147,7 @@ describe('readBody: size limits and the shared budget, over a real connection', 
           response.end(`read ${body.length}`);
         },
         (error: HttpError) => {
-          response.writeHead(error.status, error.headers);
+          response.writeHead(error.status, { 'Content-Type': error.contentType, ...error.headers });
           response.end(error.body);
           request.resume();
         },
@@ -153,6 +170,30 @@ describe('readBody: size limits and the shared budget, over a real connection', 
         controller.close();
       },
     });
+
+  /** Sends only a request head declaring `length` bytes (no body follows) and returns the status line of the answer. */
+  const headOnly = (url: string, length: number) =>
+    new Promise<string>((resolve, reject) => {
+      const { port } = new URL(url);
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`));
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+        if (answer.includes('\r\n')) {
+          socket.destroy();
+          resolve(answer.split('\r\n')[0]!);
+        }
+      });
+      socket.on('error', reject);
+    });
+
+  it('answers a declared body over the limit, or over the room left in the budget, before any of it is sent', async () => {
+    const budget = new BodyBudget(150);
+    const url = await bodyServer(100, budget);
+    expect(await headOnly(url, 101)).toBe('HTTP/1.1 413 Payload Too Large');
+    budget.used = 60;
+    expect(await headOnly(url, 91)).toBe('HTTP/1.1 503 Service Unavailable');
+  });
 
   it('reads a body up to the limit exactly, and gives its bytes back to the budget', async () => {
     const budget = new BodyBudget(1000);
@@ -178,6 +219,9 @@ describe('readBody: size limits and the shared budget, over a real connection', 
     const budget = new BodyBudget(150);
     const url = await bodyServer(1000, budget);
     const busy = [503, 'Service Unavailable: other uploads hold the memory for request bodies; retry shortly', '5'];
+    const typed = await fetch(url, { method: 'POST', body: Buffer.alloc(1000) });
+    expect([typed.status, typed.headers.get('content-type')]).toEqual([503, 'text/plain; charset=utf-8']);
+    await typed.text();
     budget.used = 100;
     expect(await post(url, Buffer.alloc(51))).toEqual(busy);
     expect(await post(url, Buffer.alloc(50))).toEqual([200, 'read 50', null]);
