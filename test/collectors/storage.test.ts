@@ -274,6 +274,15 @@ describe('storage parsers, edge cases', () => {
     expect(parseVpdPage80(Buffer.concat([Buffer.from([0, 0x80, 0, 6]), Buffer.from('Z1\0\0\0\0')]))).toBe('Z1');
   });
 
+  it('reads no serial out of another VPD page, even one with content', () => {
+    expect(parseVpdPage80(Buffer.concat([Buffer.from([0, 0x83, 0, 8]), Buffer.from('NOTSERIA')]))).toBe('');
+  });
+
+  it('calls any drive udev marks as a CD-ROM an optical drive, whatever its name', () => {
+    expect(diskType('scsi', parseUdevData('E:ID_CDROM=1\n'), 'sdx', false)).toBe('cdrom');
+    expect(diskType('scsi', parseUdevData('E:ID_CDROM=0\n'), 'sdx', false)).toBe('scsi');
+  });
+
   it('takes the serial from each udev key in turn', () => {
     expect(udevSerial(parseUdevData('E:ID_SCSI_SERIAL=S1\nE:ID_SERIAL=long\n'))).toBe('S1');
     expect(udevSerial(parseUdevData('E:ID_SERIAL=long\n'))).toBe('long');
