@@ -13,8 +13,7 @@ export function parseCpuinfo(text: string): Map<number, { vendor: string; name: 
   let current: { vendor: string; name: string } | undefined;
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
-    // Stryker disable next-line EqualityOperator: a line starting with ":" has an empty key, which is no key this reads
-    if (colon < 0) {
+    if (colon === -1) {
       if (line.trim() === '') current = undefined;
       continue;
     }
@@ -149,10 +148,9 @@ export function buildCpuTree(
 }
 
 async function readCache(host: Host, cpuPath: string): Promise<CpuCache[] | undefined> {
-  // Stryker disable next-line MethodExpression,Regex: the other entries of cache/ (uevent, power) have no level file, so they are dropped below anyway
+  // An empty list (no cache/ at all) is left out of the socket like a missing one.
+  // Stryker disable next-line MethodExpression: the other entries of cache/ (uevent, power) have no level file, so they are dropped below anyway
   const entries = (await host.list(`${cpuPath}/cache`)).filter((e) => /^index\d+$/.test(e));
-  // Stryker disable next-line ConditionalExpression: an empty list of caches is left out of the socket like a missing one
-  if (entries.length === 0) return undefined;
   const caches = await Promise.all(
     entries.map(async (e) => {
       const dir = `${cpuPath}/cache/${e}`;
@@ -215,20 +213,20 @@ export async function readCpu(host: Host): Promise<AreaReading<CpuResources>> {
   ]);
   const threads = raw.filter((t): t is RawThread => t !== undefined && !('offline' in t));
   const hidden = raw.filter((t): t is { offline: OfflineCpu } => t !== undefined && 'offline' in t).map((t) => t.offline);
-  // An unreadable list of isolated CPUs counts as none: the mutants below change only the error
-  // that is thrown away, or a value the parse or the catch replaces.
-  // Stryker disable all
-  let isolated: number[] = [];
-  try {
-    isolated = parseCpuset(isolatedText ?? '', `${SDC}/isolated`);
-  } catch {
-    isolated = [];
-  }
-  // Stryker restore all
   const warnings: string[] = [];
   if (hidden.length > 0) {
     warnings.push(`cpu: offline CPU(s) ${hidden.map((c) => c.id).join(',')} have no topology: placed by their NUMA node, socket and core inferred (partial data)`);
   }
-  const sockets = buildCpuTree([...threads, ...placeOfflineCpus(threads, hidden)], parseCpuinfo(cpuinfo ?? ''), new Set(isolated));
+  const sockets = buildCpuTree([...threads, ...placeOfflineCpus(threads, hidden)], parseCpuinfo(cpuinfo ?? ''), isolatedCpus(isolatedText));
   return { value: { architecture: uname.machine, sockets, total: threads.length + hidden.length }, warnings };
+}
+
+/** The isolated CPUs; a list that cannot be read or parsed counts as none. */
+function isolatedCpus(text: string | undefined): Set<number> {
+  try {
+    // Stryker disable next-line StringLiteral: an unparsable list counts as none, so neither the empty default nor the path named in the dropped error changes anything
+    return new Set(parseCpuset(text ?? '', `${SDC}/isolated`));
+  } catch {
+    return new Set();
+  }
 }

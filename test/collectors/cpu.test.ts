@@ -127,9 +127,9 @@ interface CpuSpec {
   caches?: Record<string, { level?: string; type?: string; size?: string }>;
 }
 
-function cpuTree(cpus: CpuSpec[], cpuinfo: string | undefined = ''): Tree {
+function cpuTree(cpus: CpuSpec[], cpuinfo: string | null = ''): Tree {
   const tree: Tree = { 'proc/sys/kernel/arch': 'x86_64\n' };
-  if (cpuinfo !== undefined) tree['proc/cpuinfo'] = cpuinfo;
+  if (cpuinfo !== null) tree['proc/cpuinfo'] = cpuinfo;
   cpus.forEach((cpu, id) => {
     const dir = `sys/devices/system/cpu/cpu${id}`;
     tree[`${dir}/topology/physical_package_id`] = `${cpu.socket}\n`;
@@ -253,7 +253,7 @@ describe('readCpu: what each socket and core reports', () => {
         {
           socket: 0,
           core: 0,
-          caches: { index0: { level: '1', type: 'Instruction', size: '32K' }, index1: { level: '2', size: '1M' }, index2: { type: 'Data', size: '8K' }, index3: { level: '3', type: 'Unified', size: 'odd' } },
+          caches: { index0: { level: '1', type: 'Instruction', size: '32K' }, index1: { level: '2', size: '1M' }, index2: { type: 'Data', size: '8K' }, index3: { level: '3', type: 'Unified', size: 'odd' }, index10: { level: '4', type: 'Unified', size: '2M' } },
         },
         { socket: 1, core: 0 },
       ]),
@@ -261,6 +261,8 @@ describe('readCpu: what each socket and core reports', () => {
     expect(cpu.sockets![0]!.cache).toEqual([
       { level: 1, type: 'Instruction', size: 32 * 1024 },
       { level: 2, type: 'Unknown', size: 1024 * 1024 },
+      // In directory-name order, as sysfs lists them: index10 before index2.
+      { level: 4, type: 'Unified', size: 2 * 1024 * 1024 },
       { level: 3, type: 'Unified', size: 0 },
     ]);
     expect(cpu.sockets![1]).not.toHaveProperty('cache');
@@ -300,7 +302,7 @@ describe('readCpu: what each socket and core reports', () => {
 
 describe('readCpu: more edge cases', () => {
   it('reads a machine without /proc/cpuinfo, leaving sockets unnamed', async () => {
-    const { value: cpu } = await readTree(cpuTree([{ socket: 0, core: 0 }], undefined));
+    const { value: cpu } = await readTree(cpuTree([{ socket: 0, core: 0 }], null));
     expect(Object.keys(cpu.sockets![0]!)).toEqual(['socket', 'cores']);
   });
 
