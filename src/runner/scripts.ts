@@ -66,7 +66,6 @@ export async function loadScripts(context: LoadScriptsContext): Promise<LoadedSc
   const { skipped } = await extractTar(tar, context.paths.scripts);
   for (const member of skipped) progress.warn(`tarball member ${member.name} skipped: ${member.reason}`);
   // Kept for runs that cannot reach MAAS, once it is known to extract.
-  // Stryker disable next-line ConditionalExpression: saving the cached tarball again writes the very bytes it holds
   if (fresh) await context.state.saveScripts(tar);
   return { stop: false, extracted: true, fresh };
 }

@@ -28,8 +28,7 @@ export function oauthParams(
     // Items are name="value"; a realm (or anything else not named oauth_*) is read and never used.
     for (const item of authorization.slice('OAuth '.length).split(',')) {
       const eq = item.indexOf('=');
-      // Stryker disable next-line EqualityOperator: an item starting with "=" has an empty name, which is never used
-      if (eq < 0) continue;
+      if (eq === -1) continue;
       const name = item.slice(0, eq).trim();
       // Stryker disable next-line Regex: percent-encoded values hold no quote, so only the enclosing pair is ever removed
       const raw = item.slice(eq + 1).trim().replace(/^"|"$/g, '');
