@@ -17,7 +17,7 @@ const catchMessageSelectors = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'build/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'build/**', '.stryker-tmp/**', 'reports/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -23,7 +23,7 @@ const CREDS_MAX_BYTES = 64 * 1024;
 // end, so it is opened without blocking and looked at before anything is read.
 async function readCredsText(path: string): Promise<string> {
   const problem = (code: 'MRS_NOT_FOUND_FILE' | 'MRS_CREDS_UNREADABLE', why: string, cause?: unknown) =>
-    new CredsFileError(path, code, `cannot read creds file ${path}: ${why}`, 'pass the file register-machine or get-machine-token wrote', cause === undefined ? {} : { cause });
+    new CredsFileError(path, code, `cannot read creds file ${path}: ${why}`, 'pass the file register-machine or get-machine-token wrote', { cause });
   let handle: FileHandle;
   try {
     handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -84,9 +84,10 @@ async function parseCredsYaml(path: string, text: string): Promise<unknown> {
   const document = parseDocument(text, { schema: 'failsafe', prettyErrors: true, logLevel: 'error' });
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
-    const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
+    // With prettyErrors the parser gives every error its line and column.
+    const { line, col } = first.linePos![0];
     // The parser's own message quotes the file's text, which may include a secret: not shown.
-    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not valid YAML${where}`, REWRITE);
+    throw new CredsFileError(path, 'MRS_CREDS_INVALID', `creds file ${path} is not valid YAML at line ${line}, column ${col}`, REWRITE);
   }
   try {
     // A creds file has no aliases; a few are allowed, an expansion bomb is refused by the parser.
@@ -148,14 +149,16 @@ export function simpleCredsTree(text: string): Record<string, unknown> | undefin
  * the file is private or cannot be examined.
  */
 export async function exposedCredsWarning(path: string): Promise<string | undefined> {
-  const mode = (await stat(path).catch(() => undefined))?.mode;
-  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  // A file that cannot be examined counts as private (mode 0).
+  const mode = (await stat(path).catch(() => undefined))?.mode ?? 0;
+  if ((mode & 0o077) === 0) return undefined;
   const octal = (mode & 0o777).toString(8).padStart(4, '0');
   return `warning: creds file ${path} can be read by other users (mode ${octal}); its token lets them report as this machine: chmod 600 ${path}`;
 }
 
 function asMapping(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  // Not null, not a scalar and not a list.
+  return value instanceof Object && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 function isFilled(value: unknown): boolean {

@@ -14,6 +14,7 @@ import type { SignalFields, SignalFile } from '../maas/types.js';
 const SPOOL_FORMAT = 1;
 
 /** Where state lives by default: /var/lib/maas-run-scripts for root, else under the XDG state home. */
+// Stryker disable next-line OptionalChaining: process.getuid exists on Linux, the only system this tool runs on
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, uid: number | undefined = process.getuid?.()): string {
   if (uid === 0) return '/var/lib/maas-run-scripts';
   const xdg = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
@@ -124,6 +125,12 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
 
 let runSequence = 0;
 
+/** The place of a result among those this process spooled, below 1000 (a millisecond's worth). */
+function nextInRun(): number {
+  // Stryker disable next-line ArithmeticOperator: `* 1000` only makes the counter grow faster, so within a process it orders results as `% 1000` does; the two differ only against files an earlier process wrote with the mutant
+  return runSequence++ % 1000;
+}
+
 function createSpool(dir: string): Spool {
   const runStart = Date.now();
   return {
@@ -133,7 +140,7 @@ function createSpool(dir: string): Spool {
       const stored: StoredSignal = {
         format: SPOOL_FORMAT,
         createdAt: new Date().toISOString(),
-        sequence: runStart * 1000 + (runSequence++ % 1000),
+        sequence: runStart * 1000 + nextInRun(),
         fields,
         files: files.map((f) => ({ name: f.name, base64: Buffer.from(f.content).toString('base64') })),
       };
@@ -145,12 +152,15 @@ function createSpool(dir: string): Spool {
       const damaged: string[] = [];
       for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
         const path = join(dir, name);
-        try {
-          const signal = decode(JSON.parse(await readFile(path, 'utf8')) as StoredSignal, path);
-          // The marker names the sequence it was written for: a newer result of the script is not in flight.
-          signal.inFlight = (await readFile(markerOf(path), 'utf8').catch(() => '')) === String(signal.sequence);
+        // Undefined when the file cannot be read or parsed.
+        const stored = await readFile(path)
+          .then((data) => JSON.parse(data.toString()) as unknown)
+          .catch(() => undefined);
+        const marker = await readFile(markerOf(path), 'utf8').catch(() => undefined);
+        const signal = decode(stored, path, marker);
+        if (signal) {
           signals.push(signal);
-        } catch {
+        } else {
           await rename(path, `${path}.damaged`).catch(() => undefined);
           damaged.push(`${path}.damaged`);
         }
@@ -159,16 +169,20 @@ function createSpool(dir: string): Spool {
       return { signals, damaged };
     },
     async remove(signal) {
-      // A newer result of the same script may have replaced the file since it was read.
+      let current: StoredSignal;
       try {
-        const current = JSON.parse(await readFile(signal.path, 'utf8')) as StoredSignal;
-        if (current.sequence !== signal.sequence) return;
-        await unlink(signal.path);
-        await rm(markerOf(signal.path), { force: true });
-        await syncDirectory(dir);
+        current = JSON.parse(await readFile(signal.path, 'utf8')) as StoredSignal;
       } catch (error) {
-        if (!hasCode(error, 'ENOENT')) throw error;
+        // Removed already.
+        if (hasCode(error, 'ENOENT')) return;
+        throw error;
       }
+      // A newer result of the same script has replaced the file since it was read.
+      if (current.sequence !== signal.sequence) return;
+      await unlink(signal.path);
+      // A result that was never marked in flight has no marker.
+      await rm(markerOf(signal.path), { force: true });
+      await syncDirectory(dir);
     },
     async markInFlight(signal) {
       await writeStateFile(markerOf(signal.path), Buffer.from(String(signal.sequence)));
@@ -177,17 +191,24 @@ function createSpool(dir: string): Spool {
   };
 }
 
-function decode(stored: StoredSignal, path: string): SpooledSignal {
-  if (stored.format !== SPOOL_FORMAT || typeof stored.fields?.name !== 'string' || !Array.isArray(stored.files)) {
-    throw new Error(`${path}: not a spooled result`);
-  }
+/**
+ * The spooled result a spool file holds (`stored`: its parsed JSON; `marker`: its in-flight
+ * marker's content, if any), or undefined when the file is not one.
+ */
+function decode(value: unknown, path: string, marker: string | undefined): SpooledSignal | undefined {
+  const stored = value as Partial<StoredSignal> | null | undefined;
+  if (stored?.format !== SPOOL_FORMAT || typeof stored.fields?.name !== 'string') return undefined;
+  if (typeof stored.sequence !== 'number' || typeof stored.createdAt !== 'string') return undefined;
+  const files = stored.files;
+  if (!Array.isArray(files) || !files.every((f) => typeof f?.name === 'string' && typeof f.base64 === 'string')) return undefined;
   return {
     fields: stored.fields,
-    files: stored.files.map((f) => ({ name: f.name, content: Buffer.from(f.base64, 'base64') })),
+    files: files.map((f) => ({ name: f.name, content: Buffer.from(f.base64, 'base64') })),
     createdAt: stored.createdAt,
     sequence: stored.sequence,
     path,
-    inFlight: false,
+    // The marker names the sequence it was written for: a newer result of the script is not in flight.
+    inFlight: marker === String(stored.sequence),
   };
 }
 
@@ -197,17 +218,20 @@ function markerOf(path: string): string {
 
 async function removeTemporaries(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (isAtomicTemporary(name)) await rm(join(dir, name), { force: true });
+    if (isAtomicTemporary(name)) await unlink(join(dir, name));
   }
 }
 
 /** Takes an exclusive lock file holding our pid; a lock left by a dead process is taken over. */
 async function lock(path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
+  // Two attempts: the second fails only when another run takes the lock between our removing a
+  // stale one and opening it again.
+  for (const _attempt of [1, 2]) {
     try {
       const handle = await open(path, 'wx', 0o600);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
+      // Stryker disable next-line ArrowFunction,ObjectLiteral,BooleanLiteral: a signal kills the process it reaches, so this is tested through the CLI instead (test/cli/report-results.test.ts, Ctrl-C)
       const forget = onInterrupt(() => rmSync(path, { force: true }));
       return async () => {
         forget();
@@ -215,10 +239,12 @@ async function lock(path: string): Promise<() => Promise<void>> {
       };
     } catch (error) {
       if (!hasCode(error, 'EEXIST')) throw error;
-      const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+      // NaN when the lock holds no number or is gone (its holder let it go meanwhile).
+      const holder = Number.parseInt(String(await readFile(path).catch(() => undefined)), 10);
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new CliError(`another report-results run (pid ${holder}) is using ${join(path, '..')}; wait for it to finish`);
       }
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: the stale lock was just found, so it is there to remove; only its holder letting it go at this instant makes `force` matter
       await rm(path, { force: true });
     }
   }

@@ -37,10 +37,16 @@ export function detectCompression(bytes: Uint8Array): Compression {
  * scripts and the last results it holds (an lshw XML of a large machine is a few MiB); a server
  * that sends more is broken or hostile, and a small gzip stream can unpack to gigabytes.
  */
-export const TARBALL_LIMITS = { bytes: 64 * 1024 * 1024, members: 4096 } as const;
+export const TARBALL_LIMITS: TarballLimits = { bytes: 64 * 1024 * 1024, members: 4096 };
+
+/** How much a tarball may unpack to (bytes) and how many members it may have. */
+export interface TarballLimits {
+  readonly bytes: number;
+  readonly members: number;
+}
 
 /** Returns the plain tar bytes; gzip is undone with zlib, bzip2/xz/zstd are refused clearly. */
-export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarball', limits = TARBALL_LIMITS): Uint8Array {
+export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarball', limits: TarballLimits = TARBALL_LIMITS): Uint8Array {
   const compression = detectCompression(bytes);
   switch (compression) {
     case 'none':
@@ -64,7 +70,7 @@ export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarb
  * header mode (permission bits only); directories are created as needed. Members that are
  * absolute, climb out with "..", or are links/devices are skipped and listed, never written.
  */
-export async function extractTar(bytes: Uint8Array, dir: string, source?: string, limits = TARBALL_LIMITS): Promise<ExtractResult> {
+export async function extractTar(bytes: Uint8Array, dir: string, source?: string, limits: TarballLimits = TARBALL_LIMITS): Promise<ExtractResult> {
   const tar = decompressTar(bytes, source, limits);
   const target = await realpath(dir);
   const result: ExtractResult = { files: [], skipped: [] };
@@ -82,29 +88,31 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
       }
       const skip =
         relative === undefined ? 'its path leaves the target directory' : relative === '.' ? 'not a file name' : unsupportedType(header);
-      if (skip !== undefined || relative === undefined) {
-        result.skipped.push({ name: header.name, reason: skip ?? 'unsafe path' });
+      if (skip !== undefined) {
+        result.skipped.push({ name: header.name, reason: skip });
         entry.resume();
         continue;
       }
-      const path = join(target, relative);
+      // Not skipped, so the path is a safe one.
+      const path = join(target, relative!);
       if (header.type === 'directory') {
         await mkdir(path, { recursive: true, mode: 0o755 });
         entry.resume();
         continue;
       }
       await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-      const handle = await open(path, 'w', (header.mode ?? 0o644) & 0o777);
+      const mode = (header.mode ?? 0o644) & 0o777;
+      const handle = await open(path, 'w', mode);
       try {
         // writeFile writes the whole chunk or fails; write() may write part of it (a disk filling up)
         // and return without an error, which would leave a truncated script.
         for await (const chunk of entry) await handle.writeFile(chunk as Buffer);
         // open() applies the umask; set the member's own bits (0755 for scripts) explicitly.
-        await handle.chmod((header.mode ?? 0o644) & 0o777);
+        await handle.chmod(mode);
       } finally {
         await handle.close();
       }
-      result.files.push(relative.split(sep).join('/'));
+      result.files.push(relative!.split(sep).join('/'));
     }
   };
   extractor.end(Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength));
@@ -123,11 +131,13 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
 
 /** The member path made relative and normalised, or undefined when it is absolute or escapes. */
 function safeRelativePath(name: string): string | undefined {
-  if (name === '' || isAbsolute(name) || name.includes('\0')) return undefined;
+  if (name.includes('\0')) return undefined;
+  // An empty name normalises to "." (not a file name); an absolute one stays absolute.
   const normal = normalize(name);
   if (normal === '..' || normal.startsWith(`..${sep}`) || isAbsolute(normal)) return undefined;
-  const trimmed = normal.replace(/[/\\]+$/, '');
-  return trimmed === '' ? '.' : trimmed;
+  // A directory member's trailing slash; what is left is never empty ("/" is absolute).
+  // Stryker disable next-line Regex: normalize leaves at most one trailing slash, so `+` changes nothing
+  return normal.replace(/\/+$/, '');
 }
 
 function unsupportedType(header: Header): string | undefined {

@@ -181,7 +181,15 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
-        limits: { fieldNameSize: body.length + 1, fieldSize: body.length + 1, fileSize: body.length + 1, ...PART_LIMITS },
+        // No name, value or file can be longer than the body holding it: only the part counts are limited.
+        limits: {
+          fieldNameSize: body.length + 1,
+          // Stryker disable next-line ArithmeticOperator: a value is always shorter than the body minus its name and "=" or its part's boundary and headers
+          fieldSize: body.length + 1,
+          // Stryker disable next-line ArithmeticOperator: a file is always shorter than the body minus its part's boundary and headers
+          fileSize: body.length + 1,
+          ...PART_LIMITS,
+        },
         defParamCharset: 'utf8',
       });
     } catch (error) {
@@ -211,6 +219,7 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
       }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // Stryker disable next-line ArrowFunction: the parser reports the same error, which rejects below; a listener must be there all the same
       stream.on('error', (error) => reject(malformed(error)));
       stream.on('end', () => {
         const data = Buffer.concat(chunks);

@@ -3,7 +3,7 @@ import { diskType, mountedDevices, parseVpdPage80, readStorage, udevSerial } fro
 import { parseUdevData } from '../../collectors/lib/udev.js';
 import { createHost } from '../../src/host/host.js';
 import type { Disk } from '../../src/resources/types.js';
-import { makeRoot, noCommands } from '../helpers/make-root.js';
+import { link, makeRoot, noCommands, type Tree } from '../helpers/make-root.js';
 import { edgeMachine } from './edge-machine.js';
 
 const GiB = 1024 ** 3;
@@ -95,5 +95,197 @@ describe('readStorage on NVMe, SATA, SAS, USB and virtio disks', () => {
     expect(byId('nvme0n1').model).toBe('Samsung SSD 970 EVO Plus 1TB');
     expect(byId('nvme0n1').partitions?.[1]?.device_fs_uuid).toBe('');
     expect(warnings.join('\n')).toMatch(/no udev database/);
+  });
+});
+
+/** One block device of a small tree: what sysfs (and udev) say about it. */
+interface DiskSpec {
+  name: string;
+  dev?: string;
+  sectors?: number;
+  files?: Record<string, string>;
+  /** The subsystem the device/ link leads to; without it the disk has no device/. */
+  subsystem?: string;
+  deviceFiles?: Record<string, string | Buffer>;
+  udev?: Record<string, string>;
+  partitions?: { name: string; number?: number; dev?: string; sectors?: number; ro?: string; udev?: Record<string, string> }[];
+}
+
+function storageTree(disks: DiskSpec[], extra: Tree = {}): Tree {
+  const tree: Tree = { 'run/udev/data/.keep': '', ...extra };
+  for (const d of disks) {
+    const dir = `sys/devices/platform/host0/block/${d.name}`;
+    tree[`sys/class/block/${d.name}`] = link(`/${dir}`);
+    if (d.dev !== undefined) tree[`${dir}/dev`] = `${d.dev}\n`;
+    tree[`${dir}/size`] = `${d.sectors ?? 8}\n`;
+    for (const [file, content] of Object.entries(d.files ?? {})) tree[`${dir}/${file}`] = content;
+    if (d.subsystem !== undefined) {
+      const device = `sys/devices/platform/host0/target-${d.name}`;
+      tree[`${dir}/device`] = link(`/${device}`);
+      tree[`${device}/subsystem`] = link(`/sys/bus/${d.subsystem}`);
+      for (const [file, content] of Object.entries(d.deviceFiles ?? {})) tree[`${device}/${file}`] = content;
+    }
+    const udev = (props: Record<string, string>) => Object.entries(props).map(([k, v]) => `E:${k}=${v}\n`).join('');
+    if (d.udev && d.dev) tree[`run/udev/data/b${d.dev}`] = udev(d.udev);
+    for (const p of d.partitions ?? []) {
+      const pdir = `${dir}/${p.name}`;
+      tree[`sys/class/block/${p.name}`] = link(`/${pdir}`);
+      if (p.number !== undefined) tree[`${pdir}/partition`] = `${p.number}\n`;
+      if (p.dev !== undefined) tree[`${pdir}/dev`] = `${p.dev}\n`;
+      tree[`${pdir}/size`] = `${p.sectors ?? 2}\n`;
+      if (p.ro !== undefined) tree[`${pdir}/ro`] = `${p.ro}\n`;
+      if (p.udev && p.dev) tree[`run/udev/data/b${p.dev}`] = udev(p.udev);
+    }
+  }
+  return tree;
+}
+
+const readTree = async (tree: Tree) => readStorage(createHost({ root: await makeRoot(tree), run: noCommands }));
+
+describe('readStorage on small trees', () => {
+  it('describes a disk sysfs says little about with only the fields it knows, nothing undefined', async () => {
+    const { value, warnings } = await readTree(storageTree([{ name: 'sdx', dev: '8:0', sectors: 100, subsystem: 'scsi' }]));
+    expect(warnings).toEqual([]);
+    expect(value).toStrictEqual({
+      disks: [
+        { id: 'sdx', device: '8:0', type: 'scsi', read_only: false, mounted: false, size: 51200, removable: false, numa_node: 0, block_size: 0, rpm: 0, device_id: '', partitions: [], device_fs_uuid: '' },
+      ],
+      total: 1,
+    });
+  });
+
+  it('reads what sysfs and udev say: read-only, removable, rotation rate, model and firmware trimmed, WWN, serial, filesystem UUID', async () => {
+    const { value } = await readTree(
+      storageTree([
+        {
+          name: 'sdx',
+          dev: '8:0',
+          subsystem: 'scsi',
+          files: { ro: '1\n', removable: '1\n', 'queue/physical_block_size': '4096\n', 'queue/rotational': '1\n' },
+          deviceFiles: { model: 'Big Disk  \n', firmware_rev: ' FW1 \n', wwid: 'naa.5000\n' },
+          udev: { ID_ATA_ROTATION_RATE_RPM: '7200', ID_SCSI_SERIAL: 'SER1', ID_SERIAL: 'LONG_SER1', ID_FS_UUID: 'abcd-1234' },
+        },
+      ]),
+    );
+    expect(value.disks![0]).toMatchObject({
+      read_only: true, removable: true, block_size: 4096, rpm: 7200, model: 'Big Disk', firmware_version: 'FW1', wwn: 'naa.5000', serial: 'SER1', device_fs_uuid: 'abcd-1234',
+    });
+  });
+
+  it('takes a rotation rate that is not a number as unknown, falling back to the rotational flag', async () => {
+    const disk = (rpm: string, rotational: string) => ({ name: 'sdx', dev: '8:0', subsystem: 'scsi', files: { 'queue/rotational': rotational }, udev: { ID_ATA_ROTATION_RATE_RPM: rpm } });
+    expect((await readTree(storageTree([disk('unknown', '1\n')]))).value.disks![0]!.rpm).toBe(1);
+    expect((await readTree(storageTree([disk('5400rpm', '0\n')]))).value.disks![0]!.rpm).toBe(0);
+    expect((await readTree(storageTree([disk('15000', '1\n')]))).value.disks![0]!.rpm).toBe(15000);
+  });
+
+  it('lists partitions by number, with read-only and mount state, skipping entries the kernel has not finished describing', async () => {
+    const { value } = await readTree(
+      storageTree(
+        [
+          {
+            name: 'sdx',
+            dev: '8:0',
+            subsystem: 'scsi',
+            partitions: [
+              { name: 'sdx10', number: 10, dev: '8:10' },
+              { name: 'sdx2', number: 2, dev: '8:2', ro: '1', udev: { ID_FS_UUID: 'u2' } },
+              { name: 'sdx1', number: 1, dev: '8:1' },
+              { name: 'sdx3', number: 3 },
+              { name: 'sdx4', dev: '8:4' },
+            ],
+          },
+        ],
+        { 'proc/self/mountinfo': '22 1 8:10 / / rw - ext4 /dev/sdx10 rw\nshort line\n30 22 8:2x / /x rw - ext4 /dev/sdx2 rw\n' },
+      ),
+    );
+    const disk = value.disks![0]!;
+    expect(disk.partitions!.map((p) => [p.id, p.partition, p.read_only, p.mounted, p.device_fs_uuid])).toEqual([
+      ['sdx1', 1, false, false, ''],
+      ['sdx2', 2, true, false, 'u2'],
+      ['sdx10', 10, false, true, ''],
+    ]);
+    expect(disk.mounted).toBe(true);
+    expect(value.total).toBe(4);
+  });
+
+  it('keeps only whole disks: no partition, no multipath member without a dev file, no Ceph RBD device', async () => {
+    const { value } = await readTree(
+      storageTree([
+        { name: 'sdx', dev: '8:0', subsystem: 'scsi' },
+        { name: 'sdy', subsystem: 'scsi' },
+        { name: 'rbd0', dev: '251:0', subsystem: 'rbd' },
+        { name: 'sdz', dev: '8:32', subsystem: 'scsi', files: { partition: '1\n' } },
+      ]),
+    );
+    expect(value.disks!.map((d) => d.id)).toEqual(['sdx']);
+  });
+
+  it('describes an optical drive without a disc as size 0, with a disc by its size, and a fixed sr device as SCSI', async () => {
+    const { value } = await readTree(
+      storageTree([
+        { name: 'sr0', dev: '11:0', sectors: 100, subsystem: 'scsi', files: { removable: '1\n' }, udev: { ID_CDROM: '1' } },
+        { name: 'sr1', dev: '11:1', sectors: 100, subsystem: 'scsi', files: { removable: '1\n' }, udev: { ID_CDROM: '1', ID_CDROM_MEDIA: '1' } },
+        { name: 'sr2', dev: '11:2', sectors: 100, subsystem: 'scsi', files: { removable: '0\n' } },
+        { name: 'sr3', dev: '11:3', sectors: 100, subsystem: 'scsi', files: { removable: '1\n' } },
+      ]),
+    );
+    expect(value.disks!.map((d) => [d.id, d.type, d.size])).toEqual([
+      ['sr0', 'cdrom', 0],
+      ['sr1', 'cdrom', 51200],
+      ['sr2', 'scsi', 51200],
+      ['sr3', 'cdrom', 0],
+    ]);
+  });
+
+  it('keeps a bcache device, which has no device/, as used by bcache and of no type', async () => {
+    const tree = storageTree([{ name: 'bcache0', dev: '250:0' }]);
+    tree['sys/devices/platform/host0/block/bcache0/bcache/cache_mode'] = 'writeback\n';
+    const { value } = await readTree(tree);
+    expect(value.disks).toHaveLength(1);
+    expect(value.disks![0]).toMatchObject({ id: 'bcache0', used_by: 'bcache' });
+    expect(value.disks![0]).not.toHaveProperty('type');
+  });
+
+  it('does not mark a disk with a device/ used by bcache', async () => {
+    const tree = storageTree([{ name: 'sdx', dev: '8:0', subsystem: 'scsi' }]);
+    tree['sys/devices/platform/host0/block/sdx/bcache/state'] = 'clean\n';
+    const { value } = await readTree(tree);
+    expect(value.disks![0]).not.toHaveProperty('used_by');
+  });
+
+  it('passes over a by-id entry that is not a link', async () => {
+    const tree = storageTree([{ name: 'sdx', dev: '8:0', subsystem: 'scsi' }]);
+    tree['dev/disk/by-id/wwn-0x1'] = link('../../sdx');
+    tree['dev/disk/by-id/zz-not-a-link'] = 'file\n';
+    const { value } = await readTree(tree);
+    expect(value.disks![0]!.device_id).toBe('wwn-0x1');
+  });
+});
+
+describe('storage parsers, edge cases', () => {
+  it('ignores mountinfo lines too short or without a MAJ:MIN third field', () => {
+    expect([...mountedDevices('1 2\n1 2 abc / /\n1 2 8:1x / /\n1 2 x8:1 / /\n1 2 8:1 / /\n')]).toEqual(['8:1']);
+  });
+
+  it('reads nothing from a VPD page too short to hold a header, and drops NUL padding from a serial', () => {
+    expect(parseVpdPage80(Buffer.from([0, 0x80, 0]))).toBe('');
+    expect(parseVpdPage80(Buffer.from([0, 0x80, 0, 0]))).toBe('');
+    expect(parseVpdPage80(Buffer.concat([Buffer.from([0, 0x80, 0, 6]), Buffer.from('Z1\0\0\0\0')]))).toBe('Z1');
+  });
+
+  it('reads no serial out of another VPD page, even one with content', () => {
+    expect(parseVpdPage80(Buffer.concat([Buffer.from([0, 0x83, 0, 8]), Buffer.from('NOTSERIA')]))).toBe('');
+  });
+
+  it('calls any drive udev marks as a CD-ROM an optical drive, whatever its name', () => {
+    expect(diskType('scsi', parseUdevData('E:ID_CDROM=1\n'), 'sdx', false)).toBe('cdrom');
+    expect(diskType('scsi', parseUdevData('E:ID_CDROM=0\n'), 'sdx', false)).toBe('scsi');
+  });
+
+  it('takes the serial from each udev key in turn', () => {
+    expect(udevSerial(parseUdevData('E:ID_SCSI_SERIAL=S1\nE:ID_SERIAL=long\n'))).toBe('S1');
+    expect(udevSerial(parseUdevData('E:ID_SERIAL=long\n'))).toBe('long');
+    expect(udevSerial(undefined)).toBe('');
   });
 });

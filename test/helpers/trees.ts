@@ -70,11 +70,12 @@ export async function zooMember(machine: 'm1' | 'm2' | 'm3', member: string): Pr
 }
 
 /**
- * Mounts a tmpfs of `size` (e.g. "32k") on the existing directory `dir`, to make a full disk for
- * real; returns the unmount. Needs root (CI runs as root): see tmpfsUnavailable().
+ * Mounts a tmpfs of `size` (e.g. "32k") on the existing directory `dir`, to make a full (or, with
+ * readOnly, a read-only) disk for real; returns the unmount. Needs root (CI runs as root): see tmpfsUnavailable().
  */
-export function mountTmpfs(dir: string, size: string): () => void {
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+export function mountTmpfs(dir: string, size: string, options: { readOnly?: boolean } = {}): () => void {
+  const mountOptions = `size=${size}${options.readOnly ? ',ro' : ''}`;
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', mountOptions, 'tmpfs', dir], { encoding: 'utf8' });
   if (mounted.status !== 0) throw new Error(`mount -t tmpfs on ${dir} failed: ${mounted.stderr.trim() || mounted.error?.message}`);
   return () => void spawnSync('umount', [dir]);
 }

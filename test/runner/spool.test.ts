@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CliError, UsageError } from '../../src/errors.js';
 import type { SignalFields } from '../../src/maas/types.js';
-import { defaultStateDir, openMachineState } from '../../src/runner/spool.js';
+import { defaultStateDir, openMachineState, writeStateFile } from '../../src/runner/spool.js';
 
 const dirs: string[] = [];
 async function stateDir(): Promise<string> {
@@ -114,7 +115,7 @@ describe('the spool', () => {
     await state.close();
   });
 
-  it('moves an unreadable spool file aside and reports it instead of failing', async () => {
+  it('moves an unparsable spool file aside and reports it instead of failing', async () => {
     const state = await openMachineState(await stateDir(), 'm');
     await state.spool.put(fields('good'), []);
     await writeFile(join(state.spool.dir, 'bad.json'), '{"trunc');
@@ -156,5 +157,188 @@ describe('the spool', () => {
     const dir = await stateDir();
     await writeFile(join(dir, 'file'), '');
     await expect(openMachineState(join(dir, 'file'), 'm')).rejects.toThrow(/--state-dir DIR/);
+  });
+
+  // A spool file as a run writes it: format 1, the signal's fields, its files in base64.
+  const spoolFile = (name: string, sequence: number, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ format: 1, createdAt: new Date(Math.floor(sequence / 1000)).toISOString(), sequence, fields: fields(name), files: [], ...extra });
+
+  it('lists results oldest first whatever order their files were written in, so they reach MAAS in the order they were produced', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    // Sequence order (b, d, a, e, c, f) is neither the names' order nor the order the files were written in.
+    const order = { a: 3, b: 1, c: 5, d: 2, e: 4, f: 6 };
+    for (const [name, rank] of Object.entries(order)) await writeFile(join(state.spool.dir, `${name}.json`), spoolFile(name, 1_700_000_000_000_000 + rank));
+    const { signals, damaged } = await state.spool.list();
+    expect(damaged).toEqual([]);
+    expect(signals.map((s) => s.fields.name)).toEqual(['b', 'd', 'a', 'e', 'c', 'f']);
+    await state.close();
+  });
+
+  it('lists a result an earlier run left behind before the results of this run', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    // The earlier run (a minute ago) wrote its 999th result.
+    await writeFile(join(state.spool.dir, 'zz-left-over.json'), spoolFile('zz-left-over', (Date.now() - 60_000) * 1000 + 999));
+    await state.spool.put(fields('aa-new'), []);
+    expect((await state.spool.list()).signals.map((s) => s.fields.name)).toEqual(['zz-left-over', 'aa-new']);
+    await state.close();
+  });
+
+  it.each([
+    ['a later format', { format: 2 }],
+    ['no format', { format: undefined }],
+    ['no fields', { fields: undefined }],
+    ['a script name that is not text', { fields: { ...fields('x'), name: 7 } }],
+    ['files that are not a list', { files: { 'x.out': 'aGk=' } }],
+    ['a file without its content', { files: [{ name: 'x.out' }] }],
+    ['a file without a name', { files: [{ base64: 'aGk=' }] }],
+    ['a file entry that is null', { files: [null] }],
+    ['no sequence', { sequence: undefined }],
+    ['a creation time that is not text', { createdAt: 1_700_000_000 }],
+  ])('moves aside, and does not send, a spool file with %s', async (_what, extra) => {
+    const state = await openMachineState(await stateDir(), 'm');
+    await state.spool.put(fields('good'), []);
+    await writeFile(join(state.spool.dir, 'odd.json'), spoolFile('odd', 1, extra));
+    const { signals, damaged } = await state.spool.list();
+    expect(signals.map((s) => s.fields.name)).toEqual(['good']);
+    expect(damaged).toEqual([join(state.spool.dir, 'odd.json.damaged')]);
+    expect((await readdir(state.spool.dir)).sort()).toEqual(['good.json', 'odd.json.damaged']);
+    await state.close();
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['cut short', '{"format":1,"fields":{"na'],
+  ])('moves aside a spool file whose content is %s', async (_what, content) => {
+    const state = await openMachineState(await stateDir(), 'm');
+    await writeFile(join(state.spool.dir, 'odd.json'), content);
+    expect(await state.spool.list()).toEqual({ signals: [], damaged: [join(state.spool.dir, 'odd.json.damaged')] });
+    await state.close();
+  });
+
+  it('leaves hidden files in the spool directory alone', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    await writeFile(join(state.spool.dir, '.notes.json'), 'not a result');
+    const { signals, damaged } = await state.spool.list();
+    expect([signals, damaged]).toEqual([[], []]);
+    expect(await readdir(state.spool.dir)).toEqual(['.notes.json']);
+    await state.close();
+  });
+
+  it('spools and lists results of scripts whose names start with a dot, apart from the same name without it', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    await state.spool.put(fields('.foo', 1), []);
+    await state.spool.put(fields('foo', 2), []);
+    await state.spool.put(fields('..', 3), []);
+    const { signals } = await state.spool.list();
+    expect(signals.map((s) => [s.fields.name, s.fields.exit_status])).toEqual([
+      ['.foo', 1],
+      ['foo', 2],
+      ['..', 3],
+    ]);
+    await state.close();
+  });
+
+  it('keeps each spool file named after its script, escaping only what a file name cannot hold', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    for (const name of ['00-maas-01-cpuinfo', 'maas.lshw', '.hidden', 'a/b']) await state.spool.put(fields(name), []);
+    expect((await readdir(state.spool.dir)).sort()).toEqual(['%2Ehidden.json', '00-maas-01-cpuinfo.json', 'a%2Fb.json', 'maas.lshw.json']);
+    await state.close();
+  });
+
+  it('counts a result as in flight as soon as it is marked', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    const signal = await state.spool.put(fields('x'), []);
+    await state.spool.markInFlight(signal);
+    expect(signal.inFlight).toBe(true);
+    await state.close();
+  });
+
+  it('removes a delivered result that was never marked in flight, and a second removal is harmless', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    const signal = await state.spool.put(fields('x'), []);
+    await state.spool.remove(signal);
+    await state.spool.remove(signal);
+    expect(await readdir(state.spool.dir)).toEqual([]);
+    await state.close();
+  });
+
+  it('refuses to remove a result whose spool file has become unreadable', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    const signal = await state.spool.put(fields('x'), []);
+    await writeFile(signal.path, '{"trunc');
+    await expect(state.spool.remove(signal)).rejects.toThrow(SyntaxError);
+    await state.close();
+  });
+
+  it('removes the temporary files a run that died while writing left behind', async () => {
+    const dir = await stateDir();
+    const state = await openMachineState(dir, 'm');
+    await state.spool.put(fields('kept'), []);
+    await writeFile(join(state.spool.dir, '.tmp-4242-deadbeef'), '{"half');
+    await writeFile(join(state.dir, '.tmp-4242-cafef00d'), 'half a tarball');
+    await state.close();
+    const again = await openMachineState(dir, 'm');
+    expect(await readdir(again.spool.dir)).toEqual(['kept.json']);
+    expect((await readdir(again.dir)).sort()).toEqual(['lock', 'spool']);
+    await again.close();
+  });
+
+  it('fails, rather than running without its cached scripts, when the cached tarball cannot be read', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    await mkdir(join(state.dir, 'maas-scripts.tar'));
+    await expect(state.loadScripts()).rejects.toMatchObject({ code: 'EISDIR' });
+    await state.close();
+  });
+
+  it('writes its pid into the lock, and closing twice is harmless', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    expect(await readFile(join(state.dir, 'lock'), 'utf8')).toBe(`${process.pid}\n`);
+    await state.close();
+    await state.close();
+    expect(await readdir(state.dir)).not.toContain('lock');
+  });
+
+  it('names the machine directory and the holding pid when another run holds the lock', async () => {
+    const dir = await stateDir();
+    const first = await openMachineState(dir, 'm');
+    await writeFile(join(first.dir, 'lock'), '1\n');
+    const error = await openMachineState(dir, 'm').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect(error).not.toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(`another report-results run (pid 1) is using ${first.dir}; wait for it to finish`);
+    await first.close();
+  });
+
+  it.each([
+    ['holds no number', 'garbage\n'],
+    ['is empty', ''],
+    ['names pid 0 (the process group)', '0\n'],
+    ['names pid -1 (every process)', '-1\n'],
+    ["names this process's own pid (pids are reused after a reboot)", `${process.pid}\n`],
+  ])('takes over a stale lock that %s', async (_what, content) => {
+    const dir = await stateDir();
+    const first = await openMachineState(dir, 'm');
+    await writeFile(join(first.dir, 'lock'), content);
+    const second = await openMachineState(dir, 'm');
+    expect(await readFile(join(second.dir, 'lock'), 'utf8')).toBe(`${process.pid}\n`);
+    await second.close();
+  });
+
+  it('says which state directory it could not create, as a usage error keeping the system error', async () => {
+    const dir = await stateDir();
+    await writeFile(join(dir, 'file'), '');
+    const error = await openMachineState(join(dir, 'file'), 'm').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(`cannot create the state directory ${join(dir, 'file')}: a parent is not a directory; choose a writable one with --state-dir DIR`);
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+  });
+
+  it('names the file and the fix, as a usage error keeping the system error, when a state file cannot be written where asked', async () => {
+    const path = join(await stateDir(), 'gone', 'maas-scripts.tar');
+    const error = await writeStateFile(path, Buffer.from('x')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(`cannot write ${path}: no such file or directory; free space in the state directory or choose another with --state-dir DIR`);
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
 });

@@ -95,6 +95,93 @@ describe('extractTar', () => {
   });
 });
 
+describe('extractTar: what it writes and what it skips', () => {
+  it('creates directory members, with mode 0755, and takes the archive root "./" as the target itself', async () => {
+    const dir = await tempDir();
+    const result = await extractTar(
+      await buildTar([
+        { name: './', type: 'directory' },
+        { name: 'commissioning/', type: 'directory' },
+        { name: 'empty//', type: 'directory' },
+        { name: 'deep/er/', type: 'directory' },
+        { name: 'commissioning/', type: 'directory' },
+      ]),
+      dir,
+    );
+    expect(result).toEqual({ files: [], skipped: [] });
+    expect((await readdir(dir)).sort()).toEqual(['commissioning', 'deep', 'empty']);
+    expect(await readdir(join(dir, 'deep'))).toEqual(['er']);
+    expect((await stat(join(dir, 'commissioning'))).mode & 0o777).toBe(0o755);
+  });
+
+  it('writes a contiguous-file member as a file, with 0644 when its header gives no permission bits', async () => {
+    const dir = await tempDir();
+    const result = await extractTar(await buildTar([{ name: 'index.json', type: 'contiguous-file', body: '{}' }]), dir);
+    expect(result.files).toEqual(['index.json']);
+    expect(await readFile(join(dir, 'index.json'), 'utf8')).toBe('{}');
+  });
+
+  it('gives each skipped member its reason', async () => {
+    const dir = await tempDir();
+    const tar = await buildTar([
+      { name: '..', body: 'up' },
+      { name: 'a/../..', body: 'up' },
+      { name: 'commissioning/..', body: 'x' },
+      { name: 'dev', type: 'character-device', devmajor: 1, devminor: 3 },
+      { name: 'hard', type: 'link', linkname: 'index.json' },
+      { name: 'fifo', type: 'fifo' },
+      { name: 'nul', pax: { path: 'a\0b' }, body: 'x' },
+    ]);
+    const result = await extractTar(tar, dir);
+    expect(result.files).toEqual([]);
+    expect(result.skipped).toEqual([
+      { name: '..', reason: 'its path leaves the target directory' },
+      { name: 'a/../..', reason: 'its path leaves the target directory' },
+      { name: 'commissioning/..', reason: 'not a file name' },
+      { name: 'dev', reason: 'member type "character-device" is not extracted' },
+      { name: 'hard', reason: 'member type "link" is not extracted' },
+      { name: 'fifo', reason: 'member type "fifo" is not extracted' },
+      { name: 'a\0b', reason: 'its path leaves the target directory' },
+    ]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('recognises a zstd tarball and refuses it, naming the tarball', async () => {
+    const zstd = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]);
+    expect(detectCompression(zstd)).toBe('zstd');
+    expect(detectCompression(Buffer.from([0x28, 0xb5, 0x2f, 0x00]))).toBe('none');
+    const refused = await extractTar(zstd, await tempDir()).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ParseError);
+    expect((refused as Error).message).toBe('cannot parse the maas-scripts tarball: zstd-compressed tarballs are not supported (plain and gzip tar are)');
+  });
+
+  it('says the gzip data is bad, not that it is too large, for a corrupt gzip stream', async () => {
+    const corrupt = Buffer.concat([gzipSync(Buffer.alloc(4096)).subarray(0, 12), Buffer.from('not deflate data at all')]);
+    const refused = await extractTar(corrupt, await tempDir()).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ParseError);
+    expect((refused as Error).message).toMatch(/^cannot parse the maas-scripts tarball: bad gzip data \(.+\)$/);
+  });
+
+  it('names the tarball it was given in every refusal', async () => {
+    const source = 'the cached tarball';
+    const limits = { bytes: 1024, members: 1 };
+    const gzipped = await extractTar(gzipSync(Buffer.alloc(4096)), await tempDir(), source, limits).catch((error: unknown) => error);
+    expect((gzipped as Error).message).toBe('cannot parse the cached tarball: it unpacks to more than 0.0009765625 MiB, more than any scripts tarball holds');
+    const many = await extractTar(await buildTar([{ name: 'a' }, { name: 'b' }]), await tempDir(), source, limits).catch((error: unknown) => error);
+    expect((many as Error).message).toBe('cannot parse the cached tarball: it has more than 1 members, more than any scripts tarball holds');
+    const broken = await extractTar(Buffer.alloc(1024, 7), await tempDir(), source, limits).catch((error: unknown) => error);
+    expect((broken as Error).message).toMatch(/^cannot parse the cached tarball: not a valid tar archive \(.+\)$/);
+  });
+
+  it('names the default tarball when refusing too many members, or a broken archive', async () => {
+    const many = await extractTar(await buildTar([{ name: 'a' }, { name: 'b' }]), await tempDir(), undefined, { bytes: 1024, members: 1 }).catch((error: unknown) => error);
+    expect(many).toBeInstanceOf(ParseError);
+    expect((many as Error).message).toBe('cannot parse the maas-scripts tarball: it has more than 1 members, more than any scripts tarball holds');
+    const broken = await extractTar(Buffer.alloc(1024, 7), await tempDir()).catch((error: unknown) => error);
+    expect((broken as Error).message).toMatch(/^cannot parse the maas-scripts tarball: not a valid tar archive \(.+\)$/);
+  });
+});
+
 describe('a scripts tarball from a broken or hostile server', () => {
   it('is refused once its gzip stream unpacks past the limit, before memory fills, and nothing is written', async () => {
     // A member of zeros just over the limit: the gzip stream is a few hundred KiB.
@@ -137,6 +224,21 @@ describe.skipIf(mountSkip !== undefined)('extracting into a full temporary direc
       expect(refused).toBeInstanceOf(CliError);
       expect(refused).not.toBeInstanceOf(ParseError);
       expect((refused as Error).message).toBe(`cannot unpack the maas-scripts tarball into ${dir}: no space left on device; make room there or point TMPDIR at a writable directory with space`);
+      expect(((refused as Error).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      unmount();
+    }
+  });
+
+  it('says a read-only temporary directory is read-only, naming the tarball it was given', async () => {
+    const dir = await tempDir();
+    const unmount = mountTmpfs(dir, '16k', { readOnly: true });
+    try {
+      const tar = await buildTar([{ name: 'index.json', body: '{}' }]);
+      const refused = await extractTar(tar, dir, 'the cached tarball').catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(CliError);
+      expect(refused).not.toBeInstanceOf(ParseError);
+      expect((refused as Error).message).toBe(`cannot unpack the cached tarball into ${dir}: read-only file system; make room there or point TMPDIR at a writable directory with space`);
     } finally {
       unmount();
     }
