@@ -72,7 +72,9 @@ export function readsInline(path: string): boolean {
 }
 
 export function createHost({ root = '/', run = runCommand, isRoot, uname }: HostOptions = {}): Host {
-  const at = (path: string) => join(root, path);
+  // Under "/" an absolute path with no "." component and no doubled "/" is already what join
+  // would make of it; join's normalising of each of the thousands of paths read is skipped.
+  const at = root === '/' ? (path: string) => (isPlainAbsolute(path) ? path : join(root, path)) : (path: string) => join(root, path);
   const readUtf8 = (path: string) => (readsInline(path) ? Promise.resolve(readFileSync(at(path), 'utf8')) : readFile(at(path), 'utf8'));
   const readText = async (path: string) => {
     try {
@@ -155,6 +157,11 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     },
   };
   return host;
+}
+
+/** An absolute path that path.join would return unchanged: no "//" and no "." or ".." component (nor any name starting with "."). */
+function isPlainAbsolute(path: string): boolean {
+  return path.startsWith('/') && !path.includes('//') && !path.includes('/.');
 }
 
 async function kernelUname(root: string, readText: (p: string) => Promise<string | undefined>): Promise<Uname> {

@@ -1,6 +1,7 @@
 // Extracts the maas-scripts tarball into a directory: plain or gzip-compressed tar (PAX and GNU
 // long-name headers understood), file modes kept, and nothing written outside the directory.
-import { mkdir, open, realpath } from 'node:fs/promises';
+import { closeSync, fchmodSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
@@ -74,6 +75,12 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
   const tar = decompressTar(bytes, source, limits);
   const target = await realpath(dir);
   const result: ExtractResult = { files: [], skipped: [] };
+  const made = new Set<string>([target]);
+  const makeDirectory = (path: string) => {
+    if (made.has(path)) return;
+    mkdirSync(path, { recursive: true, mode: 0o755 });
+    made.add(path);
+  };
   const extractor = tarExtract();
   const consume = async () => {
     let members = 0;
@@ -95,22 +102,22 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
       }
       // Not skipped, so the path is a safe one.
       const path = join(target, relative!);
+      // The members are written with synchronous calls: a tarball of a few dozen small files in
+      // the run's temporary directory, where each asynchronous call (several per member) would
+      // cost more CPU in its round trip through the thread pool than the write itself.
       if (header.type === 'directory') {
-        await mkdir(path, { recursive: true, mode: 0o755 });
+        makeDirectory(path);
         entry.resume();
         continue;
       }
-      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-      const mode = (header.mode ?? 0o644) & 0o777;
-      const handle = await open(path, 'w', mode);
+      makeDirectory(dirname(path));
+      const fd = openSync(path, 'w', (header.mode ?? 0o644) & 0o777);
       try {
-        // writeFile writes the whole chunk or fails; write() may write part of it (a disk filling up)
-        // and return without an error, which would leave a truncated script.
-        for await (const chunk of entry) await handle.writeFile(chunk as Buffer);
+        for await (const chunk of entry) writeWhole(fd, chunk as Buffer);
         // open() applies the umask; set the member's own bits (0755 for scripts) explicitly.
-        await handle.chmod(mode);
+        fchmodSync(fd, (header.mode ?? 0o644) & 0o777);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
       result.files.push(relative!.split(sep).join('/'));
     }
@@ -127,6 +134,14 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
     throw new ParseError(source ?? 'the maas-scripts tarball', `not a valid tar archive (${(error as Error).message})`);
   }
   return result;
+}
+
+/**
+ * Writes all of `chunk`: write() may write part of it (a disk filling up) and return without an
+ * error, which would leave a truncated script; the rest is written until it fails with ENOSPC.
+ */
+function writeWhole(fd: number, chunk: Buffer): void {
+  for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
 }
 
 /** The member path made relative and normalised, or undefined when it is absolute or escapes. */

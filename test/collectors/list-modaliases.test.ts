@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCounts, formatSortedUnique, listModaliasesCollector, readModaliases } from '../../collectors/list-modaliases.js';
+import { byteOrder, formatCounts, formatSortedUnique, listModaliasesCollector, readModaliases } from '../../collectors/list-modaliases.js';
 import { createHost } from '../../src/host/host.js';
 import { removeTree, unpackZoo, ZOO_SUBSETS } from '../helpers/trees.js';
 import { makeRoot } from '../helpers/make-root.js';
@@ -66,6 +66,19 @@ describe('formatting', () => {
   it('sorts in byte order and removes duplicates like `LC_ALL=C sort -u`', async () => {
     const { stdout } = await execa('sort', ['-u'], { input: `${lines.join('\n')}\n`, env: { LC_ALL: 'C' }, stripFinalNewline: false });
     expect(formatSortedUnique(lines)).toBe(stdout);
+  });
+
+  it('orders text beyond ASCII by its UTF-8 bytes, as `LC_ALL=C sort` does', async () => {
+    // Accented letters, a character above the surrogates (U+FF21) and one outside the BMP (U+1F600):
+    // UTF-16 order puts the last before the one above the surrogates, byte order after it.
+    const mixed = ['b', 'é', 'Ａ', '😀', 'a😀', 'aＡ', 'a', 'É', 'ab', 'a\u00e9', 'pci:v8086', 'pci:v80861', '\ud800x', 'zz'];
+    const { stdout } = await execa('sort', { input: `${mixed.join('\n')}\n`, env: { LC_ALL: 'C' }, stripFinalNewline: false, encoding: 'buffer' });
+    const expected = [...mixed].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...mixed].sort(byteOrder)).toEqual(expected);
+    // The same as sort(1), for the strings that survive a UTF-8 round trip (all but the lone surrogate).
+    const viaSort = Buffer.from(stdout).toString('utf8').split('\n').filter(Boolean);
+    expect(expected.map((s) => Buffer.from(s).toString('utf8'))).toEqual(viaSort);
+    for (const a of mixed) for (const b of mixed) expect(Math.sign(byteOrder(a, b))).toBe(Buffer.compare(Buffer.from(a), Buffer.from(b)));
   });
 
   it('counts like `LC_ALL=C sort | uniq -c`', async () => {
