@@ -230,6 +230,7 @@ export async function parseForm(contentType: string | undefined, body: Buffer): 
       if (name === undefined) {
         // A body cut off inside this part makes busboy emit 'error' on the part's stream; without
         // a listener that error would be thrown out of the event loop and end the process.
+        // Stryker disable next-line ArrowFunction: unnamed() below has already refused the form; the listener must be there all the same
         stream.on('error', (error) => reject(malformed(error)));
         stream.resume();
         unnamed();
