@@ -1,5 +1,6 @@
 // Form parsing as Django does it (docs/protocol.md §2.7): a part is a file exactly when it has a
-// filename; part content types are ignored.
+// filename; part content types are ignored. Reading bodies (docs/design.md D20): the size cap, the
+// memory budget and each caller's share of it, and the timeouts for uploads that stall or trickle.
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
