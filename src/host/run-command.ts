@@ -44,6 +44,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called once the command's process exists. Not called for a command missing or not started. */
   onSpawn?: () => void;
+  /** Text written to the command's standard input, which is then closed (default: no input at all). */
+  input?: string;
 }
 
 export type RunCommand = (file: string, args: readonly string[], options?: RunOptions) => Promise<CommandResult>;
@@ -179,9 +181,12 @@ export function createRunCommand({ searchPath }: RunCommandOptions = {}): RunCom
     const maxBuffer = options.maxBuffer ?? 64 * 1024 * 1024;
     const child = spawn(executable, args, {
       env: { ...process.env, ...options.env, LC_ALL: 'C', LANG: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: true, // own process group, so a timeout can kill the command's children too
     });
+    // A command may exit without reading its input: the broken pipe is its business, not an error here.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input);
     let timedOut = false;
     let aborted = false;
     let overflowed = false;

@@ -10,6 +10,7 @@ import { lstat, mkdir, readFile, readlink, rm, rmdir, stat, symlink } from 'node
 import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { CliError, hasCode, oneLine, UsageError } from '../errors.js';
 import { fsReason, writeAtomic } from '../files.js';
+import { runCommand } from '../host/run-command.js';
 import { readCredsFile } from '../maas/credentials.js';
 import { machineKey } from './report.js';
 import { readRunRecord, type RunRecord } from './run-record.js';
@@ -72,14 +73,14 @@ export function syncEnvironment(root: string | undefined): SyncEnvironment {
     env: process.env,
     uid: process.getuid?.(),
     username,
+    // Through the tool's one command runner: idle priority, LC_ALL=C, a timeout, no shell.
     exec: async (file, args, input) => {
-      const { execa } = await import('execa');
-      const result = await execa(file, args, { ...(input === undefined ? { stdin: 'ignore' as const } : { input }), env: { LC_ALL: 'C' }, timeout: 60_000, reject: false });
-      if (result.exitCode !== 0 || result.failed) {
-        const reason = String(result.stderr ?? '').trim().split('\n')[0] || result.shortMessage;
+      const result = await runCommand(file, args, { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+      if (result.failed) {
+        const reason = result.stderr.trim().split('\n')[0] || (result.timedOut ? 'it did not finish within 60 s' : `exit status ${result.exitCode ?? 'unknown'}`);
         throw new CliError(`${file} ${args.join(' ')} failed: ${reason}`);
       }
-      return String(result.stdout);
+      return result.stdout;
     },
   };
 }

@@ -5,7 +5,7 @@ import { chmod, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { credsYaml } from '../../src/maas/credentials.js';
-import { installSync, syncStatus, uninstallSync, type SyncEnvironment } from '../../src/runner/sync-install.js';
+import { installSync, syncEnvironment, syncStatus, uninstallSync, type SyncEnvironment } from '../../src/runner/sync-install.js';
 import { makeRoot } from '../helpers/make-root.js';
 
 const CREDS = '/etc/maas/maas-machine-creds.yml';
@@ -87,5 +87,33 @@ describe('install-sync on the live system', () => {
     );
     expect(calls).toEqual([]);
     expect(await readFile(join(environment.root, 'etc/systemd/system/maas-run-scripts-sync.timer'), 'utf8').catch(() => 'none')).toBe('none');
+  });
+});
+
+// The one part the stand-in above replaces: how systemctl and crontab are run. Checked here with
+// a shell in their place, since running them for real would change this machine.
+describe('running systemctl and crontab', () => {
+  const { exec } = syncEnvironment('/');
+
+  it('passes the input on standard input and returns standard output, with LC_ALL=C', async () => {
+    expect(await exec('/bin/sh', ['-c', 'cat; echo "LC_ALL=$LC_ALL"'], '# old crontab line\n')).toBe('# old crontab line\nLC_ALL=C\n');
+  });
+
+  it('is not upset by a program that exits without reading its input', async () => {
+    expect(await exec('/bin/sh', ['-c', 'echo done'], 'x'.repeat(4 * 1024 * 1024))).toBe('done\n');
+  });
+
+  it('runs the program at idle CPU priority (nice 19), read back from its /proc stat', async () => {
+    // Field 19 of /proc/<pid>/stat is the nice value; the command name has no space here.
+    expect((await exec('/bin/sh', ['-c', 'cut -d " " -f 19 /proc/$$/stat'])).trim()).toBe('19');
+  });
+
+  it('turns a failure into one line with the program and its first line of stderr', async () => {
+    await expect(exec('/bin/sh', ['-c', 'echo "no crontab for op" >&2; echo more >&2; exit 1'])).rejects.toThrow(/^\/bin\/sh -c .* failed: no crontab for op$/);
+    await expect(exec('/bin/sh', ['-c', 'exit 3'])).rejects.toThrow(/failed: exit status 3$/);
+  });
+
+  it('says so when the program is not installed', async () => {
+    await expect(exec('/nonexistent/crontab', ['-l'])).rejects.toThrow('/nonexistent/crontab -l failed: /nonexistent/crontab: command not found');
   });
 });
