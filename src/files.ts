@@ -1,7 +1,7 @@
 // The one atomic file writer (creds files, the spool and its state, `collect --output`) and the one
 // translation of file-system errors into short readable reasons.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { CliError, hasCode, oneLine, UsageError } from './errors.js';
 
@@ -51,27 +51,44 @@ export function isAtomicTemporary(name: string): boolean {
  * temporary file in the same directory, fsynced, given its mode, renamed over `path`, and the
  * directory fsynced. On failure the temporary file is removed, `path` is left as it was, and the
  * file system's own error is thrown (see writeFileAtomic for one-line errors).
+ *
+ * The calls are synchronous (the promise is for callers that need not know): the files are small
+ * and a command's steps wait for each write anyway, while each asynchronous call, seven of them
+ * per file, would cost a round trip through Node's thread pool (docs/design.md D23).
  */
 export async function writeAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  writeAtomicNow(path, data, options);
+}
+
+function writeAtomicNow(path: string, data: string | Uint8Array, options: AtomicWriteOptions): void {
   const mode = options.mode ?? 0o600;
   const dir = dirname(path);
   const temp = join(dir, `${TEMPORARY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
-  const handle = await open(temp, 'wx', mode);
+  const fd = openSync(temp, 'wx', mode);
   try {
     try {
-      await handle.writeFile(data);
-      await handle.sync();
+      writeWhole(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fsyncSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     // The umask may have narrowed the mode the file was created with.
-    if (!options.umask) await chmod(temp, mode);
-    await rename(temp, path);
+    if (!options.umask) chmodSync(temp, mode);
+    renameSync(temp, path);
   } catch (error) {
-    await unlink(temp).catch(() => undefined);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already gone
+    }
     throw error;
   }
-  await syncDirectory(dir);
+  syncDirectoryNow(dir);
+}
+
+/** Writes all of `bytes`: a write may take only part (a disk filling up), and the rest is written until it fails. */
+function writeWhole(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 /**
@@ -90,14 +107,17 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 
 /** Makes a directory's entries (a rename, an unlink) durable. */
 export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  syncDirectoryNow(dir);
 }
 
+function syncDirectoryNow(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Creates `path` and its missing parents (each with `mode`), one component at a time from the
@@ -110,10 +130,10 @@ export async function makeDirectories(path: string, mode = 0o700): Promise<void>
   for (const part of parts) {
     at = `${at}${sep}${part}`;
     try {
-      await mkdir(at, { mode });
+      mkdirSync(at, { mode });
     } catch (error) {
       if (!hasCode(error, 'EEXIST')) throw error;
-      if (!(await stat(at)).isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: 'ENOTDIR' });
+      if (!statSync(at).isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: 'ENOTDIR' });
     }
   }
 }

@@ -6,8 +6,7 @@
 // Change-only sync: a built-in result whose hardware data MAAS already holds is not sent again
 // (sync-state.ts decides); --force sends everything.
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -90,17 +89,22 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
   const summary = emptySummary(origin, options.stateDir);
   const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
   let sync: SyncState | undefined;
-  const base = await mkdtemp(join(tmpdir(), 'maas-run-scripts-')).catch(async (error: unknown) => {
+  // The run directory is made and removed with synchronous calls, like the state directory's files (docs/design.md D23).
+  let base: string;
+  try {
+    base = mkdtempSync(join(tmpdir(), 'maas-run-scripts-'));
+  } catch (error) {
     await state.close();
     throw new CliError(`cannot create a temporary directory in ${tmpdir()}: ${fsReason(error)}; set TMPDIR to a writable directory`, { cause: error });
-  });
+  }
   const forgetBase = onInterrupt(() => rmSync(base, { recursive: true, force: true }));
   const startedAt = new Date();
   let ended: { summary: RunSummary } | { error: unknown } = { error: new Error('the run was interrupted') };
   try {
     sync = await openSyncState(state.dir);
     const paths = runPaths(base);
-    await Promise.all([mkdir(paths.scripts), mkdir(paths.out), mkdir(paths.downloads), writeFile(paths.resourcesFile, '')]);
+    for (const dir of [paths.scripts, paths.out, paths.downloads]) mkdirSync(dir);
+    writeFileSync(paths.resourcesFile, '');
     const done = await steps({
       options,
       deps,
@@ -126,7 +130,7 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
     ended = { error };
     throw error;
   } finally {
-    await rm(base, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
     forgetBase();
     // Losing the records only makes the next run send everything again.
     await sync?.save().catch((error: unknown) => deps.progress.warn(`cannot remember what was delivered in ${state.dir}: ${oneLine(error)}`));

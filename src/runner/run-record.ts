@@ -1,7 +1,7 @@
 // The outcome of a machine's last report run, kept in its state directory (last-run.json) so
 // that `sync-status` can say when the periodic sync last ran, how it ended and when it last
 // delivered something, without asking MAAS. One small file, replaced atomically by every run.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneLine } from '../errors.js';
 import type { RunSummary } from './progress.js';
@@ -32,7 +32,7 @@ export interface RunRecord {
 /** Reads the record of the machine whose state is `machineDir`; undefined when there is none or it is unreadable. */
 export async function readRunRecord(machineDir: string): Promise<RunRecord | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(join(machineDir, FILE_NAME), 'utf8')) as Partial<RunRecord>;
+    const parsed = JSON.parse(readFileSync(join(machineDir, FILE_NAME), 'utf8')) as Partial<RunRecord>;
     return parsed.format === RECORD_FORMAT && typeof parsed.finished_at === 'string' ? (parsed as RunRecord) : undefined;
   } catch {
     return undefined;

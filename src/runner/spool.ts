@@ -2,8 +2,7 @@
 // before it is sent and removed once MAAS accepted it, so a result survives MAAS being down, a
 // crash or a reboot, and the next run delivers it first. One file per script name per machine:
 // a newer result replaces an older undelivered one, so a long outage cannot pile results up.
-import { rmSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode, UsageError } from '../errors.js';
@@ -113,7 +112,7 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
     saveScripts: (tar) => writeStateFile(scriptsFile, tar),
     loadScripts: async () => {
       try {
-        return await readFile(scriptsFile);
+        return readFileSync(scriptsFile);
       } catch (error) {
         if (hasCode(error, 'ENOENT')) return undefined;
         throw error;
@@ -133,6 +132,9 @@ function nextInRun(): number {
 
 function createSpool(dir: string): Spool {
   const runStart = Date.now();
+  // The sequence of the result this process last wrote to each spool file. The machine's lock
+  // keeps other runs out, so for these files it is what a read of the file would say.
+  const written = new Map<string, number>();
   return {
     dir,
     async put(fields, files) {
@@ -145,23 +147,23 @@ function createSpool(dir: string): Spool {
         files: files.map((f) => ({ name: f.name, base64: Buffer.from(f.content).toString('base64') })),
       };
       await writeStateFile(path, Buffer.from(JSON.stringify(stored)));
+      written.set(path, stored.sequence);
       return { fields, files: [...files], createdAt: stored.createdAt, sequence: stored.sequence, path, inFlight: false };
     },
     async list() {
       const signals: SpooledSignal[] = [];
       const damaged: string[] = [];
-      for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
+      // The state directory's files are read synchronously, as they are written (see writeAtomic).
+      for (const name of readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
         const path = join(dir, name);
         // Undefined when the file cannot be read or parsed.
-        const stored = await readFile(path)
-          .then((data) => JSON.parse(data.toString()) as unknown)
-          .catch(() => undefined);
-        const marker = await readFile(markerOf(path), 'utf8').catch(() => undefined);
+        const stored = readOrUndefined(() => JSON.parse(readFileSync(path, 'utf8')) as unknown);
+        const marker = readOrUndefined(() => readFileSync(markerOf(path), 'utf8'));
         const signal = decode(stored, path, marker);
         if (signal) {
           signals.push(signal);
         } else {
-          await rename(path, `${path}.damaged`).catch(() => undefined);
+          readOrUndefined(() => renameSync(path, `${path}.damaged`));
           damaged.push(`${path}.damaged`);
         }
       }
@@ -169,19 +171,23 @@ function createSpool(dir: string): Spool {
       return { signals, damaged };
     },
     async remove(signal) {
-      let current: StoredSignal;
-      try {
-        current = JSON.parse(await readFile(signal.path, 'utf8')) as StoredSignal;
-      } catch (error) {
-        // Removed already.
-        if (hasCode(error, 'ENOENT')) return;
-        throw error;
+      // A file left by an earlier run is read to learn what it holds now.
+      let current = written.get(signal.path);
+      if (current === undefined) {
+        try {
+          current = (JSON.parse(readFileSync(signal.path, 'utf8')) as StoredSignal).sequence;
+        } catch (error) {
+          // Removed already.
+          if (hasCode(error, 'ENOENT')) return;
+          throw error;
+        }
       }
       // A newer result of the same script has replaced the file since it was read.
-      if (current.sequence !== signal.sequence) return;
-      await unlink(signal.path);
-      // A result that was never marked in flight has no marker.
-      await rm(markerOf(signal.path), { force: true });
+      if (current !== signal.sequence) return;
+      // `force`: a file removed by hand meanwhile is forgotten already. A result that was never
+      // marked in flight has no marker.
+      rmSync(signal.path, { force: true });
+      rmSync(markerOf(signal.path), { force: true });
       await syncDirectory(dir);
     },
     async markInFlight(signal) {
@@ -189,6 +195,15 @@ function createSpool(dir: string): Spool {
       signal.inFlight = true;
     },
   };
+}
+
+/** The value of `read`, or undefined when it throws. */
+function readOrUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -217,8 +232,8 @@ function markerOf(path: string): string {
 }
 
 async function removeTemporaries(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    if (isAtomicTemporary(name)) await unlink(join(dir, name));
+  for (const name of readdirSync(dir)) {
+    if (isAtomicTemporary(name)) unlinkSync(join(dir, name));
   }
 }
 
@@ -228,24 +243,27 @@ async function lock(path: string): Promise<() => Promise<void>> {
   // stale one and opening it again.
   for (const _attempt of [1, 2]) {
     try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
       // Stryker disable next-line ArrowFunction,ObjectLiteral,BooleanLiteral: a signal kills the process it reaches, so this is tested through the CLI instead (test/cli/report-results.test.ts, Ctrl-C)
       const forget = onInterrupt(() => rmSync(path, { force: true }));
       return async () => {
         forget();
-        await rm(path, { force: true });
+        rmSync(path, { force: true });
       };
     } catch (error) {
       if (!hasCode(error, 'EEXIST')) throw error;
       // NaN when the lock holds no number or is gone (its holder let it go meanwhile).
-      const holder = Number.parseInt(String(await readFile(path).catch(() => undefined)), 10);
+      const holder = Number.parseInt(String(readOrUndefined(() => readFileSync(path, 'utf8'))), 10);
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new CliError(`another report-results run (pid ${holder}) is using ${join(path, '..')}; wait for it to finish`);
       }
       // Stryker disable next-line ObjectLiteral,BooleanLiteral: the stale lock was just found, so it is there to remove; only its holder letting it go at this instant makes `force` matter
-      await rm(path, { force: true });
+      rmSync(path, { force: true });
     }
   }
   throw new CliError(`cannot lock ${path}; remove it if no report-results run is active`);

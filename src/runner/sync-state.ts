@@ -7,7 +7,7 @@
 // copies of the stored files (out/<name>.<id>…, docs/protocol.md §5.3) are byte for byte the ones
 // we sent. See docs/design.md D11 and docs/protocol.md §5.8.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScriptIndexEntry, SignalFields, SignalFile } from '../maas/types.js';
 import { normaliserFor } from './normalise.js';
@@ -52,7 +52,7 @@ export async function openSyncState(machineDir: string): Promise<SyncState> {
   const path = join(machineDir, FILE_NAME);
   let results: Record<string, DeliveredRecord> = {};
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<SyncFile>;
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<SyncFile>;
     if (parsed.format === SYNC_FORMAT && parsed.results && typeof parsed.results === 'object') results = parsed.results;
   } catch {
     // Missing or unreadable: start from nothing (save replaces the file, or warns).
@@ -112,6 +112,15 @@ export function storedDigests(name: string, files: readonly SignalFile[]): Recor
   return digests;
 }
 
+/** A file's bytes; undefined when it cannot be read. */
+function readOptional(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function sha256(content: string | Uint8Array): string {
   return createHash('sha256').update(content).digest('hex');
 }
@@ -153,7 +162,7 @@ export async function changeVerdict(
   if (suffixes.length === 0) return 'MAAS holds other data';
   for (const suffix of suffixes) {
     if (!isResultSuffix(suffix)) return 'MAAS holds other data';
-    const held = await readFile(storedCopyPath(scriptsDir, fields.name, record.script_result_id, suffix)).catch(() => undefined);
+    const held = readOptional(storedCopyPath(scriptsDir, fields.name, record.script_result_id, suffix));
     if (!held || sha256(held) !== record.stored[suffix]) return 'MAAS holds other data';
   }
   return 'unchanged';

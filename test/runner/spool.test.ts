@@ -263,11 +263,47 @@ describe('the spool', () => {
     await state.close();
   });
 
-  it('refuses to remove a result whose spool file has become unreadable', async () => {
+  it('refuses to remove a result an earlier run left whose spool file has become unreadable', async () => {
+    const dir = await stateDir();
+    const first = await openMachineState(dir, 'm');
+    await first.spool.put(fields('x'), []);
+    await first.close();
+    const state = await openMachineState(dir, 'm');
+    const [left] = (await state.spool.list()).signals;
+    await writeFile(left!.path, '{"trunc');
+    await expect(state.spool.remove(left!)).rejects.toThrow(SyntaxError);
+    await state.close();
+  });
+
+  it('forgets a result this run wrote once it is delivered, from what the run knows rather than by reading the file back', async () => {
     const state = await openMachineState(await stateDir(), 'm');
     const signal = await state.spool.put(fields('x'), []);
     await writeFile(signal.path, '{"trunc');
-    await expect(state.spool.remove(signal)).rejects.toThrow(SyntaxError);
+    await state.spool.remove(signal);
+    expect(await readdir(state.spool.dir)).toEqual([]);
+    await state.close();
+  });
+
+  it('keeps the newer result when an older one an earlier run left is removed after this run spooled its own', async () => {
+    const dir = await stateDir();
+    const first = await openMachineState(dir, 'm');
+    await first.spool.put(fields('x', 1), []);
+    await first.close();
+    const state = await openMachineState(dir, 'm');
+    const [left] = (await state.spool.list()).signals;
+    await state.spool.put(fields('x', 2), []);
+    await state.spool.remove(left!);
+    expect((await state.spool.list()).signals.map((s) => s.fields.exit_status)).toEqual([2]);
+    await state.close();
+  });
+
+  it('takes a spool file removed by hand meanwhile as already forgotten', async () => {
+    const state = await openMachineState(await stateDir(), 'm');
+    const signal = await state.spool.put(fields('x'), []);
+    await state.spool.markInFlight(signal);
+    await rm(signal.path);
+    await state.spool.remove(signal);
+    expect(await readdir(state.spool.dir)).toEqual([]);
     await state.close();
   });
 
