@@ -200,11 +200,10 @@ function numberField(tar: Buffer, header: number, field: number, length: number,
   const first = tar[at]!;
   let value: number | undefined;
   if (first & 0x80) {
-    // Big-endian, the first byte's remaining bits included; its next bit set means negative.
-    if (!(first & 0x40)) {
-      value = first & 0x3f;
-      for (let i = at + 1; i < at + length; i += 1) value = value * 256 + tar[i]!;
-    }
+    // Big-endian, the first byte's other bits included. A negative number (two's complement, so
+    // its next bit is set) reads as one far past the safe integers, and is refused below.
+    value = first & 0x7f;
+    for (let i = at + 1; i < at + length; i += 1) value = value * 256 + tar[i]!;
   } else value = octalField(tar, at, length);
   if (value === undefined || !Number.isSafeInteger(value)) throw invalid(`the ${what} field of the header at byte ${header} is not a valid number`);
   return value;
