@@ -24,7 +24,8 @@ export interface ProduceContext {
   host: Host;
   collectors: CollectorSet;
   progress: Progress;
-  paths: RunPaths;
+  /** The run directory a script from the tarball runs in (made, with the tarball written out, on the first call). */
+  runDirectory: () => RunPaths;
   /** `<scheme>://<host[:port]>` of the metadata URL, for the scripts' environment. */
   origin: string;
   /** Run exactly the scripts the server sends instead of the built-in collectors. */
@@ -106,7 +107,8 @@ export function builtInsFor(names: readonly string[], collectors: Pick<Collector
 
 /** Runs a script the server sent (docs/design.md D1: real exit code, WORKING or TIMEDOUT) and makes its signal. */
 async function scriptSignal(entry: ScriptIndexEntry, context: ProduceContext): Promise<Omit<PendingSignal, 'entry' | 'builtIn'>> {
-  const { paths, progress } = context;
+  const { progress } = context;
+  const paths = context.runDirectory();
   const file = resolve(paths.scripts, entry.path ?? '');
   if (!file.startsWith(`${paths.scripts}${sep}`)) {
     // Like a tar member that leaves the directory: never executed.

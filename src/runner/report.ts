@@ -20,7 +20,8 @@ import { Deliverer, type Halt } from './delivery.js';
 import { builtInsFor, produce, startCollectors, type CollectorSet, type PendingSignal, type ProduceContext } from './produce.js';
 import type { Progress, RunSummary } from './progress.js';
 import { runPaths, type RunPaths } from './run-script.js';
-import { alreadyStored, loadScripts, readIndex, type LoadedScripts } from './scripts.js';
+import { alreadyStored, loadScripts, readIndex, type LoadedScripts, type ScriptsTarball } from './scripts.js';
+import type { ScriptFiles } from './signal-files.js';
 import { recordRun } from './run-record.js';
 import { openMachineState, type MachineState } from './spool.js';
 import { changeVerdict, DEFAULT_MAX_AGE_MS, openSyncState, type SyncState } from './sync-state.js';
@@ -79,7 +80,8 @@ interface Run {
   state: MachineState;
   sync: SyncState;
   delivery: Deliverer;
-  paths: RunPaths;
+  /** The machine's scripts tarball, once loaded. */
+  tarball?: ScriptsTarball;
   produce: ProduceContext;
 }
 
@@ -89,49 +91,39 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
   const summary = emptySummary(origin, options.stateDir);
   const state = await openMachineState(options.stateDir, options.machineKey ?? machineKey(options.metadataUrl, options.credentials));
   let sync: SyncState | undefined;
-  // The run directory is made and removed with synchronous calls, like the state directory's files (docs/design.md D23).
-  let base: string;
-  try {
-    base = mkdtempSync(join(tmpdir(), 'maas-run-scripts-'));
-  } catch (error) {
-    await state.close();
-    throw new CliError(`cannot create a temporary directory in ${tmpdir()}: ${fsReason(error)}; set TMPDIR to a writable directory`, { cause: error });
-  }
-  const forgetBase = onInterrupt(() => rmSync(base, { recursive: true, force: true }));
+  let run: Run | undefined;
+  const runDirectory = new RunDirectory(() => run?.tarball);
   const startedAt = new Date();
   let ended: { summary: RunSummary } | { error: unknown } = { error: new Error('the run was interrupted') };
   try {
     sync = await openSyncState(state.dir);
-    const paths = runPaths(base);
-    for (const dir of [paths.scripts, paths.out, paths.downloads]) mkdirSync(dir);
-    writeFileSync(paths.resourcesFile, '');
-    const done = await steps({
+    const current: Run = {
       options,
       deps,
       summary,
       state,
       sync,
       delivery: new Deliverer({ client: deps.client, state, sync, progress: deps.progress }, summary),
-      paths,
       produce: {
         host: deps.host,
         collectors: deps.collectors,
         progress: deps.progress,
-        paths,
+        runDirectory: () => runDirectory.paths(),
         origin,
         serverScripts: options.serverScripts,
         outOfBand: Boolean(options.outOfBand),
         ...(options.debug && deps.echo ? { echo: deps.echo } : {}),
       },
-    });
+    };
+    run = current;
+    const done = await steps(current);
     ended = { summary: done };
     return done;
   } catch (error) {
     ended = { error };
     throw error;
   } finally {
-    rmSync(base, { recursive: true, force: true });
-    forgetBase();
+    runDirectory.remove();
     // Losing the records only makes the next run send everything again.
     await sync?.save().catch((error: unknown) => deps.progress.warn(`cannot remember what was delivered in ${state.dir}: ${oneLine(error)}`));
     // What sync-status shows; losing it loses nothing else.
@@ -140,7 +132,45 @@ export async function reportResults(options: ReportOptions, deps: ReportDeps): P
   }
 }
 
-/** The steps of a run, once its state and run directory are open. */
+/**
+ * The run's temporary directory, where the scripts of the tarball are written out and run
+ * (docs/protocol.md §5.5). It is made only when a script from the tarball has to run: the
+ * built-in collectors need no file on disk. Made and removed with synchronous calls, like the
+ * state directory's files (docs/design.md D23).
+ */
+class RunDirectory {
+  private made: { paths: RunPaths; forget: () => void } | undefined;
+
+  constructor(private readonly tarball: () => ScriptsTarball | undefined) {}
+
+  /** The directory's paths, making it (with the tarball written into it) the first time. */
+  paths(): RunPaths {
+    if (this.made) return this.made.paths;
+    let base: string;
+    try {
+      base = mkdtempSync(join(tmpdir(), 'maas-run-scripts-'));
+    } catch (error) {
+      throw new CliError(`cannot create a temporary directory in ${tmpdir()}: ${fsReason(error)}; set TMPDIR to a writable directory`, { cause: error });
+    }
+    const forget = onInterrupt(() => rmSync(base, { recursive: true, force: true }));
+    const paths = runPaths(base);
+    this.made = { paths, forget };
+    for (const dir of [paths.scripts, paths.out, paths.downloads]) mkdirSync(dir);
+    writeFileSync(paths.resourcesFile, '');
+    this.tarball()?.writeTo(paths.scripts);
+    return paths;
+  }
+
+  /** Removes the directory, if it was made. */
+  remove(): void {
+    if (!this.made) return;
+    rmSync(this.made.paths.base, { recursive: true, force: true });
+    this.made.forget();
+    this.made = undefined;
+  }
+}
+
+/** The steps of a run, once its state is open. */
 async function steps(run: Run): Promise<RunSummary> {
   // 1. What earlier runs could not deliver goes first.
   let scripts = await deliverLeftovers(run);
@@ -155,15 +185,15 @@ async function steps(run: Run): Promise<RunSummary> {
     await early;
     return finish(run);
   }
-  const entries = scripts.extracted
-    ? await readIndex(join(run.paths.scripts, 'index.json'), (line) => run.deps.progress.warn(line))
+  const entries = scripts.tarball
+    ? readIndex(scripts.tarball, (line) => run.deps.progress.warn(line))
     : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
       DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 
   // 3. Run everything, say what changed since the report MAAS holds, then send one signal per
   //    result in the index's order.
   const pending = await produce(entries, run.produce, early);
-  if (scripts.extracted) await sayWhatChanged(run, pending, entries);
+  if (scripts.tarball) sayWhatChanged(run, scripts.tarball, pending, entries);
   await sendResults(run, pending, scripts.fresh);
   return finish(run);
 }
@@ -185,8 +215,9 @@ async function deliverLeftovers(run: Run): Promise<LoadedScripts | undefined> {
   const unsure = spooled.filter((s) => s.inFlight);
   if (unsure.length > 0) {
     scripts = await load(run);
-    for (const signal of scripts.fresh ? unsure : []) {
-      if (await alreadyStored(signal, run.paths)) await delivery.confirm(signal);
+    const held = scripts.fresh ? scripts.tarball : undefined;
+    for (const signal of held ? unsure : []) {
+      if (alreadyStored(signal, held!)) await delivery.confirm(signal);
     }
   }
   const left = spooled.filter((s) => !delivery.isConfirmed(s));
@@ -197,8 +228,9 @@ async function deliverLeftovers(run: Run): Promise<LoadedScripts | undefined> {
 
 /** Loads the machine's scripts (scripts.ts); a reason to stop becomes one of the run's problems. */
 async function load(run: Run): Promise<LoadedScripts> {
-  const loaded = await loadScripts({ client: run.deps.client, state: run.state, delivery: run.delivery, progress: run.deps.progress, paths: run.paths, metadataUrl: run.summary.metadata_url });
+  const loaded = await loadScripts({ client: run.deps.client, state: run.state, delivery: run.delivery, progress: run.deps.progress, metadataUrl: run.summary.metadata_url });
   if (loaded.problem !== undefined) problem(run, loaded.problem);
+  run.tarball = loaded.tarball;
   return loaded;
 }
 
@@ -216,7 +248,7 @@ async function sendResults(run: Run, pending: readonly PendingSignal[], freshInd
     if (changeOnly && signal.builtIn) {
       const verdict = waiting.has(name)
         ? 'an older result is still spooled'
-        : await changeVerdict(signal, signal.entry, sync.get(name), run.paths.scripts, { now: Date.now(), maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS });
+        : await changeVerdict(signal, signal.entry, sync.get(name), run.tarball!, { now: Date.now(), maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS });
       if (verdict === 'unchanged') {
         delivery.unchanged(signal);
         continue;
@@ -232,12 +264,12 @@ async function sendResults(run: Run, pending: readonly PendingSignal[], freshInd
  * from this run's machine-resources result and MAAS's stored copy in the tarball; nothing when
  * either is missing or the run failed.
  */
-async function sayWhatChanged(run: Run, pending: readonly PendingSignal[], entries: readonly ScriptIndexEntry[]): Promise<void> {
+function sayWhatChanged(run: Run, tarball: ScriptFiles, pending: readonly PendingSignal[], entries: readonly ScriptIndexEntry[]): void {
   const result = pending.find((p) => p.builtIn && (RESOURCES_SCRIPTS as readonly string[]).includes(p.fields.name) && p.fields.status === 'WORKING' && p.fields.exit_status === 0);
   const out = result?.files.find((f) => f.name === `${result.fields.name}.out`);
   const now = out ? parseResources(Buffer.from(out.content).toString('utf8')) : undefined;
   if (!now) return;
-  const held = await heldReport(run.paths.scripts, entries);
+  const held = heldReport(tarball, entries);
   const line = held ? changeSummary(hardwareChanges(held.document, now)) : 'changes: first hardware report (MAAS holds none from this machine yet)';
   run.summary.hardware_changes = line;
   run.deps.progress.info(line);

@@ -1,15 +1,27 @@
 // The machine's scripts, as MAAS sends them in the maas-scripts tarball (docs/protocol.md §5.3,
-// §5.4): downloaded (or, when MAAS cannot be reached, the last run's copy), extracted, their
-// index read, and the copies of stored results it carries compared with what a run spooled.
-import { readFile } from 'node:fs/promises';
+// §5.4): downloaded (or, when MAAS cannot be reached, the last run's copy), unpacked in memory,
+// their index read, and the copies of stored results it carries compared with what a run
+// spooled. The files are written to disk only when a script from the tarball has to run.
 import { oneLine, ParseError } from '../errors.js';
 import type { ScriptIndex, ScriptIndexEntry } from '../maas/types.js';
 import { classifyFailure, type Deliverer } from './delivery.js';
 import type { Progress } from './progress.js';
-import type { RunPaths } from './run-script.js';
-import { resultSuffix, storedCopyPath } from './signal-files.js';
+import { resultSuffix, storedCopyName, type ScriptFiles } from './signal-files.js';
 import type { MachineState, SpooledSignal } from './spool.js';
-import { extractTar } from './tar.js';
+import { unpackTar, writeTarEntries, type TarEntry } from './tar.js';
+
+/** A loaded scripts tarball: its files, read from memory, and a way to write them out. */
+export interface ScriptsTarball extends ScriptFiles {
+  /** Writes the tarball's files into `dir` (an existing directory), keeping each file's mode. */
+  writeTo(dir: string): void;
+}
+
+/** The tarball `entries` (from unpackTar) make up. */
+export function scriptsTarball(entries: readonly TarEntry[]): ScriptsTarball {
+  const files = new Map<string, Uint8Array>();
+  for (const entry of entries) if (entry.type === 'file') files.set(entry.path, entry.content);
+  return { read: (path) => files.get(path), writeTo: (dir) => void writeTarEntries(entries, dir) };
+}
 
 /** What loadScripts left in the run's scripts directory. */
 export interface LoadedScripts {
@@ -17,8 +29,8 @@ export interface LoadedScripts {
   stop: boolean;
   /** Why the run stops (set with `stop`). */
   problem?: string;
-  /** A tarball (fresh or cached) was extracted. */
-  extracted: boolean;
+  /** The tarball (fresh or cached), when there is one. */
+  tarball?: ScriptsTarball;
   /** It came from MAAS during this run. */
   fresh: boolean;
 }
@@ -29,13 +41,12 @@ export interface LoadScriptsContext {
   state: MachineState;
   delivery: Deliverer;
   progress: Progress;
-  paths: RunPaths;
   /** The metadata URL, for the progress line. */
   metadataUrl: string;
 }
 
 /**
- * Downloads the maas-scripts tarball and extracts it into the run's scripts directory. When MAAS
+ * Downloads the maas-scripts tarball and unpacks it in memory. When MAAS
  * cannot be reached (or delivery has stopped already), the last run's copy is used and delivery
  * halts, so the results are spooled. MAAS refusing the credentials, having no scripts (204) or
  * rejecting the request stops the run.
@@ -62,16 +73,16 @@ export async function loadScripts(context: LoadScriptsContext): Promise<LoadedSc
     if (tar === null) return stop('No script returned: MAAS has no scripts for this machine (HTTP 204); is it Deployed with hardware sync?');
   }
   tar ??= await context.state.loadScripts();
-  if (!tar) return { stop: false, extracted: false, fresh };
-  const { skipped } = await extractTar(tar, context.paths.scripts);
+  if (!tar) return { stop: false, fresh };
+  const { entries, skipped } = unpackTar(tar);
   for (const member of skipped) progress.warn(`tarball member ${member.name} skipped: ${member.reason}`);
-  // Kept for runs that cannot reach MAAS, once it is known to extract.
+  // Kept for runs that cannot reach MAAS, once it is known to unpack.
   if (fresh) await context.state.saveScripts(tar);
-  return { stop: false, extracted: true, fresh };
+  return { stop: false, tarball: scriptsTarball(entries), fresh };
 }
 
 function stop(problem: string): LoadedScripts {
-  return { stop: true, problem, extracted: false, fresh: false };
+  return { stop: true, problem, fresh: false };
 }
 
 /**
@@ -84,11 +95,13 @@ function stop(problem: string): LoadedScripts {
  * a warning, as a tarball member that leaves the directory is. An index whose every entry is
  * malformed is a broken answer, not an empty one.
  */
-export async function readIndex(path: string, warn: (line: string) => void = () => {}): Promise<ScriptIndexEntry[]> {
+export function readIndex(scripts: ScriptFiles, warn: (line: string) => void = () => {}): ScriptIndexEntry[] {
   const source = 'index.json of the maas-scripts tarball';
+  const text = scripts.read('index.json');
+  if (text === undefined) throw new ParseError(source, 'the tarball has no index.json');
   let index: ScriptIndex;
   try {
-    index = JSON.parse(await readFile(path, 'utf8')) as ScriptIndex;
+    index = JSON.parse(Buffer.from(text).toString('utf8')) as ScriptIndex;
   } catch (error) {
     throw new ParseError(source, oneLine(error));
   }
@@ -113,7 +126,7 @@ export function isPlainFileName(name: string): boolean {
  * Whether MAAS already holds exactly this result: the tarball carries each started result's stored
  * files as out/<name>.<result id>[.out|.err|.yaml] (docs/protocol.md §5.3), and they all match.
  */
-export async function alreadyStored(signal: SpooledSignal, paths: RunPaths): Promise<boolean> {
+export function alreadyStored(signal: SpooledSignal, scripts: ScriptFiles): boolean {
   const { name, script_result_id: id } = signal.fields;
   if (signal.files.length === 0) return false;
   // Stryker disable next-line ConditionalExpression: without an id the lookup below goes to out/<name>.undefined…, which MAAS never writes, and finds nothing
@@ -122,8 +135,8 @@ export async function alreadyStored(signal: SpooledSignal, paths: RunPaths): Pro
     const suffix = resultSuffix(name, file.name);
     // Stryker disable next-line ConditionalExpression: without a suffix the lookup below goes to out/<name>.<id>undefined, which MAAS never writes, and finds nothing
     if (suffix === undefined) return false;
-    const stored = await readFile(storedCopyPath(paths.scripts, name, id, suffix)).catch(() => undefined);
-    if (!stored || !stored.equals(Buffer.from(file.content))) return false;
+    const stored = scripts.read(storedCopyName(name, id, suffix));
+    if (!stored || !Buffer.from(stored).equals(Buffer.from(file.content))) return false;
   }
   return true;
 }

@@ -3,6 +3,7 @@
 // names are used in the run directory (docs/protocol.md §5.5), in a signal's files
 // (docs/protocol.md §4.1), in `collect --output`, and in the scripts tarball's copies of what
 // MAAS stores, `out/<script>.<result id><suffix>` (docs/protocol.md §5.3).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeployInfoScriptName } from '../resources/types.js';
 import type { CollectorOutcome } from './run-collectors.js';
@@ -29,9 +30,28 @@ export function resultSuffix(script: string, fileName: string): string | undefin
   return isResultSuffix(suffix) ? suffix : undefined;
 }
 
-/** Where an extracted scripts tarball keeps MAAS's copy of a stored result file (docs/protocol.md §5.3). */
-export function storedCopyPath(scriptsDir: string, script: string, resultId: number, suffix: string): string {
-  return join(scriptsDir, 'out', `${script}.${resultId}${suffix}`);
+/** Where the scripts tarball keeps MAAS's copy of a stored result file (docs/protocol.md §5.3), as a path inside it. */
+export function storedCopyName(script: string, resultId: number, suffix: string): string {
+  return `out/${script}.${resultId}${suffix}`;
+}
+
+/** Files of a scripts tarball, by their "/"-separated path inside it (index.json, storedCopyName…). */
+export interface ScriptFiles {
+  /** A regular file's bytes; undefined when there is none by that path (or it cannot be read). */
+  read(path: string): Uint8Array | undefined;
+}
+
+/** The files of a scripts tarball extracted into `dir`. */
+export function scriptFilesIn(dir: string): ScriptFiles {
+  return {
+    read: (path) => {
+      try {
+        return readFileSync(join(dir, path));
+      } catch {
+        return undefined;
+      }
+    },
+  };
 }
 
 /** A named file of a result. */

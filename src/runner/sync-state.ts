@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScriptIndexEntry, SignalFields, SignalFile } from '../maas/types.js';
 import { normaliserFor } from './normalise.js';
-import { isResultSuffix, storedCopyPath } from './signal-files.js';
+import { isResultSuffix, storedCopyName, type ScriptFiles } from './signal-files.js';
 import { writeStateFile } from './spool.js';
 
 const SYNC_FORMAT = 1;
@@ -112,15 +112,6 @@ export function storedDigests(name: string, files: readonly SignalFile[]): Recor
   return digests;
 }
 
-/** A file's bytes; undefined when it cannot be read. */
-function readOptional(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 function sha256(content: string | Uint8Array): string {
   return createHash('sha256').update(content).digest('hex');
 }
@@ -141,13 +132,13 @@ export const DEFAULT_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /**
  * Decides whether a freshly produced built-in result may be skipped. `entry` is its index.json
- * entry from MAAS during this run; `scriptsDir` is where that tarball was extracted.
+ * entry from MAAS during this run; `scripts` are the files of that run's tarball.
  */
 export async function changeVerdict(
   result: { fields: SignalFields; files: readonly SignalFile[] },
   entry: ScriptIndexEntry,
   record: DeliveredRecord | undefined,
-  scriptsDir: string,
+  scripts: ScriptFiles,
   freshness: { now: number; maxAgeMs: number } = { now: Date.now(), maxAgeMs: DEFAULT_MAX_AGE_MS },
 ): Promise<ChangeVerdict> {
   const { fields, files } = result;
@@ -162,7 +153,7 @@ export async function changeVerdict(
   if (suffixes.length === 0) return 'MAAS holds other data';
   for (const suffix of suffixes) {
     if (!isResultSuffix(suffix)) return 'MAAS holds other data';
-    const held = readOptional(storedCopyPath(scriptsDir, fields.name, record.script_result_id, suffix));
+    const held = scripts.read(storedCopyName(fields.name, record.script_result_id, suffix));
     if (!held || sha256(held) !== record.stored[suffix]) return 'MAAS holds other data';
   }
   return 'unchanged';

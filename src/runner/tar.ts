@@ -264,17 +264,47 @@ function paxRecords(data: Buffer, invalid: (detail: string) => ParseError): { pa
   return found;
 }
 
+/** A member as extractTar writes it: a directory, or a regular file with its permission bits and bytes. */
+export interface TarEntry {
+  /** Its path inside the target directory, normalised, "/"-separated, never leaving it. */
+  path: string;
+  type: 'file' | 'directory';
+  /** Permission bits (0755 for scripts). */
+  mode: number;
+  content: Uint8Array;
+}
+
 /**
- * Extracts `bytes` (plain or gzip tar) into `dir`, which must exist. Regular files get their
- * header mode (permission bits only); directories are created as needed. Members that are
- * absolute, climb out with "..", or are links/devices are skipped and listed, never written.
- * The whole archive is read and checked before anything is written.
+ * What `bytes` (plain or gzip tar) unpacks to, without writing anything: the regular files and
+ * directories extractTar would write, in archive order, and the members it would skip (absolute
+ * paths, paths that climb out with "..", links, devices) with the reason.
  */
-export async function extractTar(bytes: Uint8Array, dir: string, source?: string, limits: TarballLimits = TARBALL_LIMITS): Promise<ExtractResult> {
-  const tar = decompressTar(bytes, source, limits);
+export function unpackTar(bytes: Uint8Array, source?: string, limits: TarballLimits = TARBALL_LIMITS): { entries: TarEntry[]; skipped: SkippedMember[] } {
+  const members = readTarMembers(decompressTar(bytes, source, limits), limits, source);
+  const entries: TarEntry[] = [];
+  const skipped: SkippedMember[] = [];
+  for (const member of members) {
+    const relative = safeRelativePath(member.name);
+    if (relative === '.' && member.type === 'directory') continue; // the target directory itself
+    const skip = relative === undefined ? 'its path leaves the target directory' : relative === '.' ? 'not a file name' : unsupportedType(member.type);
+    if (skip !== undefined) {
+      skipped.push({ name: member.name, reason: skip });
+      continue;
+    }
+    // Not skipped, so the path is a safe one.
+    entries.push({ path: relative!.split(sep).join('/'), type: member.type === 'directory' ? 'directory' : 'file', mode: member.mode & 0o777, content: member.content });
+  }
+  return { entries, skipped };
+}
+
+/**
+ * Writes `entries` (from unpackTar) into `dir`, which must exist: directories are created as
+ * needed, files get their own permission bits. Returns the files written. A file system that
+ * refuses (full, read-only) is a one-line CliError naming `dir` and the fix.
+ */
+export function writeTarEntries(entries: readonly TarEntry[], dir: string, source = 'the maas-scripts tarball'): string[] {
   const target = realpathSync.native(dir);
-  const members = readTarMembers(tar, limits, source);
-  const result: ExtractResult = { files: [], skipped: [] };
+  const files: string[] = [];
   const made = new Set<string>([target]);
   const makeDirectory = (path: string) => {
     if (made.has(path)) return;
@@ -285,41 +315,43 @@ export async function extractTar(bytes: Uint8Array, dir: string, source?: string
   // run's temporary directory, where each asynchronous call (several per member) would cost more
   // CPU in its round trip through the thread pool than the write itself.
   try {
-    for (const member of members) {
-      const relative = safeRelativePath(member.name);
-      if (relative === '.' && member.type === 'directory') continue; // the target directory itself
-      const skip = relative === undefined ? 'its path leaves the target directory' : relative === '.' ? 'not a file name' : unsupportedType(member.type);
-      if (skip !== undefined) {
-        result.skipped.push({ name: member.name, reason: skip });
-        continue;
-      }
-      // Not skipped, so the path is a safe one.
-      const path = join(target, relative!);
-      if (member.type === 'directory') {
+    for (const entry of entries) {
+      const path = join(target, entry.path);
+      if (entry.type === 'directory') {
         makeDirectory(path);
         continue;
       }
       makeDirectory(dirname(path));
-      const mode = member.mode & 0o777;
-      const fd = openSync(path, 'w', mode);
+      const fd = openSync(path, 'w', entry.mode);
       try {
-        writeWhole(fd, member.content);
+        writeWhole(fd, entry.content);
         // open() applies the umask; set the member's own bits (0755 for scripts) explicitly.
-        fchmodSync(fd, mode);
+        fchmodSync(fd, entry.mode);
       } finally {
         closeSync(fd);
       }
-      result.files.push(relative!.split(sep).join('/'));
+      files.push(entry.path);
     }
   } catch (error) {
     // Writing failed (a full or read-only temporary directory): the tarball itself may be fine.
     if (hasCode(error, 'ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE')) {
-      throw new CliError(`cannot unpack ${source ?? 'the maas-scripts tarball'} into ${dir}: ${fsReason(error)}; make room there or point TMPDIR at a writable directory with space`, { cause: error });
+      throw new CliError(`cannot unpack ${source} into ${dir}: ${fsReason(error)}; make room there or point TMPDIR at a writable directory with space`, { cause: error });
     }
     // Members that clash (a file where a later member needs a directory, or the reverse).
-    throw new ParseError(source ?? 'the maas-scripts tarball', `not a valid tar archive (${(error as Error).message})`);
+    throw new ParseError(source, `not a valid tar archive (${(error as Error).message})`);
   }
-  return result;
+  return files;
+}
+
+/**
+ * Extracts `bytes` (plain or gzip tar) into `dir`, which must exist: unpackTar, then
+ * writeTarEntries. Regular files get their header mode (permission bits only); directories are
+ * created as needed. Members that are absolute, climb out with "..", or are links/devices are
+ * skipped and listed, never written.
+ */
+export async function extractTar(bytes: Uint8Array, dir: string, source?: string, limits: TarballLimits = TARBALL_LIMITS): Promise<ExtractResult> {
+  const { entries, skipped } = unpackTar(bytes, source, limits);
+  return { files: writeTarEntries(entries, dir, source), skipped };
 }
 
 /**

@@ -730,14 +730,26 @@ describe('report-results usage', () => {
     expect(closed.stderr).not.toContain(machine.creds);
   });
 
-  it('fails in one line naming TMPDIR when no temporary directory can be made, and leaves no state lock behind', async () => {
+  it('writes nothing to the temporary directory when only the built-in collectors answer: it reports with TMPDIR pointing nowhere', async () => {
     const machine = await deployedMachine();
-    const run = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], { env: { ...FAST_RETRIES, TMPDIR: join(work, 'no-such-dir') } });
-    expect(run.exitCode).toBe(1);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/cannot create a temporary directory in .*no-such-dir: no such file or directory; set TMPDIR/);
-    const [state] = await readdir(join(machine.stateDir, 'machines'));
-    expect(await readdir(join(machine.stateDir, 'machines', state!))).not.toContain('lock');
+    const run = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir, '--json'], { env: { ...FAST_RETRIES, TMPDIR: join(work, 'no-such-dir') } });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect((JSON.parse(run.stdout) as { delivered: number }).delivered).toBe(6);
+  });
+
+  it('fails in one line naming TMPDIR when a script from MAAS needs a run directory and none can be made, and leaves no state lock behind', async () => {
+    const machine = await deployedMachine();
+    const name = await uploadScript('93-custom-needs-a-directory', '#!/bin/sh\necho hi\n');
+    try {
+      const run = await runCli(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], { env: { ...FAST_RETRIES, TMPDIR: join(work, 'no-such-dir') } });
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/cannot create a temporary directory in .*no-such-dir: no such file or directory; set TMPDIR/);
+      const [state] = await readdir(join(machine.stateDir, 'machines'));
+      expect(await readdir(join(machine.stateDir, 'machines', state!))).not.toContain('lock');
+    } finally {
+      await deleteScript(name);
+    }
   });
 
   it('logs plain timestamped lines when not on a terminal, one per collector', async () => {

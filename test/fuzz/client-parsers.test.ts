@@ -18,6 +18,7 @@ import { MaasClient, normaliseMaasUrl } from '../../src/maas/client.js';
 import { credsYaml, formatCredentials, parseCredentials, readCredsFile } from '../../src/maas/credentials.js';
 import type { Credentials } from '../../src/maas/types.js';
 import { isPlainFileName, readIndex } from '../../src/runner/scripts.js';
+import { scriptFilesIn } from '../../src/runner/signal-files.js';
 import { extractTar } from '../../src/runner/tar.js';
 import { buildTar } from '../../src/server/tarball.js';
 import { failures, fuzz, mutatedBytes, mutatedJson, mutatedText, nastyString, onlyTyped, TARGET_TIMEOUT_MS, typedOrCrash, wrong } from './fuzz-kit.js';
@@ -242,7 +243,7 @@ describe('client reading server answers', () => {
     const tally = await fuzz('client: scripts index.json', text, async (content) => {
       writeFileSync(file, content);
       try {
-        const entries = await readIndex(file);
+        const entries = readIndex(scriptFilesIn(scratch));
         const bad = entries.find((e) => !isPlainFileName(e.name) || !Array.isArray(e.tags) || !e.tags.includes('deploy-info'));
         return bad ? wrong(`kept the entry ${JSON.stringify(bad)}`) : undefined;
       } catch (error) {

@@ -11,6 +11,7 @@ import { Deliverer } from '../../src/runner/delivery.js';
 import type { RunSummary } from '../../src/runner/progress.js';
 import { runPaths, type RunPaths } from '../../src/runner/run-script.js';
 import { alreadyStored, isPlainFileName, loadScripts, readIndex } from '../../src/runner/scripts.js';
+import { scriptFilesIn, type ScriptFiles } from '../../src/runner/signal-files.js';
 import { openMachineState, type MachineState, type SpooledSignal } from '../../src/runner/spool.js';
 import { openSyncState } from '../../src/runner/sync-state.js';
 import { deployedMachine, machineClient, recordingProgress, useRunnerHarness, type RunnerHarness, type TestMachine } from './runner-harness.js';
@@ -28,10 +29,19 @@ afterEach(async () => {
 
 const entry = (name: unknown, tags: unknown = ['deploy-info']) => ({ name, tags, script_result_id: 7 });
 
-async function indexOf(content: unknown): Promise<string> {
-  const path = join(paths.scripts, 'index.json');
-  await writeFile(path, typeof content === 'string' ? content : JSON.stringify(content));
-  return path;
+async function indexOf(content: unknown): Promise<ScriptFiles> {
+  await writeFile(join(paths.scripts, 'index.json'), typeof content === 'string' ? content : JSON.stringify(content));
+  return scriptFilesIn(paths.scripts);
+}
+
+/** What `read` throws (undefined when it returns). */
+function thrownBy(read: () => unknown): unknown {
+  try {
+    read();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }
 
 const SOURCE = 'cannot parse index.json of the maas-scripts tarball';
@@ -44,13 +54,13 @@ describe('readIndex', () => {
         testing_scripts: [entry('smartctl-validate')],
       },
     });
-    expect((await readIndex(path)).map((e) => e.name)).toEqual(['maas-lshw', 'my-inventory']);
+    expect((readIndex(path)).map((e) => e.name)).toEqual(['maas-lshw', 'my-inventory']);
   });
 
   it('passes over entries without a name or a list of tags, and reads the rest', async () => {
     const warnings: string[] = [];
     const path = await indexOf({ '1.0': { commissioning_scripts: [entry(7), entry('no-tags', 'deploy-info'), null, 'maas-lshw', entry('maas-lshw')] } });
-    expect((await readIndex(path, (line) => warnings.push(line))).map((e) => e.name)).toEqual(['maas-lshw']);
+    expect((readIndex(path, (line) => warnings.push(line))).map((e) => e.name)).toEqual(['maas-lshw']);
     expect(warnings).toEqual([]);
   });
 
@@ -58,7 +68,7 @@ describe('readIndex', () => {
     const warnings: string[] = [];
     const names = ['../../../../tmp/x', 'a/b', '..', '.', '', 'nul\0byte'];
     const path = await indexOf({ '1.0': { commissioning_scripts: [...names.map((n) => entry(n)), entry('maas-lshw')] } });
-    expect((await readIndex(path, (line) => warnings.push(line))).map((e) => e.name)).toEqual(['maas-lshw']);
+    expect((readIndex(path, (line) => warnings.push(line))).map((e) => e.name)).toEqual(['maas-lshw']);
     expect(warnings).toEqual(
       names.map((n) => `script ${JSON.stringify(n)} skipped: its name is not a plain file name, and it would name files outside the run directory`),
     );
@@ -66,16 +76,16 @@ describe('readIndex', () => {
 
   it('warns about nothing without a listener', async () => {
     const path = await indexOf({ '1.0': { commissioning_scripts: [entry('../x'), entry('ok')] } });
-    expect((await readIndex(path)).map((e) => e.name)).toEqual(['ok']);
+    expect((readIndex(path)).map((e) => e.name)).toEqual(['ok']);
   });
 
   it('takes an index with no scripts at all as empty', async () => {
-    expect(await readIndex(await indexOf({ '1.0': { commissioning_scripts: [] } }))).toEqual([]);
+    expect(readIndex(await indexOf({ '1.0': { commissioning_scripts: [] } }))).toEqual([]);
   });
 
   it('refuses an index whose every entry is malformed, saying how many there were', async () => {
     const path = await indexOf({ '1.0': { commissioning_scripts: [{ name: 'x' }, 'maas-lshw', null] } });
-    const error = await readIndex(path).catch((e: unknown) => e);
+    const error = thrownBy(() => readIndex(path));
     expect(error).toBeInstanceOf(ParseError);
     expect((error as Error).message).toBe(`${SOURCE}: none of its 3 entries has a name and a list of tags`);
   });
@@ -86,18 +96,20 @@ describe('readIndex', () => {
     ['commissioning scripts that are no list', { '1.0': { commissioning_scripts: { 'maas-lshw': {} } } }],
     ['null', null],
   ])('refuses an index with %s', async (_what, content) => {
-    const error = await readIndex(await indexOf(content)).catch((e: unknown) => e);
+    const files = await indexOf(content);
+    const error = thrownBy(() => readIndex(files));
     expect(error).toBeInstanceOf(ParseError);
     expect((error as Error).message).toBe(`${SOURCE}: no "1.0" → "commissioning_scripts" list`);
   });
 
   it('refuses an index that is not JSON, or is missing, as a parse error naming it', async () => {
-    const bad = await readIndex(await indexOf('{"1.0": ')).catch((e: unknown) => e);
+    const files = await indexOf('{"1.0": ');
+    const bad = thrownBy(() => readIndex(files));
     expect(bad).toBeInstanceOf(ParseError);
     expect((bad as Error).message).toMatch(new RegExp(`^${SOURCE}: .*JSON`));
-    const missing = await readIndex(join(base, 'absent.json')).catch((e: unknown) => e);
+    const missing = thrownBy(() => readIndex(scriptFilesIn(join(base, 'absent'))));
     expect(missing).toBeInstanceOf(ParseError);
-    expect((missing as Error).message).toMatch(new RegExp(`^${SOURCE}: .*ENOENT`));
+    expect((missing as Error).message).toBe(`${SOURCE}: the tarball has no index.json`);
   });
 });
 
@@ -130,22 +142,22 @@ describe('alreadyStored', () => {
 
   it('is true when MAAS keeps every file of the result byte for byte', async () => {
     await Promise.all([keep('maas-lshw.11.out', '<list/>\n'), keep('maas-lshw.11.err', ''), keep('maas-lshw.11', '<list/>\n')]);
-    expect(await alreadyStored(signal(11, files), paths)).toBe(true);
+    expect(alreadyStored(signal(11, files), scriptFilesIn(paths.scripts))).toBe(true);
   });
 
   it('is false when one file differs, is missing, or belongs to another result id', async () => {
     await Promise.all([keep('maas-lshw.11.out', '<list/>\n'), keep('maas-lshw.11.err', 'warning\n'), keep('maas-lshw.11', '<list/>\n')]);
-    expect(await alreadyStored(signal(11, files), paths)).toBe(false);
+    expect(alreadyStored(signal(11, files), scriptFilesIn(paths.scripts))).toBe(false);
     await keep('maas-lshw.11.err', '');
-    expect(await alreadyStored(signal(12, files), paths)).toBe(false);
-    expect(await alreadyStored(signal(11, [...files, { name: 'maas-lshw.yaml', content: 'x: 1\n' }]), paths)).toBe(false);
+    expect(alreadyStored(signal(12, files), scriptFilesIn(paths.scripts))).toBe(false);
+    expect(alreadyStored(signal(11, [...files, { name: 'maas-lshw.yaml', content: 'x: 1\n' }]), scriptFilesIn(paths.scripts))).toBe(false);
   });
 
   it('is false for a result without files, without a result id, or with a file that is not one of its own', async () => {
     await Promise.all([keep('maas-lshw.11.out', '<list/>\n'), keep('maas-lshw.11.err', ''), keep('maas-lshw.11', '<list/>\n'), keep('other.11', '')]);
-    expect(await alreadyStored(signal(11, []), paths)).toBe(false);
-    expect(await alreadyStored(signal(undefined, files), paths)).toBe(false);
-    expect(await alreadyStored(signal(11, [...files, { name: 'other', content: '' }]), paths)).toBe(false);
+    expect(alreadyStored(signal(11, []), scriptFilesIn(paths.scripts))).toBe(false);
+    expect(alreadyStored(signal(undefined, files), scriptFilesIn(paths.scripts))).toBe(false);
+    expect(alreadyStored(signal(11, [...files, { name: 'other', content: '' }]), scriptFilesIn(paths.scripts))).toBe(false);
   });
 });
 
@@ -167,17 +179,18 @@ describe('loadScripts against the bundled server', () => {
     const client = machineClient(h, machine, 1);
     const delivery = new Deliverer({ client, state, sync: await openSyncState(state.dir), progress }, summary);
     await mkdir(paths.scripts, { recursive: true });
-    return { client, state, delivery, progress, paths, metadataUrl: h.proxy.url };
+    return { client, state, delivery, progress, metadataUrl: h.proxy.url };
   }
   const cachedTarball = (machine: TestMachine) => readFile(join(machine.stateDir, 'machines', `machine-${machine.systemId}`, 'maas-scripts.tar')).catch(() => undefined);
 
   it('downloads and extracts the scripts, says where from, and keeps the tarball for runs that cannot reach MAAS', async () => {
     const machine = await deployedMachine(h);
     const ctx = await context(machine);
-    expect(await loadScripts(ctx)).toEqual({ stop: false, extracted: true, fresh: true });
+    const loaded = await loadScripts(ctx);
+    expect(loaded).toEqual({ stop: false, tarball: expect.anything(), fresh: true });
     expect(ctx.progress.infos).toEqual([`fetching scripts from ${h.proxy.url}`]);
     expect(ctx.progress.warnings).toEqual([]);
-    expect((await readIndex(join(paths.scripts, 'index.json'))).length).toBeGreaterThan(0);
+    expect(readIndex(loaded.tarball!).length).toBeGreaterThan(0);
     expect(await cachedTarball(machine)).toBeDefined();
   });
 
@@ -189,10 +202,10 @@ describe('loadScripts against the bundled server', () => {
     const ctx = await context(machine);
     await h.proxy.down();
     const loaded = await loadScripts(ctx).finally(() => h.proxy.up());
-    expect(loaded).toEqual({ stop: false, extracted: true, fresh: false });
+    expect(loaded).toEqual({ stop: false, tarball: expect.anything(), fresh: false });
     expect(ctx.delivery.halted?.kind).toBe('unreachable');
     expect(ctx.progress.warnings).toEqual([expect.stringMatching(/; running with the scripts of the last run and spooling the results$/)]);
-    expect((await readIndex(join(paths.scripts, 'index.json'))).length).toBeGreaterThan(0);
+    expect(readIndex(loaded.tarball!).length).toBeGreaterThan(0);
   });
 
   it('does not ask MAAS again once delivery has halted, and runs the cached scripts', async () => {
@@ -202,7 +215,7 @@ describe('loadScripts against the bundled server', () => {
     const ctx = await context(machine);
     ctx.delivery.halt({ kind: 'unreachable', message: 'MAAS went away' });
     h.proxy.requests.length = 0;
-    expect(await loadScripts(ctx)).toEqual({ stop: false, extracted: true, fresh: false });
+    expect(await loadScripts(ctx)).toEqual({ stop: false, tarball: expect.anything(), fresh: false });
     expect(h.proxy.requests).toEqual([]);
     expect(ctx.progress.infos).toEqual([]);
   });
@@ -212,7 +225,7 @@ describe('loadScripts against the bundled server', () => {
     const ctx = await context(machine);
     await h.proxy.down();
     const loaded = await loadScripts(ctx).finally(() => h.proxy.up());
-    expect(loaded).toEqual({ stop: false, extracted: false, fresh: false });
+    expect(loaded).toEqual({ stop: false, fresh: false });
   });
 
   it('stops on a request MAAS rejects, naming its answer, and keeps no tarball', async () => {
@@ -220,7 +233,7 @@ describe('loadScripts against the bundled server', () => {
     const ctx = await context(machine);
     h.proxy.failNext(1, { status: 400, body: 'Bad request: op' });
     const loaded = await loadScripts(ctx);
-    expect(loaded).toMatchObject({ stop: true, extracted: false, fresh: false, problem: expect.stringMatching(/HTTP 400.*Bad request: op/) });
+    expect(loaded).toEqual({ stop: true, fresh: false, problem: expect.stringMatching(/HTTP 400.*Bad request: op/) });
     expect(ctx.delivery.halted).toBeUndefined();
     expect(await cachedTarball(machine)).toBeUndefined();
   });
@@ -231,7 +244,6 @@ describe('loadScripts against the bundled server', () => {
     h.proxy.failNext(1, { status: 204 });
     expect(await loadScripts(ctx)).toEqual({
       stop: true,
-      extracted: false,
       fresh: false,
       problem: 'No script returned: MAAS has no scripts for this machine (HTTP 204); is it Deployed with hardware sync?',
     });
@@ -250,7 +262,7 @@ describe('loadScripts against the bundled server', () => {
     packer.finalize();
     await done;
     h.proxy.failNext(1, { status: 200, headers: { 'content-type': 'application/x-tar' }, body: Buffer.concat(chunks) });
-    expect(await loadScripts(ctx)).toEqual({ stop: false, extracted: true, fresh: true });
+    expect(await loadScripts(ctx)).toEqual({ stop: false, tarball: expect.anything(), fresh: true });
     expect(ctx.progress.warnings).toEqual(['tarball member ../escape skipped: its path leaves the target directory']);
   });
 });

@@ -1,7 +1,7 @@
 // The one naming of a script's result files, as the run directory, the signals, `collect
 // --output` and MAAS's stored copies use it (docs/protocol.md §4.1, §5.3, §5.5).
 import { describe, expect, it } from 'vitest';
-import { resultFiles, resultSuffix, scriptOutputFiles, storedCopyPath } from '../../src/runner/signal-files.js';
+import { resultFiles, resultSuffix, scriptOutputFiles, storedCopyName } from '../../src/runner/signal-files.js';
 
 describe('resultFiles', () => {
   it('lists stdout, stderr and the combined output in the order a signal sends them, and the result file only when there is one', () => {
@@ -14,10 +14,10 @@ describe('resultFiles', () => {
   });
 });
 
-describe('resultSuffix and storedCopyPath', () => {
+describe('resultSuffix and storedCopyName', () => {
   it('recognise only the script\'s own result files, and find MAAS\'s copy of each under out/ by result id', () => {
     expect(['maas-lshw', 'maas-lshw.out', 'maas-lshw.err', 'maas-lshw.yaml', 'maas-lshw.log', 'maas-lshwx', 'other.out'].map((n) => resultSuffix('maas-lshw', n))).toEqual(['', '.out', '.err', '.yaml', undefined, undefined, undefined]);
-    expect(storedCopyPath('/run/scripts', 'maas-lshw', 42, '.err')).toBe('/run/scripts/out/maas-lshw.42.err');
+    expect(storedCopyName('maas-lshw', 42, '.err')).toBe('out/maas-lshw.42.err');
   });
 });
 

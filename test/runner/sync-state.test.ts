@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ScriptIndexEntry, SignalFields, SignalFile } from '../../src/maas/types.js';
 import { changeVerdict, openSyncState, resultFingerprint, type DeliveredRecord } from '../../src/runner/sync-state.js';
+import { scriptFilesIn } from '../../src/runner/signal-files.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -104,7 +105,7 @@ describe('changeVerdict', () => {
     const sent = resourcesResult(1000);
     const scripts = join(dir, 'scripts');
     await heldByMaas(scripts, 41, sent.files);
-    expect(await changeVerdict(resourcesResult(5000), entry(), await recordOf(sent), scripts)).toBe('unchanged');
+    expect(await changeVerdict(resourcesResult(5000), entry(), await recordOf(sent), scriptFilesIn(scripts))).toBe('unchanged');
   });
 
   it('sends a result whose hardware changed, that failed, or that was never delivered', async () => {
@@ -112,10 +113,10 @@ describe('changeVerdict', () => {
     const scripts = join(dir, 'scripts');
     await heldByMaas(scripts, 41, sent.files);
     const record = await recordOf(sent);
-    expect(await changeVerdict(resourcesResult(1000, 4 * 1024 ** 3), entry(), record, scripts)).toBe('changed');
-    expect(await changeVerdict(resourcesResult(1000, undefined, 1), entry(), record, scripts)).toBe('failed');
-    expect(await changeVerdict({ ...sent, fields: { ...sent.fields, status: 'TIMEDOUT' } }, entry(), record, scripts)).toBe('failed');
-    expect(await changeVerdict(sent, entry(), undefined, scripts)).toBe('never delivered');
+    expect(await changeVerdict(resourcesResult(1000, 4 * 1024 ** 3), entry(), record, scriptFilesIn(scripts))).toBe('changed');
+    expect(await changeVerdict(resourcesResult(1000, undefined, 1), entry(), record, scriptFilesIn(scripts))).toBe('failed');
+    expect(await changeVerdict({ ...sent, fields: { ...sent.fields, status: 'TIMEDOUT' } }, entry(), record, scriptFilesIn(scripts))).toBe('failed');
+    expect(await changeVerdict(sent, entry(), undefined, scriptFilesIn(scripts))).toBe('never delivered');
   });
 
   it('sends again when MAAS no longer holds that delivery: result not finished, another result row, or other stored files', async () => {
@@ -123,15 +124,15 @@ describe('changeVerdict', () => {
     const scripts = join(dir, 'scripts');
     await heldByMaas(scripts, 41, sent.files);
     const record = await recordOf(sent);
-    expect(await changeVerdict(sent, entry({ has_finished: false, has_started: false }), record, scripts)).toBe('not finished on MAAS');
-    expect(await changeVerdict(sent, entry({ script_result_id: 77 }), record, scripts)).toBe('new result row');
+    expect(await changeVerdict(sent, entry({ has_finished: false, has_started: false }), record, scriptFilesIn(scripts))).toBe('not finished on MAAS');
+    expect(await changeVerdict(sent, entry({ script_result_id: 77 }), record, scriptFilesIn(scripts))).toBe('new result row');
 
     // Someone else's report overwrote the row (same id, finished), with other bytes.
     await heldByMaas(scripts, 41, resourcesResult(999).files);
-    expect(await changeVerdict(sent, entry(), record, scripts)).toBe('MAAS holds other data');
+    expect(await changeVerdict(sent, entry(), record, scriptFilesIn(scripts))).toBe('MAAS holds other data');
     // A tarball without the stored files proves nothing.
     await rm(join(scripts, 'out'), { recursive: true });
-    expect(await changeVerdict(sent, entry(), record, scripts)).toBe('MAAS holds other data');
+    expect(await changeVerdict(sent, entry(), record, scriptFilesIn(scripts))).toBe('MAAS holds other data');
   });
 
   it('sends an unchanged result again once its last delivery is older than the refresh age', async () => {
@@ -141,12 +142,12 @@ describe('changeVerdict', () => {
     const hour = 3600 * 1000;
     const deliveredAt = Date.UTC(2026, 0, 1);
     const record = await recordOf(sent, deliveredAt);
-    const at = (elapsed: number, maxAgeMs = 24 * hour) => changeVerdict(sent, entry(), record, scripts, { now: deliveredAt + elapsed, maxAgeMs });
+    const at = (elapsed: number, maxAgeMs = 24 * hour) => changeVerdict(sent, entry(), record, scriptFilesIn(scripts), { now: deliveredAt + elapsed, maxAgeMs });
     expect(await at(23 * hour)).toBe('unchanged');
     expect(await at(24 * hour)).toBe('refresh due');
     expect(await at(1, 0)).toBe('refresh due');
     // A record written before delivery times were kept is refreshed at once.
     const { delivered_at: _at, ...old } = record;
-    expect(await changeVerdict(sent, entry(), old, scripts)).toBe('refresh due');
+    expect(await changeVerdict(sent, entry(), old, scriptFilesIn(scripts))).toBe('refresh due');
   });
 });

@@ -1,14 +1,10 @@
 // `maas-run-scripts diff`: what changed in this host's hardware since the last report MAAS holds
 // from it (docs/design.md D18). MAAS sends its stored results back in the scripts tarball, so the
 // machine's own credentials suffice: the tarball is downloaded (nothing is sent), the stored
-// machine-resources document read from it, the resources collector run here, and the two compared
+// machine-resources document read from it (in memory), the resources collector run here, and the two compared
 // without the values that move on an idle machine. Exit 0 whether or not anything changed.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { collectorNamed } from '../../../collectors/index.js';
 import { CliError } from '../../errors.js';
-import { fsReason } from '../../files.js';
 import { createHost } from '../../host/host.js';
 import { commandsNotRun } from '../../host/run-command.js';
 import { MaasClient } from '../../maas/client.js';
@@ -17,8 +13,8 @@ import { heldReport } from '../../runner/held-report.js';
 import { resolveReportSettings, type ReportSources } from '../../runner/report-settings.js';
 import { ROOT_ENV } from '../../runner/run-report.js';
 import { runCollectors } from '../../runner/run-collectors.js';
-import { readIndex } from '../../runner/scripts.js';
-import { extractTar } from '../../runner/tar.js';
+import { readIndex, scriptsTarball } from '../../runner/scripts.js';
+import { unpackTar } from '../../runner/tar.js';
 
 export interface DiffOptions extends ReportSources {
   json?: boolean;
@@ -53,23 +49,16 @@ export async function diffCommand(options: DiffOptions, out: (text: string) => v
   }
   if (tar === null) throw new CliError('MAAS has no scripts for this machine (HTTP 204), so it holds no report to compare with; is it Deployed?');
 
-  const dir = await mkdtemp(join(tmpdir(), 'maas-run-scripts-diff-')).catch((error: unknown) => {
-    throw new CliError(`cannot create a temporary directory in ${tmpdir()}: ${fsReason(error)}; set TMPDIR to a writable directory`, { cause: error });
-  });
-  let result: DiffResult;
-  try {
-    await extractTar(tar, dir);
-    const held = await heldReport(dir, await readIndex(join(dir, 'index.json')));
-    const changes = held ? hardwareChanges(held.document, now) : [];
-    result = {
-      baseline: held ? { script: held.script, script_result_id: held.script_result_id } : null,
-      changed: changes.length > 0,
-      changes,
-      summary: held ? changeSummary(changes) : 'MAAS holds no hardware report from this machine yet: run report-results to send one',
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  // Read in memory: nothing of the tarball is written to disk.
+  const scripts = scriptsTarball(unpackTar(tar).entries);
+  const held = heldReport(scripts, readIndex(scripts));
+  const changes = held ? hardwareChanges(held.document, now) : [];
+  const result: DiffResult = {
+    baseline: held ? { script: held.script, script_result_id: held.script_result_id } : null,
+    changed: changes.length > 0,
+    changes,
+    summary: held ? changeSummary(changes) : 'MAAS holds no hardware report from this machine yet: run report-results to send one',
+  };
 
   if (options.json) {
     out(`${JSON.stringify(result, null, 2)}\n`);
