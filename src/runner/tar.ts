@@ -161,8 +161,10 @@ export function readTarMembers(bytes: Uint8Array, limits: TarballLimits = TARBAL
     if (dataBytes > limits.bytes) throw new ParseError(source, `it unpacks to more than ${limits.bytes / (1024 * 1024)} MiB, more than any scripts tarball holds`);
     const name = paxPath ?? longName ?? headerName(tar, header);
     paxPath = paxSize = longName = undefined;
-    // Archives older than ustar mark a directory only by the slash that ends its name.
-    const type = (flag === 0x00 || flag === 0x30) && name.endsWith('/') ? 'directory' : (MEMBER_TYPES.get(flag) ?? 'unknown');
+    // Archives older than ustar mark a directory only by the slash that ends its name, and GNU
+    // tar still takes any regular file named so as one.
+    const regular = flag === 0x00 || flag === 0x30 || flag === 0x37;
+    const type = regular && name.endsWith('/') ? 'directory' : (MEMBER_TYPES.get(flag) ?? 'unknown');
     members.push({ name, type, mode: numberField(tar, header, MODE, 8, 'mode', invalid), content });
   }
   return members;

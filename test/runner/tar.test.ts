@@ -407,9 +407,20 @@ describe('readTarMembers', () => {
   });
 
   it('takes a file member whose name ends with a slash as a directory, as archives older than ustar mark one', async () => {
-    const tar = await buildTar([{ name: 'old-style/', body: '' }]);
+    const tar = await buildTar([
+      { name: 'old-style/', body: '' },
+      { name: 'contiguous/', type: 'contiguous-file', body: '' },
+      { name: 'café/', body: '' }, // not ASCII, so its name is in a PAX path record
+    ]);
     expect(tar[156]).toBe('0'.charCodeAt(0));
-    expect(readTarMembers(tar).map((m) => [m.name, m.type])).toEqual([['old-style/', 'directory']]);
+    const v7 = patchHeader(tar, 0, 156, [0]);
+    expect(readTarMembers(v7).map((m) => [m.name, m.type])).toEqual([
+      ['old-style/', 'directory'],
+      ['contiguous/', 'directory'],
+      ['café/', 'directory'],
+    ]);
+    expect(tar.subarray(2048, 2048 + 9).toString('latin1')).toBe('PaxHeader');
+    expect(readTarMembers(tar)[0]!.type).toBe('directory');
   });
 
   it('reads no data after the header of a link, whatever its size field says', async () => {
