@@ -11,8 +11,8 @@
 // - that sort compares glibc's packed dev_t (makedev), not (major, minor): a minor of 256 or more
 //   sorts after devices of higher majors with smaller minors;
 // - a device is left out when /sys/block/<name>/hidden says 1 (an NVMe path behind a multipath
-//   head), when its `dev` file gives no number, and, for a dm device, when it has no dm/name or
-//   no /dev/mapper/<name> node;
+//   head), when its `dev` file (or else `device/dev`) gives no number, and, for a dm device, when
+//   it has no dm/name or, on the running machine (not under --sysroot), no /dev/mapper/<name>;
 // - the exclusion by major applies to top-level devices only, as in lsblk.
 // Zero-size devices stay, except empty loop devices, which lsblk drops; loop devices (major 7) are
 // always excluded here, so that rule is not repeated. pktcdvd pairs (a kernel driver removed in
@@ -60,16 +60,15 @@ export async function lsblkKernelNames(host: Host, excluded: readonly number[]):
     if (Number.isInteger(flag) && flag !== 0) return undefined;
     if (name.startsWith('dm-')) {
       const dmName = await host.readOptional(`/sys/block/${name}/dm/name`);
-      if (!dmName || !(await host.exists(`/dev/mapper/${dmName}`))) return undefined;
+      // lsblk looks for the node on the running machine only, not under --sysroot.
+      if (!dmName || (host.root === '/' && !(await host.exists(`/dev/mapper/${dmName}`)))) return undefined;
     }
-    const numbers =
+    const match =
       disk && !name.startsWith('dm-')
-        ? await host.readOptional(`/sys/block/${disk.name}/${name}/dev`)
-        : ((await host.readOptional(`/sys/block/${name}/dev`)) ?? (await host.readOptional(`/sys/block/${name}/device/dev`)));
-    const match = /^(\d+):(\d+)/.exec(numbers ?? '');
+        ? await deviceNumbers(host, `/sys/block/${disk.name}/${name}/dev`)
+        : ((await deviceNumbers(host, `/sys/block/${name}/dev`)) ?? (await deviceNumbers(host, `/sys/block/${name}/device/dev`)));
     if (!match) return undefined;
-    const [major, minor] = [Number(match[1]), Number(match[2])];
-    if (major === 0 && minor === 0) return undefined;
+    const [major, minor] = match;
     const dir = `/sys/dev/block/${major}:${minor}`;
     const entries = await host.list(dir);
     let partitions = 0;
@@ -143,6 +142,14 @@ export async function lsblkKernelNames(host: Host, excluded: readonly number[]):
   // Array.prototype.sort is stable, like lsblk's list sort: equal numbers are the same device.
   lines.sort((a, b) => (a.devno < b.devno ? -1 : a.devno > b.devno ? 1 : 0));
   return lines.map((dev) => dev.name);
+}
+
+/** MAJ:MIN from a `dev` file; undefined when absent, unreadable or 0:0 (lsblk's "no number"). */
+async function deviceNumbers(host: Host, path: string): Promise<[number, number] | undefined> {
+  const match = /^(\d+):(\d+)/.exec((await host.readOptional(path)) ?? '');
+  if (!match) return undefined;
+  const numbers: [number, number] = [Number(match[1]), Number(match[2])];
+  return numbers[0] === 0 && numbers[1] === 0 ? undefined : numbers;
 }
 
 /** lsblk accepts a partition entry whose directory type is a directory or a symlink. */
