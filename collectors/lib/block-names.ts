@@ -1,5 +1,6 @@
 // The kernel names `lsblk -n --exclude <majors> --output KNAME` prints, read from sysfs instead of
-// starting lsblk. What lsblk (util-linux 2.3x) does for that command line, and so what this does:
+// starting lsblk. What lsblk does for that command line (read in util-linux's source and
+// checked against lsblk 2.38 with --sysroot), and so what this does:
 // - top-level devices are the entries of /sys/block whose major is not excluded and that sit on
 //   no other device (an empty `slaves` directory);
 // - below each one come its partitions (entries of its sysfs directory named after it plus a
@@ -9,8 +10,8 @@
 //   line is flat and the whole list is sorted by device number, children included (an md array
 //   comes after every sd disk, not below its members);
 // - that sort compares glibc's packed dev_t (makedev), not (major, minor): a minor of 256 or more
-//   sorts after devices of higher majors with smaller minors;
-// - a device is left out when /sys/block/<name>/hidden says 1 (an NVMe path behind a multipath
+//   sorts after devices of higher majors whose minors are below 256;
+// - a device is left out when /sys/block/<name>/hidden holds a non-zero number (an NVMe path behind a multipath
 //   head), when its `dev` file (or else `device/dev`) gives no number, and, for a dm device, when
 //   it has no dm/name or, on the running machine (not under --sysroot), no /dev/mapper/<name>;
 // - the exclusion by major applies to top-level devices only, as in lsblk.
