@@ -7,7 +7,8 @@
 //   that may return secrets; we only say that such a URL exists;
 // - DETAILED BLOCK DEVICE INFO (root only) takes sizes from sysfs instead of `blockdev`,
 //   because opening a device node can wake a sleeping or removable drive; `bsz` is "?" as
-//   upstream prints when blockdev fails.
+//   upstream prints when blockdev fails; its list of devices is read from sysfs in the order
+//   upstream's `lsblk -n --exclude 1,2,7 --output KNAME` prints them, without running that lsblk.
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir, version as kernelVersion } from 'node:os';
@@ -18,6 +19,7 @@ import { onInterrupt } from '../src/host/interrupt.js';
 import type { DeployInfoCollector } from './types.js';
 import { SMBIOS_TABLE } from './dmi.js';
 import { dmiKeypairs, parseDmidecode } from './dmidecode.js';
+import { lsblkKernelNames } from './lib/block-names.js';
 import { byteOrder, formatCounts, readModaliases } from './list-modaliases.js';
 import { isPhysicalPort, readSerialPorts } from './serial-ports.js';
 
@@ -31,6 +33,9 @@ export interface Section {
 const PACKAGE_OF: Record<string, string> = { lspci: 'pciutils', lsusb: 'usbutils', ip: 'iproute2', lsblk: 'util-linux', dmidecode: 'dmidecode', udevadm: 'udev' };
 
 const COMMAND_TIMEOUT_MS = 60_000;
+
+/** Block device majors upstream leaves out: RAM disks, floppies, loop devices. */
+const EXCLUDED_MAJORS = [1, 2, 7];
 
 /** Renders sections as upstream does: markers around each body, a blank line between sections. */
 export function formatSections(sections: readonly Section[]): string {
@@ -103,11 +108,12 @@ async function kernelInfo(host: Host): Promise<string> {
 /** DETAILED BLOCK DEVICE INFO: lsblk pairs, each device's udev data and size, /dev/disk links. */
 async function detailedBlockDevices(host: Host, notes: string[]): Promise<string> {
   const run = (args: string[]) => host.run('lsblk', args, { timeoutMs: COMMAND_TIMEOUT_MS });
-  // Excluding ramdisks (1), floppies (2) and loop devices (7), as upstream does.
-  const [pairs, names] = await Promise.all([run(['--exclude', '1,2,7', '-d', '-P', '-x', 'MAJ:MIN']), run(['-n', '--exclude', '1,2,7', '--output', 'KNAME'])]);
+  // Excluding ramdisks (1), floppies (2) and loop devices (7), as upstream does. Upstream takes
+  // the device list from a second `lsblk -n --exclude 1,2,7 --output KNAME`; the same names come
+  // from sysfs (see block-names.ts), which spares starting one more command.
+  const [pairs, devices] = await Promise.all([run(['--exclude', '1,2,7', '-d', '-P', '-x', 'MAJ:MIN']), lsblkKernelNames(host, EXCLUDED_MAJORS)]);
   if (pairs.notFound) return commandBody(pairs, notes);
   let out = `${withNewline(commandBody(pairs, notes))}\n`;
-  const devices = names.failed ? [] : names.stdout.split('\n').map((n) => n.trim()).filter(Boolean);
   // A storage server may have hundreds of devices: a few udevadm at a time, not hundreds at once.
   const parts = await mapLimit(
     devices,

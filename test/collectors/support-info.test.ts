@@ -20,7 +20,7 @@ import { createHost } from '../../src/host/host.js';
 import { createRunCommand, type RunCommand } from '../../src/host/run-command.js';
 import { PROJECT_ROOT } from '../helpers/cli.js';
 import { eventually, installed, removeTree, tempDir, unpackZoo, ZOO_SUBSETS, zooMember } from '../helpers/trees.js';
-import { makeRoot } from '../helpers/make-root.js';
+import { link, makeRoot } from '../helpers/make-root.js';
 
 const hasLspci = await installed('lspci');
 let m1: string;
@@ -200,6 +200,42 @@ describe('DMI sections as root', () => {
     const ran: string[] = [];
     await buildSupportInfo(createHost({ root, run: recording(ran), isRoot: true }));
     expect(ran.some((c) => c.startsWith('dmidecode --dump-bin'))).toBe(true);
+  });
+});
+
+describe('DETAILED BLOCK DEVICE INFO as root', () => {
+  it('describes the devices lsblk would list, read from sysfs, with lsblk started only for its pairs', async () => {
+    const disk = 'sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda';
+    const root = await makeRoot({
+      'proc/cmdline': 'quiet\n',
+      [`${disk}/dev`]: '254:0\n',
+      [`${disk}/size`]: '2048\n',
+      [`${disk}/vda1/dev`]: '254:1\n',
+      [`${disk}/vda1/size`]: '1024\n',
+      [`${disk}/vda1/partition`]: '1\n',
+      'sys/block/vda': link(`/${disk}`),
+      'sys/block/loop0': link('/sys/devices/virtual/block/loop0'),
+      'sys/devices/virtual/block/loop0/dev': '7:0\n',
+      'sys/dev/block/254:0': link(`/${disk}`),
+      'sys/dev/block/254:1': link(`/${disk}/vda1`),
+      'sys/class/block/vda': link(`/${disk}`),
+      'sys/class/block/vda1': link(`/${disk}/vda1`),
+      'dev/vda': '',
+      'dev/vda1': '',
+    });
+    const ran: string[] = [];
+    const run: RunCommand = async (file, args) => {
+      ran.push([file, ...args].join(' '));
+      if (file !== 'lsblk' || !args.includes('-P')) return noTools(file, args);
+      const stdout = 'NAME="vda" MAJ:MIN="254:0" RM="0" SIZE="1M" RO="0" TYPE="disk" MOUNTPOINTS=""\n';
+      return { command: ran.at(-1)!, exitCode: 0, stdout, stderr: '', timedOut: false, notFound: false, failed: false };
+    };
+    const { report } = await buildSupportInfo(createHost({ root, run, isRoot: true }));
+    const detailed = section(report, 'DETAILED BLOCK DEVICE INFO') ?? '';
+    expect([...detailed.matchAll(/^(\S+):$/gm)].map((m) => m[1])).toEqual(['vda', 'vda1']);
+    expect(detailed).toContain('vda1:\n');
+    expect(detailed).toMatch(/vda1:\n[\s\S]*size64: 524288\n/);
+    expect(ran.filter((c) => c.startsWith('lsblk')).sort()).toEqual(['lsblk', 'lsblk --exclude 1,2,7 -d -P -x MAJ:MIN']);
   });
 });
 
