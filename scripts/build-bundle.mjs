@@ -62,8 +62,26 @@ const epilogue = `})().catch((error) => {
   process.exitCode = 1;
 });`;
 
+// commander loads node:child_process when it is first required, for subcommands that are
+// separate executables, which this CLI does not have. Loading it (with the stream and socket
+// modules under it) is a good part of the start-up of --version or --help, so commander gets it
+// through a stand-in that loads the real module on first use.
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'commander-child-process', namespace: 'lazy-builtin' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
+      contents: "let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });\n",
+      loader: 'js',
+    }));
+  },
+};
+
 mkdirSync('build', { recursive: true });
 await build({
+  plugins: [lazyChildProcessForCommander],
   entryPoints: ['src/cli/entry.ts'],
   outfile,
   bundle: true,

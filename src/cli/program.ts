@@ -1,7 +1,8 @@
 // Declares the commands, their arguments and options. Each action lazily imports its command
 // module, so `--help` and one command never load the others (or the server's SQLite addon).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { setFlagsFromString } from 'node:v8';
+import { createRequire } from 'node:module';
+import type * as V8 from 'node:v8';
 import { parseCredentials } from '../maas/api-key.js';
 import { normaliseMaasUrl } from '../maas/maas-url.js';
 import { BadUrlError, UsageError } from '../errors.js';
@@ -253,7 +254,8 @@ export function buildProgram(): Command {
  * flag (Node 18 to 24): V8 prints an error for a flag it does not know.
  */
 function setOptimiser(on: boolean): void {
-  if (Number(process.versions.v8.split('.')[0]) <= 13) setFlagsFromString(on ? '--opt' : '--no-opt');
+  // node:v8 is loaded here, not with this module: --version and --help do without it.
+  if (Number(process.versions.v8.split('.')[0]) <= 13) (createRequire(import.meta.url)('node:v8') as typeof V8).setFlagsFromString(on ? '--opt' : '--no-opt');
 }
 
 /** Commander parser for a number of hours (>= 0, fractions allowed). */

@@ -10,10 +10,21 @@
 // before any of our code runs); later threads and every child are made by threads that have it.
 // Node has no call for the IO priority, so `ionice -c 3 -p PID` runs once for the main thread,
 // the one that starts children; commands and scripts wait for it before they start.
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
+
+/**
+ * node:child_process, loaded when the first command starts rather than with this module: loading
+ * it (and the stream and socket modules it needs) is a good part of the start-up of a command
+ * that starts nothing, such as --version. Through require, as the standalone executable has no
+ * loader for dynamic imports.
+ */
+function spawn(...args: Parameters<typeof ChildProcess.spawn>): ReturnType<typeof ChildProcess.spawn> {
+  return (createRequire(import.meta.url)('node:child_process') as typeof ChildProcess).spawn(...args);
+}
 
 /** The exit status of a command, script or collector stopped by its timeout, as timeout(1) and MAAS report it. */
 export const TIMEOUT_EXIT_STATUS = 124;
