@@ -23,8 +23,10 @@ import { delimiter, join } from 'node:path';
  * loader for dynamic imports.
  */
 function spawn(...args: Parameters<typeof ChildProcess.spawn>): ReturnType<typeof ChildProcess.spawn> {
-  return (createRequire(import.meta.url)('node:child_process') as typeof ChildProcess).spawn(...args);
+  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
+  return childProcess.spawn(...args);
 }
+let childProcess: typeof ChildProcess | undefined;
 
 /** The exit status of a command, script or collector stopped by its timeout, as timeout(1) and MAAS report it. */
 export const TIMEOUT_EXIT_STATUS = 124;
