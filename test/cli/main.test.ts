@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
-import { PROJECT_ROOT, runCli } from '../helpers/cli.js';
+import { CLI, PROJECT_ROOT, runCli } from '../helpers/cli.js';
 
 describe('maas-run-scripts', () => {
   it('prints the version recorded in package.json', async () => {
@@ -12,6 +14,16 @@ describe('maas-run-scripts', () => {
     const run = await runCli(['--version']);
     expect(run.exitCode).toBe(0);
     expect(run.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('exits 0 without a word on stderr when whoever reads its output has gone (help piped into head, say)', async () => {
+    // Standard output is a pipe whose reading end is closed before anything is written.
+    const child = spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect([code, stderr]).toEqual([0, '']);
   });
 
   it('lists every command in --help, within an 80-column terminal', async () => {
