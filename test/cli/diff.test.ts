@@ -2,16 +2,16 @@
 // the bundled server on 127.0.0.1, reading machine trees written from the edge machine's
 // description (test/collectors/edge-machine.ts) and variants of it with a disk added, a NIC
 // removed, more memory, or only the values an idle machine moves.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
-import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
-import { startMaasServer, type RunningServer } from '../../src/server/server.js';
+import { credsYaml } from '../../src/maas/credentials.js';
+import type { RunningServer } from '../../src/server/server.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { link, writeTree, type Tree } from '../helpers/make-root.js';
 import { edgeMachine } from '../collectors/edge-machine.js';
+import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
 
 let server: RunningServer;
 let admin: MaasClient;
@@ -19,14 +19,9 @@ let work: string;
 let counter = 0;
 
 beforeAll(async () => {
-  server = await startMaasServer({ port: 0 });
-  admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
-  work = await mkdtemp(join(tmpdir(), 'mrs-diff-'));
+  ({ server, admin, work } = await startCliServer('mrs-diff-'));
 });
-afterAll(async () => {
-  await server?.close();
-  await rm(work, { recursive: true, force: true });
-});
+afterAll(() => stopCliServer(server, work));
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

@@ -3,16 +3,14 @@
 // packages' configuration), the machine is locked and annotated through MAAS's own operations
 // (op=set_workload_annotations, op=lock), idempotently — against the bundled server and against
 // the recording stand-in's model of MAAS, which answers a second lock with 409 as MAAS does.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
-import { parseCredentials } from '../../src/maas/credentials.js';
-import { startMaasServer, type RunningServer } from '../../src/server/server.js';
+import type { RunningServer } from '../../src/server/server.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { startFakeMaas, type FakeMaas, type RecordedRequest } from '../helpers/fake-maas.js';
 import { link, writeTree, type Tree } from '../helpers/make-root.js';
+import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
 
 let server: RunningServer;
 let admin: MaasClient;
@@ -21,17 +19,12 @@ let counter = 0;
 const fakes: FakeMaas[] = [];
 
 beforeAll(async () => {
-  server = await startMaasServer({ port: 0 });
-  admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
-  work = await mkdtemp(join(tmpdir(), 'mrs-controller-'));
+  ({ server, admin, work } = await startCliServer('mrs-controller-'));
 });
 afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));
 });
-afterAll(async () => {
-  await server?.close();
-  await rm(work, { recursive: true, force: true });
-});
+afterAll(() => stopCliServer(server, work));
 
 /** A host tree named `hostname`, plus `files`. */
 async function hostTree(hostname: string, files: Tree = {}): Promise<string> {

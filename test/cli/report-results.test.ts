@@ -2,7 +2,6 @@
 // 127.0.0.1, often through the recording stand-in (test/helpers/fake-maas.ts) forwarding to it,
 // which records requests and injects faults.
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { extract, pack } from 'tar-stream';
@@ -20,6 +19,7 @@ import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/trees.js';
 import { goneWithin } from '../helpers/processes.js';
+import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
 
 
 // Short retry policy so fault tests take seconds, not the default minute and a half.
@@ -31,14 +31,9 @@ let work: string;
 let counter = 0;
 
 beforeAll(async () => {
-  server = await startMaasServer({ port: 0 });
-  admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
-  work = await mkdtemp(join(tmpdir(), 'report-results-'));
+  ({ server, admin, work } = await startCliServer('report-results-'));
 });
-afterAll(async () => {
-  await server?.close();
-  await rm(work, { recursive: true, force: true });
-});
+afterAll(() => stopCliServer(server, work));
 
 interface TestMachine {
   systemId: string;
