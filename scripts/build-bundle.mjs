@@ -19,7 +19,8 @@
 // own path from __filename and Node's builtins from `require`, so it needs no dynamic import;
 // otherwise it runs as the program and knows its path from argv.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 const outfile = 'build/maas-run-scripts';
 const syntaxTarget = 'node10.4';
@@ -41,6 +42,88 @@ const check = await build({
   logLevel: 'warning',
 });
 
+// Code that few runs need is kept out of the main script: the bundled server (only `serve`
+// runs it, with its HTTP, form-data and tar code) and the YAML library (only register-machine and
+// get-machine-token, writing a creds file, `collect --format yaml` and a creds file of unusual
+// shape use it). Each is bundled on its own into a chunk, appended to the file after the main
+// script as line comments (below CHUNKS_MARKER). bin/maas-run-scripts reads and compiles only the
+// main script, less than half of the file; Node running the file itself skips the comments. The
+// first time a run needs a chunk, it reads the file again, takes the chunk out and compiles it.
+//
+// A chunk gets Node's builtins from the single file's `require`. The modules it shares with the
+// main script (src/errors.ts, whose classes must be the very ones the CLI checks with instanceof;
+// src/standalone.ts; the YAML chunk) are handed to it, not bundled into it again.
+const CHUNKS_MARKER = '//# chunks of maas-run-scripts follow (bin/maas-run-scripts reads what is above)';
+const sharedWithChunks = { errors: resolve('src/errors.ts'), standalone: resolve('src/standalone.ts') };
+
+/** esbuild resolves `./x.js` imports to `x.ts`: the absolute .ts path an import stands for. */
+function sourceOf(args) {
+  return args.path.startsWith('.') ? resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts') : args.path;
+}
+
+/** In a chunk: the shared modules come from the main script, YAML from its own chunk. */
+const fromMainScript = {
+  name: 'from-main-script',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => {
+      if (args.path === 'yaml') return { path: 'yaml', namespace: 'main-script' };
+      const shared = Object.entries(sharedWithChunks).find(([, file]) => file === sourceOf(args));
+      return shared ? { path: shared[0], namespace: 'main-script' } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'main-script' }, (args) => ({
+      contents: args.path === 'yaml' ? "module.exports = __loadChunk('yaml', {});" : `module.exports = __shared.${args.path};`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** In the main script: the server and YAML are their chunks, loaded when first required. */
+const chunksOfMainScript = {
+  name: 'chunks-of-main-script',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => {
+      if (args.path === 'yaml') return { path: 'yaml', namespace: 'chunk' };
+      return sourceOf(args) === resolve('src/server/server.ts') ? { path: 'server', namespace: 'chunk' } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'chunk' }, (args) => ({
+      // A copy of the file cut short fails here with the CLI's own one-line error.
+      contents: `const { CliError } = require(${JSON.stringify(sharedWithChunks.errors)});\n${
+        args.path === 'yaml'
+          ? "module.exports = __loadChunk('yaml', {}, CliError);"
+          : `module.exports = __loadChunk('server', { ${Object.entries(sharedWithChunks).map(([name, file]) => `${name}: require(${JSON.stringify(file)})`).join(', ')} }, CliError);`
+      }`,
+      loader: 'js',
+      resolveDir: process.cwd(),
+    }));
+  },
+};
+
+/** One chunk: the CommonJS bundle of `entry`, as the line comments the file carries it in. */
+async function chunk(name, entry) {
+  const result = await build({
+    plugins: [fromMainScript],
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    target: syntaxTarget,
+    external: ['better-sqlite3'],
+    define: { 'import.meta.url': '__bundleUrl' },
+    minify: true,
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const code = result.outputFiles[0].text;
+  // A line comment ends at any line terminator: the chunk must hold no other than \n.
+  if (/[\r\u2028\u2029]/.test(code)) throw new Error(`chunk ${name}: its code holds a line terminator other than \\n`);
+  const lines = code.endsWith('\n') ? code.slice(0, -1).split('\n') : code.split('\n');
+  return `//@ chunk ${name} ${lines.length}\n${lines.map((line) => `//${line}\n`).join('')}`;
+}
+
+const chunks = [await chunk('server', 'src/server/server.ts'), await chunk('yaml', 'node_modules/yaml/dist/index.js')];
+
 const prologue = `#!/usr/bin/env node
 ${check.outputFiles[0].text.trim()}
 var __loadedAs = typeof __filename === 'string' ? __filename : '';
@@ -55,7 +138,27 @@ const __dirname = __filename.slice(0, __filename.lastIndexOf('/')) || '/';
 const __bundleUrl = __pathToFileURL(__filename).href;
 const require = __createRequire(__filename);
 const module = { exports: {} };
-const exports = module.exports;`;
+const exports = module.exports;
+// A chunk (see CHUNKS_MARKER), read from this file and compiled the first time it is required.
+const __chunkExports = {};
+function __loadChunk(name, shared, Failure) {
+  if (!(name in __chunkExports)) {
+    const text = require('node:fs').readFileSync(__filename, 'utf8');
+    const head = '\\n//@ chunk ' + name + ' ';
+    const at = text.indexOf(head, text.lastIndexOf(${JSON.stringify(`\n${CHUNKS_MARKER}\n`)}));
+    const first = text.indexOf('\\n', at + 1) + 1;
+    const count = Number(text.slice(at + head.length, first - 1));
+    const lines = at < 0 ? [] : text.slice(first).split('\\n', count).map((line) => line.slice(2));
+    if (lines.length === 0 || lines.length !== count) throw new (Failure || Error)('this copy of maas-run-scripts lacks its ' + name + ' code (the file is cut short): copy the whole file again');
+    const wrapper = '(function (module, exports, __shared, require, __bundleUrl, __filename, __dirname, __loadChunk) {' + lines.join('\\n') + '\\n})';
+    const compiled = new (require('node:vm').Script)(wrapper, { filename: __filename + ' (' + name + ')' }).runInThisContext();
+    const chunk = { exports: {} };
+    __chunkExports[name] = chunk.exports;
+    compiled(chunk, chunk.exports, shared, require, __bundleUrl, __filename, __dirname, __loadChunk);
+    __chunkExports[name] = chunk.exports;
+  }
+  return __chunkExports[name];
+}`;
 
 const epilogue = `})().catch((error) => {
   process.stderr.write(\`unexpected error: \${error && error.message ? error.message : String(error)}\\n\`);
@@ -81,7 +184,7 @@ const lazyChildProcessForCommander = {
 
 mkdirSync('build', { recursive: true });
 await build({
-  plugins: [lazyChildProcessForCommander],
+  plugins: [lazyChildProcessForCommander, chunksOfMainScript],
   entryPoints: ['src/cli/entry.ts'],
   outfile,
   bundle: true,
@@ -99,4 +202,5 @@ await build({
   banner: { js: prologue },
   footer: { js: epilogue },
 });
+appendFileSync(outfile, `${CHUNKS_MARKER}\n${chunks.join('')}`);
 chmodSync(outfile, 0o755);

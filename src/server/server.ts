@@ -22,6 +22,10 @@ import { scriptResource, scriptsCollection } from './routes/scripts.js';
 import type { Store, TokenRecord } from './store.js';
 import { hostnameProblem } from './validation.js';
 
+// serve checks start-up failures against this class; it takes it from here, as the server's code
+// is loaded only when the server starts (scripts/build-bundle.mjs keeps it out of other runs).
+export { ServerStartError };
+
 /** Default cap of the largest bodies (a machine's signal, an admin's script upload). */
 export const DEFAULT_MAX_BODY_BYTES = DEFAULT_LIMITS.signalBytes;
 

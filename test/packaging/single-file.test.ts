@@ -1,13 +1,15 @@
 // The single-file CLI (build/maas-run-scripts) copied alone into an empty directory, run there
 // as an operator runs it, against the bundled server on 127.0.0.1.
-import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startMaasServer, type RunningServer } from '../../src/server/server.js';
+import { PROJECT_ROOT } from '../helpers/cli.js';
 import {
+  BUNDLE,
   cleanEnv,
   credsFileIn,
   ensureBundle,
@@ -117,5 +119,65 @@ describe('the single-file CLI', () => {
     const run = await execa(cli, ['--version'], { cwd: dir, env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore' });
     expect(run.stderr).toBe('');
     expect(run.stdout.trim()).toBe(PACKAGE_VERSION);
+  });
+});
+
+// The server and the YAML library are chunks after the main script (scripts/build-bundle.mjs): the
+// bin reads and compiles only the main script, and a run loads a chunk when it needs its code.
+describe('the chunks of the single file', () => {
+  const MARKER = '\n//# chunks of maas-run-scripts follow (bin/maas-run-scripts reads what is above)\n';
+  const dirs: string[] = [];
+  let text: string;
+  beforeAll(() => {
+    text = readFileSync(ensureBundle(), 'utf8');
+  });
+  afterEach(() => removeDirs(dirs));
+
+  it('keeps the server and the YAML library out of the main script', () => {
+    const end = text.lastIndexOf(MARKER);
+    expect(end).toBeGreaterThan(0);
+    const [main, chunks] = [text.slice(0, end), text.slice(end)];
+    // Names esbuild keeps (keepNames): a function of the server, one of the YAML library.
+    for (const name of ['"createMaasServer"', '"parseAllDocuments"']) {
+      expect(main.includes(name), name).toBe(false);
+      expect(chunks.includes(name), name).toBe(true);
+    }
+    // Every line after the marker is a comment, so Node running the file itself skips them.
+    expect(chunks.slice(MARKER.length).split('\n').filter((line) => line !== '' && !line.startsWith('//'))).toEqual([]);
+  });
+
+  // The bin (bin/maas-run-scripts) beside a copy of the file whose chunks are replaced by a line
+  // that is not JavaScript: nothing after the marker may be compiled, or read as code.
+  function binWithMainScriptOnly(): string {
+    const dir = isolatedDir('chunks', dirs);
+    cpSync(join(PROJECT_ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'build'));
+    writeFileSync(join(dir, 'build', 'maas-run-scripts'), `${text.slice(0, text.lastIndexOf(MARKER) + MARKER.length)}this line is not JavaScript\n`, { mode: 0o755 });
+    return join(dir, 'bin', 'maas-run-scripts');
+  }
+
+  it('runs without its chunks what needs neither, and says in one line what is missing for what does', async () => {
+    const bin = binWithMainScriptOnly();
+    const options = { env: cleanEnv({ XDG_CACHE_HOME: join(bin, '..', '..', 'cache') }), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 } as const;
+    const version = await execa(process.execPath, [bin, '--version'], options);
+    expect(version.stdout.trim()).toBe(PACKAGE_VERSION);
+    const collected = await execa(process.execPath, [bin, 'collect', '--only', 'resources'], options);
+    expect(collected.exitCode, collected.stderr).toBe(0);
+    expect(JSON.parse(collected.stdout)).toHaveProperty('resources');
+    for (const [args, chunk] of [[['serve', '--port', '0'], 'server'], [['collect', '--format', 'yaml'], 'yaml']] as const) {
+      const run = await execa(process.execPath, [bin, ...args], options);
+      expect(run.exitCode, args.join(' ')).toBe(1);
+      expect(run.stderr.trim().split('\n').at(-1)).toBe(`this copy of maas-run-scripts lacks its ${chunk} code (the file is cut short): copy the whole file again`);
+      expect(run.stdout).toBe('');
+    }
+  });
+
+  it('gives collect --format yaml its YAML code when run whole, through the bin as through Node', async () => {
+    const options = { env: cleanEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 } as const;
+    for (const cli of [join(PROJECT_ROOT, 'bin', 'maas-run-scripts'), BUNDLE]) {
+      const run = await execa(process.execPath, [cli, 'collect', '--format', 'yaml'], options);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^resources:\n {2}cpu:\n/);
+    }
   });
 });

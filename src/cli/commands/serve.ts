@@ -4,7 +4,7 @@
 // MAAS_ADMIN_KEY to keep it stable (and out of the output).
 import { hostname } from 'node:os';
 import { CliError, UsageError } from '../../errors.js';
-import { ServerStartError } from '../../server/errors.js';
+import type { ServerStartError } from '../../server/errors.js';
 
 /** Options of the serve command. */
 export interface ServeOptions {
@@ -27,7 +27,7 @@ export async function serve(options: ServeOptions, deps: { env?: NodeJS.ProcessE
   const port = Number(options.port);
   if (!/^\d+$/.test(options.port) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got '${options.port}'`);
   const adminKey = env[ADMIN_KEY_ENV] || undefined;
-  const { startMaasServer } = await import('../../server/server.js');
+  const { startMaasServer, ServerStartError: StartError } = await import('../../server/server.js');
   let running;
   try {
     running = await startMaasServer({
@@ -39,7 +39,7 @@ export async function serve(options: ServeOptions, deps: { env?: NodeJS.ProcessE
       log: (line) => stderr.write(`${new Date().toISOString()} ${line}\n`),
     });
   } catch (error) {
-    if (error instanceof ServerStartError) throw cliErrorOf(error);
+    if (error instanceof StartError) throw cliErrorOf(error);
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${options.host}:${port}: the port is in use; choose another with --port`);
     if (code === 'EACCES') throw new UsageError(`cannot listen on ${options.host}:${port}: permission denied; use a port above 1023`);
