@@ -37,6 +37,13 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Let the process's umask narrow `mode`, as a plain write would (default false: exactly `mode`). */
   umask?: boolean;
+  /**
+   * Flush the file and its directory entry to the disk before returning (default true). False
+   * keeps the write atomic for the process (a crash of the tool leaves the old or the new
+   * content), not for the machine: a power loss may lose it. For records whose loss costs only
+   * work done again (docs/design.md D28).
+   */
+  durable?: boolean;
 }
 
 const TEMPORARY_PREFIX = '.tmp-';
@@ -62,13 +69,14 @@ export async function writeAtomic(path: string, data: string | Uint8Array, optio
 
 function writeAtomicNow(path: string, data: string | Uint8Array, options: AtomicWriteOptions): void {
   const mode = options.mode ?? 0o600;
+  const durable = options.durable ?? true;
   const dir = dirname(path);
   const temp = join(dir, `${TEMPORARY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   const fd = openSync(temp, 'wx', mode);
   try {
     try {
       writeWhole(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -83,7 +91,7 @@ function writeAtomicNow(path: string, data: string | Uint8Array, options: Atomic
     }
     throw error;
   }
-  syncDirectoryNow(dir);
+  if (durable) syncDirectoryNow(dir);
 }
 
 /** Writes all of `bytes`: a write may take only part (a disk filling up), and the rest is written until it fails. */
@@ -106,10 +114,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 }
 
 /** Makes a directory's entries (a rename, an unlink) durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  syncDirectoryNow(dir);
-}
-
 function syncDirectoryNow(dir: string): void {
   const fd = openSync(dir, 'r');
   try {

@@ -6,7 +6,7 @@ import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unl
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode, UsageError } from '../errors.js';
-import { fsReason, isAtomicTemporary, makeDirectories, pathAtFault, syncDirectory, writeAtomic } from '../files.js';
+import { fsReason, isAtomicTemporary, makeDirectories, pathAtFault, writeAtomic } from '../files.js';
 import { onInterrupt } from '../host/interrupt.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
 
@@ -80,9 +80,9 @@ export interface MachineState {
  * failure). A failure is one line naming the file and the fix: a full disk is an operational
  * failure (exit 1), a path the operator chose badly a usage error (exit 2).
  */
-export async function writeStateFile(path: string, data: Uint8Array): Promise<void> {
+export async function writeStateFile(path: string, data: Uint8Array, { durable = true }: { durable?: boolean } = {}): Promise<void> {
   try {
-    await writeAtomic(path, data);
+    await writeAtomic(path, data, { durable });
   } catch (error) {
     const message = `cannot write ${path}: ${fsReason(error)}; free space in the state directory or choose another with --state-dir DIR`;
     throw pathAtFault(error) ? new UsageError(message, { cause: error }) : new CliError(message, { cause: error });
@@ -109,7 +109,8 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
   return {
     dir,
     spool: createSpool(spoolDir),
-    saveScripts: (tar) => writeStateFile(scriptsFile, tar),
+    // A copy for runs that cannot reach MAAS; losing it to a power cut loses nothing else (D28).
+    saveScripts: (tar) => writeStateFile(scriptsFile, tar, { durable: false }),
     loadScripts: async () => {
       try {
         return readFileSync(scriptsFile);
@@ -186,12 +187,15 @@ function createSpool(dir: string): Spool {
       if (current !== signal.sequence) return;
       // `force`: a file removed by hand meanwhile is forgotten already. A result that was never
       // marked in flight has no marker.
+      // Not flushed (D28): should a power cut bring the file back, the next run finds MAAS holds
+      // the result (its marker came back too) or sends it once more (MAAS stores it again).
       rmSync(signal.path, { force: true });
       rmSync(markerOf(signal.path), { force: true });
-      await syncDirectory(dir);
     },
     async markInFlight(signal) {
-      await writeStateFile(markerOf(signal.path), Buffer.from(String(signal.sequence)));
+      // Not flushed (D28): the marker only has to outlive this process, which it does in the
+      // page cache; after a power cut the result is at worst sent twice, and MAAS keeps one.
+      await writeStateFile(markerOf(signal.path), Buffer.from(String(signal.sequence)), { durable: false });
       signal.inFlight = true;
     },
   };

@@ -78,7 +78,8 @@ export async function openSyncState(machineDir: string): Promise<SyncState> {
     async save() {
       if (!dirty) return;
       const file: SyncFile = { format: SYNC_FORMAT, results };
-      await writeStateFile(path, Buffer.from(`${JSON.stringify(file)}\n`));
+      // Not flushed (D28): losing it only makes the next run send every result again.
+      await writeStateFile(path, Buffer.from(`${JSON.stringify(file)}\n`), { durable: false });
       dirty = false;
     },
   };
