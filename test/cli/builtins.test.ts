@@ -1,5 +1,5 @@
-// Which of Node's own modules a command loads. Each one costs start-up CPU (node:crypto about
-// 3 ms, node:zlib about 2), so a command must not load one it does not use: collect makes its
+// Which of Node's own modules a command loads. Each one costs start-up CPU (a millisecond or more
+// for node:crypto or node:zlib), so a command must not load one it does not use: collect makes its
 // temporary file names without node:crypto, report-results loads node:zlib only for a
 // gzip-compressed tarball (MAAS sends plain tar), and neither loads node:perf_hooks to read a clock.
 // The built CLI runs as a subprocess with a preloaded script that writes, as the process exits,
