@@ -1,6 +1,5 @@
 // The one atomic file writer (creds files, the spool and its state, `collect --output`) and the one
 // translation of file-system errors into short readable reasons.
-import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { CliError, hasCode, oneLine, UsageError } from './errors.js';
@@ -44,6 +43,8 @@ export interface AtomicWriteOptions {
    * work done again (docs/design.md D28).
    */
   durable?: boolean;
+  /** Makes the part of a temporary file's name after `.tmp-` (default temporarySuffix); tests give fixed ones. */
+  temporaryName?: () => string;
 }
 
 const TEMPORARY_PREFIX = '.tmp-';
@@ -51,6 +52,24 @@ const TEMPORARY_PREFIX = '.tmp-';
 /** Whether `name` is a temporary file writeAtomic left behind (a crash between write and rename). */
 export function isAtomicTemporary(name: string): boolean {
   return name.startsWith(TEMPORARY_PREFIX);
+}
+
+/** How many names writeAtomic tries for its temporary file while each is taken. */
+const TEMPORARY_ATTEMPTS = 5;
+
+let temporaries = 0;
+
+/**
+ * A name for a temporary file: the process id, a count of this process's temporaries, and random
+ * digits against another process of the same id (a leftover of a process that died, one in another
+ * PID namespace sharing the directory). The file is created with O_CREAT|O_EXCL, which never opens
+ * an existing path nor follows a symbolic link there, so a name only has to be unlikely to be taken,
+ * not hard to guess. Math.random is enough for that, and unlike node:crypto it costs a short command
+ * no module to load.
+ */
+function temporarySuffix(): string {
+  temporaries += 1;
+  return `${process.pid}-${temporaries.toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /**
@@ -71,8 +90,7 @@ function writeAtomicNow(path: string, data: string | Uint8Array, options: Atomic
   const mode = options.mode ?? 0o600;
   const durable = options.durable ?? true;
   const dir = dirname(path);
-  const temp = join(dir, `${TEMPORARY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(temp, 'wx', mode);
+  const { temp, fd } = createTemporary(dir, mode, options.temporaryName ?? temporarySuffix);
   try {
     try {
       writeWhole(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -92,6 +110,18 @@ function writeAtomicNow(path: string, data: string | Uint8Array, options: Atomic
     throw error;
   }
   if (durable) syncDirectoryNow(dir);
+}
+
+/** Creates a new temporary file in `dir`; a name already taken (a leftover) is passed over for another. */
+function createTemporary(dir: string, mode: number, name: () => string): { temp: string; fd: number } {
+  for (let attempt = 1; ; attempt++) {
+    const temp = join(dir, `${TEMPORARY_PREFIX}${name()}`);
+    try {
+      return { temp, fd: openSync(temp, 'wx', mode) };
+    } catch (error) {
+      if (attempt >= TEMPORARY_ATTEMPTS || !hasCode(error, 'EEXIST')) throw error;
+    }
+  }
 }
 
 /** Writes all of `bytes`: a write may take only part (a disk filling up), and the rest is written until it fails. */

@@ -62,6 +62,24 @@ describe('writeAtomic', () => {
     expect((await stat(join(dir, 'shared.out'))).mode & 0o777).toBe(0o640);
     expect((await stat(join(dir, 'exact.out'))).mode & 0o777).toBe(0o644);
   });
+
+  it('passes over a leftover temporary file of the same name, leaving it and what a leftover link points at untouched', async () => {
+    const dir = await makeRoot({ '.tmp-taken': 'left by a crash\n', '.tmp-link': { link: '/elsewhere' }, elsewhere: 'not to be written\n' });
+    const names = ['taken', 'link', 'free'];
+    await writeAtomic(join(dir, 'state.json'), 'new\n', { temporaryName: () => names.shift()! });
+    expect(await readFile(join(dir, 'state.json'), 'utf8')).toBe('new\n');
+    expect(await readFile(join(dir, '.tmp-taken'), 'utf8')).toBe('left by a crash\n');
+    expect(await readFile(join(dir, 'elsewhere'), 'utf8')).toBe('not to be written\n');
+    expect((await readdir(dir)).sort()).toEqual(['.tmp-link', '.tmp-taken', 'elsewhere', 'state.json']);
+  });
+
+  it('gives up with the file system\'s EEXIST when every name it tries is taken, and leaves the target as it was', async () => {
+    const dir = await makeRoot({ '.tmp-taken': 'left by a crash\n', 'state.json': 'old\n' });
+    const error = await writeAtomic(join(dir, 'state.json'), 'new\n', { temporaryName: () => 'taken' }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('EEXIST');
+    expect(await readFile(join(dir, 'state.json'), 'utf8')).toBe('old\n');
+    expect(await readFile(join(dir, '.tmp-taken'), 'utf8')).toBe('left by a crash\n');
+  });
 });
 
 describe('fsReason', () => {

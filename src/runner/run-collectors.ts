@@ -8,6 +8,7 @@ import type { Host } from '../host/host.js';
 import { onInterrupt } from '../host/interrupt.js';
 import { TIMEOUT_EXIT_STATUS, type RunOptions } from '../host/run-command.js';
 import type { DeployInfoScriptName } from '../resources/types.js';
+import { monotonicMs } from './clock.js';
 
 /** What one collector produced, ready to be written or uploaded for each of its scripts. */
 export interface CollectorOutcome {
@@ -28,7 +29,7 @@ export interface CollectorOutcome {
 export interface RunCollectorsOptions {
   /** Overrides each collector's own timeout (milliseconds); for tests and `--debug` runs. */
   timeoutMs?: (collector: DeployInfoCollector) => number;
-  /** Monotonic clock in milliseconds (default performance.now). */
+  /** Monotonic clock in milliseconds (default monotonicMs). */
   now?: () => number;
   /** The others' wait for the start-first collectors' commands (default START_FIRST_WAIT_MS). */
   startFirstWaitMs?: number;
@@ -77,7 +78,7 @@ export async function runCollector(
   /** Called each time one of the collector's commands has started (its process exists). */
   onCommandStarted?: () => void,
 ): Promise<CollectorOutcome> {
-  const now = options.now ?? (() => performance.now());
+  const now = options.now ?? monotonicMs;
   const timeoutMs = options.timeoutMs?.(collector) ?? collector.timeoutMs;
   const started = now();
   const stop = new AbortController();

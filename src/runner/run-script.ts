@@ -10,6 +10,7 @@ import type { Writable } from 'node:stream';
 import { hasCode } from '../errors.js';
 import { onInterrupt } from '../host/interrupt.js';
 import { ensureOwnPriority, killGroup, TIMEOUT_EXIT_STATUS } from '../host/run-command.js';
+import { monotonicMs } from './clock.js';
 import { resultFileName, type ResultStream } from './signal-files.js';
 import { TerminalBuffer } from './terminal-buffer.js';
 
@@ -92,9 +93,9 @@ export async function runScript(options: RunScriptOptions): Promise<ScriptOutcom
   const files = { combined: at('combined'), stdout: at('stdout'), stderr: at('stderr'), result: at('result') };
   await Promise.all([writeFile(files.combined, ''), writeFile(files.stdout, ''), writeFile(files.stderr, ''), ensureOwnPriority()]);
   const buffers = { stdout: new TerminalBuffer(), stderr: new TerminalBuffer(), combined: new TerminalBuffer() };
-  const started = performance.now();
+  const started = monotonicMs();
   const ended = await execute(options, buffers);
-  const runtimeSeconds = (performance.now() - started) / 1000;
+  const runtimeSeconds = (monotonicMs() - started) / 1000;
 
   const stdout = buffers.stdout.bytes();
   const stderr = buffers.stderr.bytes();

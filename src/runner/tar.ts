@@ -4,8 +4,9 @@
 // report-results unpacks it in a short-lived process, where stream machinery costs more CPU than
 // the few dozen small members it carries.
 import { closeSync, fchmodSync, mkdirSync, openSync, realpathSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { CliError, hasCode, ParseError } from '../errors.js';
 import { fsReason } from '../files.js';
 
@@ -47,6 +48,17 @@ export interface TarballLimits {
   readonly members: number;
 }
 
+/**
+ * node:zlib, loaded for a gzip tarball only: MAAS sends plain tar, and loading zlib would cost
+ * every report-results run CPU for nothing. Through require, as the standalone executable has no
+ * loader for dynamic imports.
+ */
+function zlib(): typeof Zlib {
+  loadedZlib ??= createRequire(import.meta.url)('node:zlib') as typeof Zlib;
+  return loadedZlib;
+}
+let loadedZlib: typeof Zlib | undefined;
+
 /** Returns the plain tar bytes; gzip is undone with zlib, bzip2/xz/zstd are refused clearly. */
 export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarball', limits: TarballLimits = TARBALL_LIMITS): Uint8Array {
   const compression = detectCompression(bytes);
@@ -56,7 +68,7 @@ export function decompressTar(bytes: Uint8Array, source = 'the maas-scripts tarb
     case 'gzip':
       try {
         // Stops as soon as the output passes the limit, rather than after filling memory.
-        return gunzipSync(bytes, { maxOutputLength: limits.bytes });
+        return zlib().gunzipSync(bytes, { maxOutputLength: limits.bytes });
       } catch (error) {
         if (hasCode(error, 'ERR_BUFFER_TOO_LARGE')) throw new ParseError(source, `it unpacks to more than ${limits.bytes / (1024 * 1024)} MiB, more than any scripts tarball holds`);
         throw new ParseError(source, `bad gzip data (${(error as Error).message})`);

@@ -1,0 +1,114 @@
+// Which of Node's own modules a command loads. Each one costs start-up CPU (a millisecond or more
+// for node:crypto or node:zlib), so a command must not load one it does not use: collect makes its
+// temporary file names without node:crypto, report-results loads node:zlib only for a
+// gzip-compressed tarball (MAAS sends plain tar), and neither loads node:perf_hooks to read a clock.
+// The built CLI runs as a subprocess with a preloaded script that writes, as the process exits,
+// the builtins it loaded.
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/server/server.js';
+import type { MaasClient } from '../../src/maas/client.js';
+import { credsYaml } from '../../src/maas/credentials.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
+import { startFakeMaas } from '../helpers/fake-maas.js';
+
+// The variable naming the file to write. The preloaded script removes it from the environment, so
+// the commands and scripts the CLI starts (a node one would preload it too) write nothing.
+const LIST_FILE_ENV = 'BUILTINS_LIST_FILE';
+const HOOK = `'use strict';
+const file = process.env.${LIST_FILE_ENV};
+delete process.env.${LIST_FILE_ENV};
+if (file) {
+  process.on('exit', () => {
+    const loaded = process.moduleLoadList.filter((entry) => entry.startsWith('NativeModule ')).map((entry) => entry.slice('NativeModule '.length));
+    require('node:fs').writeFileSync(file, loaded.join('\\n') + '\\n');
+  });
+}
+`;
+
+const RETRIES = { MAAS_RUN_SCRIPTS_ATTEMPTS: '3', MAAS_RUN_SCRIPTS_RETRY_DELAY: '0.05', MAAS_RUN_SCRIPTS_RETRY_TOTAL: '10', MAAS_RUN_SCRIPTS_TIMEOUT: '10' };
+
+let server: RunningServer;
+let admin: MaasClient;
+let work: string;
+let hook: string;
+let runs = 0;
+
+beforeAll(async () => {
+  ({ server, admin, work } = await startCliServer('builtins-'));
+  hook = join(work, 'list-builtins.cjs');
+  await writeFile(hook, HOOK);
+});
+afterAll(() => stopCliServer(server, work));
+
+/** Runs the CLI with the preloaded script; returns the run and the public builtins it loaded. */
+async function runListing(args: string[], env: Record<string, string> = {}): Promise<{ run: CliRun; builtins: string[] }> {
+  const list = join(work, `builtins-${++runs}.txt`);
+  const run = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require "${hook}"`, [LIST_FILE_ENV]: list } });
+  const builtins = (await readFile(list, 'utf8')).split('\n').filter((name) => name !== '' && !name.startsWith('internal/'));
+  // The list is real: every command runs through node:fs.
+  expect(builtins).toContain('fs');
+  return { run, builtins };
+}
+
+/** A creds file of a machine registered as Deployed on the server, reached at `baseUrl`. */
+async function deployedMachine(baseUrl: string): Promise<{ creds: string; stateDir: string }> {
+  const hostname = `builtins-${++runs}`;
+  const machine = await admin.createMachine({ hostname, deployed: 'true' });
+  const token = (await admin.getMachineToken(machine.system_id))!;
+  const creds = join(work, `${hostname}-creds.yaml`);
+  const endpoint = `${baseUrl}/metadata/status/${machine.system_id}`;
+  await writeFile(creds, credsYaml({ consumer_key: token.consumer_key, endpoint, token_key: token.token_key, token_secret: token.token_secret }), { mode: 0o600 });
+  return { creds, stateDir: join(work, `${hostname}-state`) };
+}
+
+describe('the builtins a command loads', () => {
+  it('collect --only resources prints the document without loading crypto, zlib or perf_hooks', async () => {
+    const { run, builtins } = await runListing(['collect', '--only', 'resources']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toHaveProperty('resources');
+    expect(builtins).toContain('child_process');
+    expect(builtins).not.toContain('crypto');
+    expect(builtins).not.toContain('zlib');
+    expect(builtins).not.toContain('perf_hooks');
+  });
+
+  it('collect --output writes its files atomically without node:crypto, and leaves no temporary file', async () => {
+    const out = await mkdtemp(join(work, 'output-'));
+    const { run, builtins } = await runListing(['collect', '--only', 'resources', '--output', out]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(builtins).not.toContain('crypto');
+    const written = run.stdout.trim().split('\n').map((path) => basename(path));
+    expect(written).toContain('20-maas-03-machine-resources.out');
+    expect((await readdir(out)).sort()).toEqual([...written].sort());
+    expect(JSON.parse(await readFile(join(out, '20-maas-03-machine-resources.out'), 'utf8'))).toHaveProperty('resources');
+  });
+
+  it('report-results reports everything against the server, which sends plain tar, without loading zlib', async () => {
+    const machine = await deployedMachine(server.url);
+    const { run, builtins } = await runListing(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], RETRIES);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/done: 6 delivered/);
+    // Signing requests and hashing results need it.
+    expect(builtins).toContain('crypto');
+    expect(builtins).not.toContain('zlib');
+    expect(builtins).not.toContain('perf_hooks');
+  });
+
+  it('report-results loads zlib when the tarball is gzip-compressed, and reads it', async () => {
+    const proxy = await startFakeMaas({ forwardTo: new URL(server.url).origin });
+    try {
+      proxy.rewrite('maas-scripts', (tar) => gzipSync(tar));
+      const machine = await deployedMachine(proxy.origin);
+      const { run, builtins } = await runListing(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], RETRIES);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/done: 6 delivered/);
+      expect(builtins).toContain('zlib');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
