@@ -58,6 +58,6 @@ export async function recordRun(machineDir: string, startedAt: Date, ended: { su
     ...(problem !== undefined ? { problem } : {}),
     ...(delivered > 0 ? { last_delivery: { at: finishedAt, delivered } } : previous?.last_delivery ? { last_delivery: previous.last_delivery } : {}),
   };
-  // Not flushed (D28): what sync-status shows; losing it loses nothing else.
+  // Not flushed (docs/design.md D28): what sync-status shows; losing it loses nothing else.
   await writeStateFile(join(machineDir, FILE_NAME), Buffer.from(`${JSON.stringify(record)}\n`), { durable: false });
 }

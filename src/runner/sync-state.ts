@@ -78,7 +78,7 @@ export async function openSyncState(machineDir: string): Promise<SyncState> {
     async save() {
       if (!dirty) return;
       const file: SyncFile = { format: SYNC_FORMAT, results };
-      // Not flushed (D28): losing it only makes the next run send every result again.
+      // Not flushed (docs/design.md D28): losing it only makes the next run send every result again.
       await writeStateFile(path, Buffer.from(`${JSON.stringify(file)}\n`), { durable: false });
       dirty = false;
     },
