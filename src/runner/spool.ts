@@ -109,7 +109,8 @@ export async function openMachineState(stateDir: string, key: string): Promise<M
   return {
     dir,
     spool: createSpool(spoolDir),
-    // A copy for runs that cannot reach MAAS; losing it to a power cut loses nothing else (docs/design.md D28).
+    // A copy for runs that cannot reach MAAS; losing it to a power cut loses nothing else
+    // (docs/design.md D28).
     saveScripts: (tar) => writeStateFile(scriptsFile, tar, { durable: false }),
     loadScripts: async () => {
       try {
@@ -187,14 +188,16 @@ function createSpool(dir: string): Spool {
       if (current !== signal.sequence) return;
       // `force`: a file removed by hand meanwhile is forgotten already. A result that was never
       // marked in flight has no marker.
-      // Not flushed (docs/design.md D28): should a power cut bring the file back, the next run finds MAAS holds
-      // the result (its marker came back too) or sends it once more (MAAS stores it again).
+      // Not flushed (docs/design.md D28): should a power cut bring the file back, the next run
+      // finds MAAS holds the result (its marker came back too) or sends it once more (MAAS
+      // stores it again).
       rmSync(signal.path, { force: true });
       rmSync(markerOf(signal.path), { force: true });
     },
     async markInFlight(signal) {
-      // Not flushed (docs/design.md D28): the marker only has to outlive this process, which it does in the
-      // page cache; after a power cut the result is at worst sent twice, and MAAS keeps one.
+      // Not flushed (docs/design.md D28): the marker only has to outlive this process, which it
+      // does in the page cache; after a power cut the result is at worst sent twice, and MAAS
+      // keeps one.
       await writeStateFile(markerOf(signal.path), Buffer.from(String(signal.sequence)), { durable: false });
       signal.inFlight = true;
     },
