@@ -129,14 +129,11 @@ ${check.outputFiles[0].text.trim()}
 var __loadedAs = typeof __filename === 'string' ? __filename : '';
 var __loadedBy = typeof require === 'function' ? require : undefined;
 (async () => {
-const __builtin = (name) => (__loadedBy ? Promise.resolve(__loadedBy(name)) : import(name));
-const { createRequire: __createRequire } = await __builtin('node:module');
-const { realpathSync: __realpathSync } = await __builtin('node:fs');
-const { pathToFileURL: __pathToFileURL } = await __builtin('node:url');
-const __filename = __loadedAs || (() => { try { return __realpathSync(process.argv[1]); } catch { return process.argv[1] || process.cwd() + '/maas-run-scripts'; } })();
+const __filename = __loadedAs || (await import('node:fs').then(({ realpathSync }) => { try { return realpathSync(process.argv[1]); } catch { return process.argv[1] || process.cwd() + '/maas-run-scripts'; } }));
 const __dirname = __filename.slice(0, __filename.lastIndexOf('/')) || '/';
-const __bundleUrl = __pathToFileURL(__filename).href;
-const require = __createRequire(__filename);
+const require = __loadedBy || (await import('node:module')).createRequire(__filename);
+// import.meta.url, made the first time a module asks (most runs never do).
+const __bundle = { get url() { const url = require('node:url').pathToFileURL(__filename).href; Object.defineProperty(this, 'url', { value: url }); return url; } };
 const module = { exports: {} };
 const exports = module.exports;
 // A chunk (see CHUNKS_MARKER), read from this file and compiled the first time it is required.
@@ -154,7 +151,7 @@ function __loadChunk(name, shared, Failure) {
     const compiled = new (require('node:vm').Script)(wrapper, { filename: __filename + ' (' + name + ')' }).runInThisContext();
     const chunk = { exports: {} };
     __chunkExports[name] = chunk.exports;
-    compiled(chunk, chunk.exports, shared, require, __bundleUrl, __filename, __dirname, __loadChunk);
+    compiled(chunk, chunk.exports, shared, require, __bundle.url, __filename, __dirname, __loadChunk);
     __chunkExports[name] = chunk.exports;
   }
   return __chunkExports[name];
@@ -193,7 +190,7 @@ await build({
   target: syntaxTarget,
   external: ['better-sqlite3'],
   // The server finds the file it runs from (to serve it) and loads the SQLite addon next to it.
-  define: { 'import.meta.url': '__bundleUrl' },
+  define: { 'import.meta.url': '__bundle.url' },
   // Fewer bytes for Node to read and parse at every start; names kept, as messages may show them.
   minify: true,
   keepNames: true,
