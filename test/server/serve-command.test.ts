@@ -1,7 +1,7 @@
 // `maas-run-scripts serve` run as users run it (the built CLI, a real port), and SQLite state
 // that survives a restart.
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -172,6 +172,26 @@ describe('the serve command', () => {
     await server.child;
   });
 
+  it('keeps serving when the reader of its output is gone before it prints (serve | head), without an error', async () => {
+    const port = await freePort();
+    const child = execa(process.execPath, [CLI, 'serve', '--port', String(port)], { reject: false, env: { MAAS_ADMIN_KEY: FIXED_KEY }, stdin: 'ignore' });
+    child.stdout!.destroy(); // closed before the server writes its first line
+    let status = 0;
+    for (let tries = 0; tries < 200 && status !== 200; tries += 1) {
+      status = await fetch(`http://127.0.0.1:${port}/MAAS/api/2.0/machines/`, { headers: { Authorization: oauthHeader(FIXED_KEY) } }).then(
+        (response) => response.status,
+        () => 0,
+      );
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(200);
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+    const ended = await child;
+    expect(ended.exitCode).toBe(0);
+    expect(String(ended.stderr)).not.toMatch(/EPIPE|Error/);
+  });
+
   it('refuses a port in use with a one-line error and exit code 2', async () => {
     const server = await startServe([]);
     const port = new URL(server.url).port;
@@ -232,3 +252,14 @@ describe('the serve command', () => {
   });
 });
 
+/** A TCP port nothing listens on now (the kernel's choice for port 0, released again). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
