@@ -1,14 +1,14 @@
 // Declares the commands, their arguments and options. Each action lazily imports its command
 // module, so `--help` and one command never load the others (or the server's SQLite addon).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as V8 from 'node:v8';
 import { parseCredentials } from '../maas/api-key.js';
 import { normaliseMaasUrl } from '../maas/maas-url.js';
-import { BadUrlError, hasCode, UsageError } from '../errors.js';
+import { BadUrlError, UsageError } from '../errors.js';
 import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
+import { standardOutput } from './standard-output.js';
 
 /** Options every command can read: the global flags given before the command name. */
 export interface GlobalOptions {
@@ -26,7 +26,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      writeOut: (s) => writeStandardOutput(s),
+      writeOut: (s) => standardOutput.write(s),
       // Usage errors stay on one line, with the way to learn the right usage at its end.
       outputError: (s, write) => write(`${s.trimEnd()} (run with --help for usage)\n`),
     })
@@ -257,23 +257,6 @@ export function buildProgram(): Command {
 function setOptimiser(on: boolean): void {
   // node:v8 is loaded here, not with this module: --version and --help do without it.
   if (Number(process.versions.v8.split('.')[0]) <= 13) (createRequire(import.meta.url)('node:v8') as typeof V8).setFlagsFromString(on ? '--opt' : '--no-opt');
-}
-
-/**
- * Writes commander's output (the version, help) straight to file descriptor 1. process.stdout is
- * a stream, and making it loads the stream and socket modules: a good part of what --version
- * costs. A descriptor that cannot take it all now (a non-blocking pipe that is full) gets the rest
- * through the stream; a closed one (EPIPE, EBADF) gets nothing, as nobody reads it.
- */
-function writeStandardOutput(text: string): void {
-  const bytes = Buffer.from(text);
-  let done = 0;
-  try {
-    while (done < bytes.length) done += writeSync(1, bytes, done, bytes.length - done);
-  } catch (error) {
-    if (hasCode(error, 'EAGAIN')) process.stdout.write(bytes.subarray(done));
-    else if (!hasCode(error, 'EPIPE', 'EBADF')) throw error;
-  }
 }
 
 /** Commander parser for a number of hours (>= 0, fractions allowed). */

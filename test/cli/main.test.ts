@@ -16,15 +16,18 @@ describe('maas-run-scripts', () => {
     expect(run.stdout.trim()).toBe(pkg.version);
   });
 
-  it('exits 0 without a word on stderr when whoever reads its output has gone (help piped into head, say)', async () => {
-    // Standard output is a pipe whose reading end is closed before anything is written.
-    const child = spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.destroy();
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
-    expect([code, stderr]).toEqual([0, '']);
-  });
+  it.each([[['--help']], [['collect', '--only', 'serial-ports']]])(
+    'exits 0 without a word on stderr when whoever reads its output has gone (%j piped into head, say)',
+    async (args) => {
+      // Standard output is a pipe whose reading end is closed before anything is written.
+      const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      expect([code, stderr]).toEqual([0, '']);
+    },
+  );
 
   it('lists every command in --help, within an 80-column terminal', async () => {
     const run = await runCli(['--help']);

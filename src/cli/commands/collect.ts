@@ -11,6 +11,7 @@ import { createHost, type Host } from '../../host/host.js';
 import { commandsNotRun } from '../../host/run-command.js';
 import { runCollectors, type CollectorOutcome } from '../../runner/run-collectors.js';
 import { scriptOutputFiles } from '../../runner/signal-files.js';
+import { standardError, standardOutput } from '../standard-output.js';
 
 export interface CollectOptions {
   /** Collector names (`resources`, `lshw`, ...); default: resources alone, or all with `output`. */
@@ -32,8 +33,8 @@ export interface CollectDeps {
 
 /** Runs the `collect` command; returns the outcomes, throws CliError (exit 1) if any collector failed. */
 export async function collect(options: CollectOptions, deps: CollectDeps = {}): Promise<CollectorOutcome[]> {
-  const stdout = deps.stdout ?? process.stdout;
-  const stderr = deps.stderr ?? process.stderr;
+  const stdout = deps.stdout ?? standardOutput;
+  const stderr = deps.stderr ?? standardError;
   const format = options.format ?? 'json';
   const selected = selectCollectors(options);
   if (options.output === undefined && selected.length !== 1) {
