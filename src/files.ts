@@ -75,8 +75,9 @@ function temporarySuffix(): string {
 /**
  * Writes `data` to `path` so that a crash leaves the old or the new content, never a mix: a
  * temporary file in the same directory, fsynced, given its mode, renamed over `path`, and the
- * directory fsynced (both flushes left out with `durable: false`). On failure the temporary file is removed, `path` is left as it was, and the
- * file system's own error is thrown (see writeFileAtomic for one-line errors).
+ * directory fsynced (both flushes left out with `durable: false`). On failure the temporary file
+ * is removed, `path` is left as it was, and the file system's own error is thrown (see
+ * writeFileAtomic for one-line errors).
  *
  * The calls are synchronous (the promise is for callers that need not know): the files are small
  * and a command's steps wait for each write anyway, while each asynchronous call, seven of them
