@@ -29,6 +29,15 @@ describe('maas-run-scripts', () => {
     },
   );
 
+  it('prints the same help, options included, for `help COMMAND` and `COMMAND --help`', async () => {
+    for (const [command, option] of [['collect', '--only <names>'], ['register-machine', '--admin-key-file <file>'], ['sync-status', '--json']]) {
+      const [asked, flagged] = await Promise.all([runCli(['help', command]), runCli([command, '--help'])]);
+      expect([asked.exitCode, flagged.exitCode]).toEqual([0, 0]);
+      expect(asked.stdout).toBe(flagged.stdout);
+      expect(asked.stdout).toContain(`  ${option}`);
+    }
+  });
+
   it('lists every command in --help, within an 80-column terminal', async () => {
     const run = await runCli(['--help']);
     expect(run.exitCode).toBe(0);
