@@ -1,14 +1,19 @@
 // The bin keeps V8's compiled code of the single file between runs, one cache file per command
 // (bin/maas-run-scripts). What a cache holds is what the runs that wrote it compiled, so a short
 // run (a usage error), or another kind of run of the same command, must not leave a cache that
-// every run then works around, and runs must not rewrite a good cache again and again. Node releases with their own
-// compile cache (22.1 and later) use that instead, so there is nothing of ours to test there.
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+// every run then works around, and runs must not rewrite a good cache again and again; nor may
+// a cache of another build of the single file be used. Node releases with their own compile
+// cache (22.1 and later) use that instead, so there is nothing of ours to test there.
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { PROJECT_ROOT, runCli } from '../helpers/cli.js';
+
+/** The header of a cache file: magic, bytecode size, the build's identity (bin/maas-run-scripts). */
+const HEADER_BYTES = 24;
 
 const ownCache = typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache !== 'function';
 
@@ -32,7 +37,7 @@ describe.skipIf(!ownCache)('the code cache of the bin', () => {
   /** The cache file's bytes and the bytecode (KiB) its header says the writing run ended with. */
   const cache = async () => {
     const bytes = await readFile(file);
-    expect(bytes.toString('latin1', 0, 4)).toBe('MRC2');
+    expect(bytes.toString('latin1', 0, 4)).toBe('MRC3');
     return { bytes, writerKiB: bytes.readUInt32LE(4), mtimeMs: (await stat(file)).mtimeMs };
   };
 
@@ -52,9 +57,9 @@ describe.skipIf(!ownCache)('the code cache of the bin', () => {
   it('is written again when V8 refuses it, or when it is of an older format, and the command still works', async () => {
     await collect();
     const good = await cache();
-    // A header claiming a huge writer, then data V8 cannot use.
+    // The header of this build claiming a huge writer, then data V8 cannot use.
     const junk = Buffer.alloc(64, 7);
-    good.bytes.copy(junk, 0, 0, 4);
+    good.bytes.copy(junk, 0, 0, HEADER_BYTES);
     junk.writeUInt32LE(0xffffffff, 4);
     await writeFile(file, junk);
     await collect();
@@ -63,7 +68,7 @@ describe.skipIf(!ownCache)('the code cache of the bin', () => {
     expect(rewritten.writerKiB).toBeLessThan(0xffffffff);
     // A file without the header (what older releases wrote): V8's data alone. cache() checks
     // that the header is back.
-    await writeFile(file, good.bytes.subarray(8));
+    await writeFile(file, good.bytes.subarray(HEADER_BYTES));
     await collect();
     expect((await cache()).bytes.length).toBeGreaterThan(good.bytes.length / 2);
   });
@@ -78,5 +83,24 @@ describe.skipIf(!ownCache)('the code cache of the bin', () => {
     await collect('serial-ports');
     await collect('resources');
     expect((await cache()).bytes.equals(both.bytes)).toBe(true);
+  });
+  it('is not used for another build of the single file, even one whose main script is just as long', async () => {
+    // The bin and a copy of the single file, which is then changed as a new release would change it.
+    const copy = join(home, 'install');
+    await cp(join(PROJECT_ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+    await mkdir(join(copy, 'build'));
+    const single = join(copy, 'build', 'maas-run-scripts');
+    const text = await readFile(join(PROJECT_ROOT, 'build', 'maas-run-scripts'), 'utf8');
+    await writeFile(single, text, { mode: 0o755 });
+    const version = async () => (await execa(process.execPath, [join(copy, 'bin', 'maas-run-scripts'), '--version'], { env: env(), reject: false })).stdout.trim();
+    const released = await version();
+    expect(await version()).toBe(released); // the second run takes the first one's cache
+    // Same length, another version string and another build identity.
+    const next = released.replace(/^\d/, (digit) => String((Number(digit) + 1) % 10));
+    const rebuilt = text.replace(`"${released}"`, `"${next}"`).replace(/^(#![^\n]*\n\/\/# build )[0-9a-f]{16}/, '$1' + 'f'.repeat(16));
+    expect(rebuilt.length).toBe(text.length);
+    expect(rebuilt).not.toBe(text);
+    await writeFile(single, rebuilt, { mode: 0o755 });
+    expect(await version()).toBe(next);
   });
 });
