@@ -30,7 +30,7 @@ describe('maas-run-scripts', () => {
   );
 
   it('prints the same help, options included, for `help COMMAND` and `COMMAND --help`', async () => {
-    for (const [command, option] of [['collect', '--only <names>'], ['register-machine', '--admin-key-file <file>'], ['sync-status', '--json']]) {
+    for (const [command, option] of [['collect', '--only <names>'], ['register-machine', '--admin-key-file <file>'], ['sync-status', '--json']] as const) {
       const [asked, flagged] = await Promise.all([runCli(['help', command]), runCli([command, '--help'])]);
       expect([asked.exitCode, flagged.exitCode]).toEqual([0, 0]);
       expect(asked.stdout).toBe(flagged.stdout);
