@@ -3,8 +3,9 @@
 // printed, on purpose, because the operator starting the server asked for it. Give the key in
 // MAAS_ADMIN_KEY to keep it stable (and out of the output).
 import { hostname } from 'node:os';
-import { CliError, hasCode, UsageError } from '../../errors.js';
+import { CliError, UsageError } from '../../errors.js';
 import type { ServerStartError } from '../../server/errors.js';
+import { standardOutput } from '../standard-output.js';
 
 /** Options of the serve command. */
 export interface ServeOptions {
@@ -22,14 +23,9 @@ export const ADMIN_KEY_ENV = 'MAAS_ADMIN_KEY';
 /** Starts the server and keeps running until SIGINT/SIGTERM; then closes it cleanly. */
 export async function serve(options: ServeOptions, deps: { env?: NodeJS.ProcessEnv; stdout?: { write(text: string): unknown }; stderr?: { write(text: string): unknown } } = {}): Promise<void> {
   const env = deps.env ?? process.env;
-  const stdout = deps.stdout ?? process.stdout;
-  // `serve | head -2` keeps the URL and key and lets the server run: once the reader of the
-  // output is gone, what would have been printed is dropped instead of ending the server.
-  if (stdout === process.stdout) {
-    process.stdout.on('error', (error) => {
-      if (!hasCode(error, 'EPIPE')) throw error;
-    });
-  }
+  // Straight to descriptor 1: `serve | head -2` keeps the URL and key and lets the server run, as
+  // what nobody reads any more is dropped instead of ending the server.
+  const stdout = deps.stdout ?? standardOutput;
   const stderr = deps.stderr ?? process.stderr;
   const port = Number(options.port);
   if (!/^\d+$/.test(options.port) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, got '${options.port}'`);
