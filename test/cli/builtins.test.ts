@@ -10,9 +10,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/server.js';
 import type { MaasClient } from '../../src/maas/client.js';
-import { credsYaml } from '../../src/maas/credentials.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
-import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
+import { deployedMachine, FAST_RETRIES, startCliServer, stopCliServer } from '../helpers/cli-server.js';
 import { startFakeMaas } from '../helpers/fake-maas.js';
 
 // The variable naming the file to write. The preloaded script removes it from the environment, so
@@ -28,8 +27,6 @@ if (file) {
   });
 }
 `;
-
-const RETRIES = { MAAS_RUN_SCRIPTS_ATTEMPTS: '3', MAAS_RUN_SCRIPTS_RETRY_DELAY: '0.05', MAAS_RUN_SCRIPTS_RETRY_TOTAL: '10', MAAS_RUN_SCRIPTS_TIMEOUT: '10' };
 
 let server: RunningServer;
 let admin: MaasClient;
@@ -52,17 +49,6 @@ async function runListing(args: string[], env: Record<string, string> = {}): Pro
   // The list is real: every command runs through node:fs.
   expect(builtins).toContain('fs');
   return { run, builtins };
-}
-
-/** A creds file of a machine registered as Deployed on the server, reached at `baseUrl`. */
-async function deployedMachine(baseUrl: string): Promise<{ creds: string; stateDir: string }> {
-  const hostname = `builtins-${++runs}`;
-  const machine = await admin.createMachine({ hostname, deployed: 'true' });
-  const token = (await admin.getMachineToken(machine.system_id))!;
-  const creds = join(work, `${hostname}-creds.yaml`);
-  const endpoint = `${baseUrl}/metadata/status/${machine.system_id}`;
-  await writeFile(creds, credsYaml({ consumer_key: token.consumer_key, endpoint, token_key: token.token_key, token_secret: token.token_secret }), { mode: 0o600 });
-  return { creds, stateDir: join(work, `${hostname}-state`) };
 }
 
 describe('the builtins a command loads', () => {
@@ -88,8 +74,8 @@ describe('the builtins a command loads', () => {
   });
 
   it('report-results reports everything against the server, which sends plain tar, without loading zlib', async () => {
-    const machine = await deployedMachine(server.url);
-    const { run, builtins } = await runListing(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], RETRIES);
+    const machine = await deployedMachine(admin, work, server.url);
+    const { run, builtins } = await runListing(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], FAST_RETRIES);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/done: 6 delivered/);
     // Signing requests and hashing results need it.
@@ -102,8 +88,8 @@ describe('the builtins a command loads', () => {
     const proxy = await startFakeMaas({ forwardTo: new URL(server.url).origin });
     try {
       proxy.rewrite('maas-scripts', (tar) => gzipSync(tar));
-      const machine = await deployedMachine(proxy.origin);
-      const { run, builtins } = await runListing(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], RETRIES);
+      const machine = await deployedMachine(admin, work, proxy.origin);
+      const { run, builtins } = await runListing(['report-results', '--config', machine.creds, '--state-dir', machine.stateDir], FAST_RETRIES);
       expect(run.exitCode, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/done: 6 delivered/);
       expect(builtins).toContain('zlib');

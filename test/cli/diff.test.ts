@@ -11,7 +11,7 @@ import type { RunningServer } from '../../src/server/server.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { link, writeTree, type Tree } from '../helpers/make-root.js';
 import { edgeMachine } from '../collectors/edge-machine.js';
-import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
+import { deployedMachine as deployedMachineOf, startCliServer, stopCliServer, type DeployedMachine } from '../helpers/cli-server.js';
 
 let server: RunningServer;
 let admin: MaasClient;
@@ -28,15 +28,9 @@ const GiB = 1024 ** 3;
 /** The edge machine's memory: 16 blocks of 128 MiB, the last one offline. */
 const BLOCK = 128 * MiB;
 
-/** A machine registered as Deployed through the admin API, and its creds file. */
-async function deployedMachine(): Promise<{ creds: string; stateDir: string }> {
-  const hostname = `diff-${++counter}`;
-  const machine = await admin.createMachine({ hostname, deployed: 'true' });
-  const token = (await admin.getMachineToken(machine.system_id))!;
-  const creds = join(work, `${hostname}-creds.yaml`);
-  const endpoint = `${server.url}/metadata/status/${machine.system_id}`;
-  await writeFile(creds, credsYaml({ consumer_key: token.consumer_key, endpoint, token_key: token.token_key, token_secret: token.token_secret }), { mode: 0o600 });
-  return { creds, stateDir: join(work, `${hostname}-state`) };
+/** A machine registered as Deployed, and its creds file. */
+function deployedMachine(): Promise<DeployedMachine> {
+  return deployedMachineOf(admin, work, server.url);
 }
 
 /** Writes `tree` into a new directory under the work directory. */

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { extract, pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaasClient } from '../../src/maas/client.js';
-import { credsYaml, parseCredentials } from '../../src/maas/credentials.js';
+import { parseCredentials } from '../../src/maas/credentials.js';
 import { NodeStatus, ScriptResultStatus, type ScriptIndex, type ScriptIndexEntry } from '../../src/maas/types.js';
 import { DEPLOY_INFO_SCRIPTS } from '../../src/resources/types.js';
 import { createDeployInfoSet } from '../../src/server/routes/machines.js';
@@ -19,11 +19,9 @@ import { recordedRequests, WIRE_DIR as WIRE, type WireRequest } from '../helpers
 import { useZoo, type Zoo } from '../helpers/zoo.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/trees.js';
 import { goneWithin } from '../helpers/processes.js';
-import { startCliServer, stopCliServer } from '../helpers/cli-server.js';
+import { deployedMachine as deployedMachineOf, FAST_RETRIES, startCliServer, stopCliServer, type DeployedMachine } from '../helpers/cli-server.js';
 
 
-// Short retry policy so fault tests take seconds, not the default minute and a half.
-const FAST_RETRIES = { MAAS_RUN_SCRIPTS_ATTEMPTS: '3', MAAS_RUN_SCRIPTS_RETRY_DELAY: '0.05', MAAS_RUN_SCRIPTS_RETRY_TOTAL: '10', MAAS_RUN_SCRIPTS_TIMEOUT: '10' };
 
 let server: RunningServer;
 let admin: MaasClient;
@@ -35,24 +33,12 @@ beforeAll(async () => {
 });
 afterAll(() => stopCliServer(server, work));
 
-interface TestMachine {
-  systemId: string;
-  creds: string;
-  stateDir: string;
-}
+type TestMachine = DeployedMachine;
 
-/** A machine registered as Deployed through the admin API, with a creds file naming `baseUrl`. */
-async function deployedMachine(baseUrl = server.url, by = admin): Promise<TestMachine> {
-  const hostname = `test-${++counter}`;
-  const machine = await by.createMachine({ hostname, deployed: 'true' });
-  const token = (await by.getMachineToken(machine.system_id))!;
-  const creds = join(work, `${hostname}-creds.yaml`);
-  await writeFile(
-    creds,
-    credsYaml({ consumer_key: token.consumer_key, endpoint: `${baseUrl}/metadata/status/${machine.system_id}`, token_key: token.token_key, token_secret: token.token_secret }),
-    { mode: 0o600 },
-  );
-  return { systemId: machine.system_id, creds, stateDir: join(work, `${hostname}-state`) };
+/** A machine registered as Deployed (through `by`), with a creds file naming `baseUrl`. */
+function deployedMachine(baseUrl = server.url, by = admin): Promise<TestMachine> {
+  counter += 1; // names this test's other files
+  return deployedMachineOf(by, work, baseUrl);
 }
 
 function report(machine: TestMachine, ...args: string[]): Promise<CliRun> {
