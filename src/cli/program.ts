@@ -6,9 +6,9 @@ import type * as V8 from 'node:v8';
 import { parseCredentials } from '../maas/api-key.js';
 import { normaliseMaasUrl } from '../maas/maas-url.js';
 import { BadUrlError, UsageError } from '../errors.js';
+import { standardOutput } from '../files.js';
 import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
-import { standardOutput } from './standard-output.js';
 
 /** Options every command can read: the global flags given before the command name. */
 export interface GlobalOptions {

@@ -4,7 +4,7 @@
 // machine is.
 import { join } from 'node:path';
 import { CliError, CredsFileError, MaasApiError, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { standardOutput, writeFileAtomic } from '../files.js';
 import { MaasClient, type ClientDeps } from './client.js';
 import { assertWritableDir, credsYaml, readCredsFile } from './credentials.js';
 import { isRetryable, retrying, retryPolicyFromEnv } from './http.js';
@@ -70,7 +70,7 @@ interface Found {
  * deployed=true, architecture, mac_addresses). Then fetch its token and write the creds file.
  */
 export async function registerMachine(options: RegisterOptions, deps: RegisterDeps): Promise<RegisterResult> {
-  const print = deps.print ?? ((line) => process.stdout.write(`${line}\n`));
+  const print = deps.print ?? ((line) => standardOutput.write(`${line}\n`));
   const warn = deps.warn ?? ((line) => process.stderr.write(`${line}\n`));
   const { identity } = deps;
   const dir = options.dir ?? '.';

@@ -1,7 +1,6 @@
 // What report-results shows while it works: on a terminal a line per collector or script with
 // its status and time; otherwise (cron, timers, CI) plain timestamped log lines; with --json
 // nothing but one machine-readable summary at the end.
-import type { Writable } from 'node:stream';
 
 /** How a result's delivery ended; 'unchanged': not sent, MAAS already holds the same hardware data (change-only sync). */
 export type Delivery = 'delivered' | 'spooled' | 'rejected' | 'unchanged';
@@ -61,9 +60,14 @@ export function progressMode(json: boolean, stream: { isTTY?: boolean }): Progre
   return stream.isTTY ? 'tty' : 'log';
 }
 
+/** Where progress is written: process.stdout or anything else that takes text. */
+export interface TextOutput {
+  write(text: string): unknown;
+}
+
 export interface ProgressStreams {
-  stdout: Writable;
-  stderr: Writable;
+  stdout: TextOutput;
+  stderr: TextOutput;
   /** For log lines; defaults to the real clock. */
   now?: () => Date;
   /** The command named in log lines (default report-results). */
@@ -95,7 +99,7 @@ export function createProgress(mode: ProgressMode, { stdout, stderr, now = () =>
       finish: (summary) => stdout.write(`${finalLine(summary)}\n`),
     };
   }
-  const log = (stream: Writable, level: string, message: string) => stream.write(`${now().toISOString()} ${command} ${level}: ${message}\n`);
+  const log = (stream: TextOutput, level: string, message: string) => stream.write(`${now().toISOString()} ${command} ${level}: ${message}\n`);
   return {
     info: (message) => log(stdout, 'info', message),
     warn: (message) => log(stderr, 'warning', message),

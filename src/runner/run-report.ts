@@ -2,8 +2,10 @@
 // Host, the progress output and the state directory, then reportResults (report.ts), whose
 // summary becomes the exit status: a ReportIncompleteError (exit 1, saying what) unless every
 // result was delivered or found unchanged.
+import { isatty } from 'node:tty';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { ReportIncompleteError } from '../errors.js';
+import { standardOutput } from '../files.js';
 import { createHost, type Host } from '../host/host.js';
 import { commandsNotRun } from '../host/run-command.js';
 import { MaasClient, type ClientDeps } from '../maas/client.js';
@@ -53,8 +55,10 @@ export async function runReport(settings: ReportSettings, options: RunReportOpti
   // With a captured tree, commands would describe this machine instead: none is run.
   const host = deps.host ?? (root ? createHost({ root, run: commandsNotRun('the collectors read a captured tree') }) : createHost());
   const commandName = deps.commandName ?? 'report-results';
+  // Progress goes straight to descriptor 1 (src/files.ts): making process.stdout costs a run its
+  // set-up, and a reader that has gone (| head) must not end the run.
   const progress =
-    deps.progress ?? createProgress(progressMode(Boolean(options.json), process.stdout), { stdout: process.stdout, stderr: process.stderr, command: commandName });
+    deps.progress ?? createProgress(progressMode(Boolean(options.json), { isTTY: isatty(1) }), { stdout: standardOutput, stderr: process.stderr, command: commandName });
   const stateDir = options.stateDir ?? defaultStateDir(env);
   const summary = await reportResults(
     {
@@ -73,7 +77,8 @@ export async function runReport(settings: ReportSettings, options: RunReportOpti
       host,
       collectors: { forScript: deps.collectors.forScript, run: (collectors, h) => runCollectors(collectors, h) },
       progress,
-      echo: { stdout: process.stdout, stderr: process.stderr },
+      // Only --debug echoes what scripts print, through the streams.
+      ...(options.debug ? { echo: { stdout: process.stdout, stderr: process.stderr } } : {}),
     },
   );
   if (!summary.ok) throw new ReportIncompleteError(commandName, failureDetail(summary));

@@ -224,6 +224,16 @@ describe('report-results against the bundled server', () => {
     expect(released.status_name).toBe('Ready');
   });
 
+  it('delivers every result and exits 0 when whoever reads its progress has gone (report-results | head)', async () => {
+    const machine = await deployedMachine();
+    // Standard output is a pipe whose reading end is closed before anything is written.
+    const child = execa(process.execPath, [CLI, 'report-results', '--config', machine.creds, '--state-dir', machine.stateDir], { env: FAST_RETRIES, reject: false, stdin: 'ignore' });
+    child.stdout!.destroy();
+    const ended = await child;
+    expect([ended.exitCode, String(ended.stderr)]).toEqual([0, '']);
+    expect([...storedResults(machine.systemId).values()].map((r) => r.status)).toEqual(DEPLOY_INFO_SCRIPTS.map(() => ScriptResultStatus.PASSED));
+  });
+
   it('register-machine --no-report only registers: the results stay pending until report-results runs', async () => {
     const dir = await mkdtemp(join(work, 'no-report-'));
     const stateDir = join(dir, 'state');

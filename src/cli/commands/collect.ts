@@ -6,12 +6,11 @@ import { join } from 'node:path';
 import { collectorNamed, deployInfoCollectors } from '../../../collectors/index.js';
 import type { DeployInfoCollector } from '../../../collectors/types.js';
 import { CliError, hasCode, UsageError } from '../../errors.js';
-import { writeAtomic } from '../../files.js';
+import { standardError, standardOutput, writeAtomic } from '../../files.js';
 import { createHost, type Host } from '../../host/host.js';
 import { commandsNotRun } from '../../host/run-command.js';
 import { runCollectors, type CollectorOutcome } from '../../runner/run-collectors.js';
 import { scriptOutputFiles } from '../../runner/signal-files.js';
-import { standardError, standardOutput } from '../standard-output.js';
 
 export interface CollectOptions {
   /** Collector names (`resources`, `lshw`, ...); default: resources alone, or all with `output`. */

@@ -5,6 +5,7 @@
 // without the values that move on an idle machine. Exit 0 whether or not anything changed.
 import { collectorNamed } from '../../../collectors/index.js';
 import { CliError } from '../../errors.js';
+import { standardOutput } from '../../files.js';
 import { createHost } from '../../host/host.js';
 import { commandsNotRun } from '../../host/run-command.js';
 import { MaasClient } from '../../maas/client.js';
@@ -33,7 +34,7 @@ export interface DiffResult {
 }
 
 /** Runs `diff`; prints the changes (or the JSON document) and returns them. */
-export async function diffCommand(options: DiffOptions, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<DiffResult> {
+export async function diffCommand(options: DiffOptions, out: (text: string) => void = (t) => standardOutput.write(t)): Promise<DiffResult> {
   const settings = await resolveReportSettings(options);
   const client = MaasClient.forMetadata(settings.endpoint ?? settings.metadataUrl, settings.credentials, { log: (line) => process.stderr.write(`${line}\n`) });
   const root = options.root ?? (process.env[ROOT_ENV] || undefined);

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CliError, UsageError } from '../../errors.js';
 import { MaasClient, type ClientDeps } from '../../maas/client.js';
-import { writeFileAtomic } from '../../files.js';
+import { standardOutput, writeFileAtomic } from '../../files.js';
 import { assertWritableDir, credsYaml } from '../../maas/credentials.js';
 import type { Credentials } from '../../maas/types.js';
 
@@ -29,7 +29,7 @@ export interface GetMachineTokenDeps {
 /** Fetches the token of `systemId` and writes the creds YAML; returns the YAML and the path written, if any. */
 export async function getMachineToken(options: GetMachineTokenOptions, deps: GetMachineTokenDeps = {}): Promise<{ yaml: string; path?: string }> {
   const warn = deps.warn ?? ((line) => process.stderr.write(`${line}\n`));
-  const out = deps.out ?? ((text) => process.stdout.write(text));
+  const out = deps.out ?? ((text) => standardOutput.write(text));
   if (!/^[A-Za-z0-9_-]+$/.test(options.systemId)) {
     throw new UsageError(`SYSTEM_ID '${options.systemId}' is not a MAAS system_id (letters and digits, e.g. x7ghqk)`);
   }

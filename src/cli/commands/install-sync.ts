@@ -3,6 +3,7 @@
 // what it wrote (docs/design.md D19; src/runner/sync-install.ts does the work).
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { standardOutput } from '../../files.js';
 import { installSync, SYNC_UNIT, syncEnvironment, type Scheduler, type SyncEnvironment, type SyncManifest } from '../../runner/sync-install.js';
 import { formatSeconds, parseInterval } from '../../runner/sync-schedule.js';
 import { isStandalone } from '../../standalone.js';
@@ -28,7 +29,7 @@ export async function installSyncCommand(options: InstallSyncCommandOptions, env
     environment,
   );
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
+    standardOutput.write(`${JSON.stringify(manifest, null, 2)}\n`);
     return manifest;
   }
   const what = manifest.scheduler === 'systemd' ? `systemd timer ${SYNC_UNIT}.timer` : manifest.crontab ? 'a crontab entry' : `cron entry /etc/cron.d/${SYNC_UNIT}`;
@@ -39,7 +40,7 @@ export async function installSyncCommand(options: InstallSyncCommandOptions, env
     `See it with: maas-run-scripts sync-status${manifest.scope === 'user' ? ' --user' : ''}; remove it with: maas-run-scripts uninstall-sync${manifest.scope === 'user' ? ' --user' : ''}`,
   ];
   if (manifest.scheduler === 'systemd' && manifest.scope === 'user') lines.push('Note: user timers run only while you are logged in, unless lingering is on (loginctl enable-linger)');
-  process.stdout.write(`${lines.join('\n')}\n`);
+  standardOutput.write(`${lines.join('\n')}\n`);
   return manifest;
 }
 

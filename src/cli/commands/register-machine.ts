@@ -4,6 +4,7 @@
 // --annotate on any host, the machine is locked and annotated (docs/design.md requirement 6, D17).
 import { controllerAnnotationValue, detectController } from '../../../collectors/controller.js';
 import { CliError, ReportIncompleteError, UsageError } from '../../errors.js';
+import { standardOutput } from '../../files.js';
 import { createHost, type Host } from '../../host/host.js';
 import { debianArchitecture, hardwareUuidOf, physicalMacs } from '../../../collectors/identity.js';
 import { MaasClient } from '../../maas/client.js';
@@ -50,7 +51,7 @@ async function wantedMarks(host: Host, options: { lock?: boolean; annotate?: rea
   const controller = await detectController(host);
   if (controller) {
     const value = controllerAnnotationValue(controller.roles);
-    process.stdout.write(`This host runs a MAAS ${value} controller (${controller.evidence.join(', ')}): the machine is locked and annotated ${CONTROLLER_ANNOTATION_KEY}=${value}\n`);
+    standardOutput.write(`This host runs a MAAS ${value} controller (${controller.evidence.join(', ')}): the machine is locked and annotated ${CONTROLLER_ANNOTATION_KEY}=${value}\n`);
     annotations[CONTROLLER_ANNOTATION_KEY] = value;
   }
   for (const pair of options.annotate ?? []) {
@@ -71,7 +72,7 @@ async function applyMarks(options: RegisterOptions, systemId: string, marks: Mac
   const outcome = await markMachine(client, systemId, marks);
   for (const a of outcome.annotations) {
     const what = a.value === '' ? `workload annotation ${a.key} removed` : `workload annotation ${a.key}=${a.value}`;
-    process.stdout.write(`Machine ${systemId}: ${what}${a.changed ? '' : ' (already so)'}\n`);
+    standardOutput.write(`Machine ${systemId}: ${what}${a.changed ? '' : ' (already so)'}\n`);
   }
-  if (outcome.lock) process.stdout.write(`Machine ${systemId}: ${outcome.lock}\n`);
+  if (outcome.lock) standardOutput.write(`Machine ${systemId}: ${outcome.lock}\n`);
 }

@@ -4,8 +4,8 @@
 // MAAS_ADMIN_KEY to keep it stable (and out of the output).
 import { hostname } from 'node:os';
 import { CliError, UsageError } from '../../errors.js';
+import { standardOutput } from '../../files.js';
 import type { ServerStartError } from '../../server/errors.js';
-import { standardOutput } from '../standard-output.js';
 
 /** Options of the serve command. */
 export interface ServeOptions {

@@ -1,6 +1,7 @@
 // `maas-run-scripts sync-status`: the installed schedule, its offset, and the last run, its
 // outcome and the last delivery, as report-results recorded them in the state directory.
 import { CliError } from '../../errors.js';
+import { standardOutput } from '../../files.js';
 import { syncEnvironment, syncStatus, type SyncEnvironment, type SyncStatus } from '../../runner/sync-install.js';
 
 export interface SyncStatusCommandOptions {
@@ -12,7 +13,7 @@ export interface SyncStatusCommandOptions {
 /** Prints the status; exit 1 when no periodic sync is installed. */
 export async function syncStatusCommand(options: SyncStatusCommandOptions, environment: SyncEnvironment = syncEnvironment(options.root)): Promise<SyncStatus> {
   const status = await syncStatus(options.user ? 'user' : undefined, environment);
-  if (options.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+  if (options.json) standardOutput.write(`${JSON.stringify(status, null, 2)}\n`);
   if (!status.installed) throw new CliError('no periodic sync is installed; install one with: maas-run-scripts install-sync --config FILE');
   if (options.json) return status;
   const run = status.last_run;
@@ -25,6 +26,6 @@ export async function syncStatusCommand(options: SyncStatusCommandOptions, envir
     `last run:      ${run ? `${run.finished_at} ${run.outcome} (${counts})${run.problem ? `: ${run.problem}` : ''}` : 'never'}`,
     `last delivery: ${status.last_delivery ? `${status.last_delivery.at}${status.last_delivery.delivered !== undefined ? ` (${status.last_delivery.delivered} result(s))` : ''}` : 'never'}`,
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  standardOutput.write(`${lines.join('\n')}\n`);
   return status;
 }

@@ -1,6 +1,7 @@
 // `maas-run-scripts uninstall-sync`: removes exactly what install-sync wrote, as its manifest
 // lists it (docs/design.md D19), and disables the timer on the live system.
 import { CliError } from '../../errors.js';
+import { standardOutput } from '../../files.js';
 import { syncEnvironment, uninstallSync, type SyncEnvironment } from '../../runner/sync-install.js';
 
 export interface UninstallSyncCommandOptions {
@@ -15,5 +16,5 @@ export async function uninstallSyncCommand(options: UninstallSyncCommandOptions,
     throw new CliError(`no periodic sync is installed${options.user ? ' for this user' : ''}${options.root ? ` under ${options.root}` : ''}; nothing to remove${options.user ? '' : ' (a --user install is removed with --user)'}`);
   }
   const removed = [...manifest.files, ...manifest.links.map((l) => l.path), ...(manifest.crontab ? [manifest.crontab.live ? 'the user crontab entry' : `the entry in ${manifest.crontab.path}`] : [])];
-  process.stdout.write(`Removed the periodic sync (${manifest.scheduler}${manifest.scope === 'user' ? ', user' : ''}): ${removed.join(', ')}\n`);
+  standardOutput.write(`Removed the periodic sync (${manifest.scheduler}${manifest.scope === 'user' ? ', user' : ''}): ${removed.join(', ')}\n`);
 }
