@@ -201,9 +201,18 @@ await build({
   footer: { js: epilogue },
 });
 appendFileSync(outfile, `${CHUNKS_MARKER}\n${chunks.join('')}`);
-// The build's identity, on the line after the #! line: V8 takes a code cache for any source of the
-// same length, so bin/maas-run-scripts keys its caches by this digest of the file, not by V8's check.
+// The line after the #! line: the build's identity, then the length of the main script in bytes
+// (10 digits, so the line's own length is known before the number is). V8 takes a code cache for
+// any source of the same length, so bin/maas-run-scripts keys its caches by this digest of the
+// file, not by V8's check; and it reads the main script alone, by its length, where searching the
+// whole file for CHUNKS_MARKER would cost more than compiling what it found. The main script is
+// ASCII (esbuild escapes any other character), which the bin decodes without checking UTF-8.
 const built = readFileSync(outfile, 'utf8');
 const firstLine = built.indexOf('\n') + 1;
-writeFileSync(outfile, `${built.slice(0, firstLine)}//# build ${createHash('sha256').update(built).digest('hex').slice(0, 16)}\n${built.slice(firstLine)}`);
+const mainEnd = built.lastIndexOf(`\n${CHUNKS_MARKER}\n`) + 1;
+if (mainEnd <= 0) throw new Error(`${outfile}: no ${CHUNKS_MARKER} line`);
+if (/[^\x00-\x7f]/.test(built.slice(0, mainEnd))) throw new Error(`${outfile}: the main script holds a character other than ASCII`);
+const identity = `//# build ${createHash('sha256').update(built).digest('hex').slice(0, 16)} `;
+const mainBytes = String(mainEnd + identity.length + 10 + 1).padStart(10, '0');
+writeFileSync(outfile, `${built.slice(0, firstLine)}${identity}${mainBytes}\n${built.slice(firstLine)}`);
 chmodSync(outfile, 0o755);

@@ -41,17 +41,42 @@ beforeAll(async () => {
 });
 afterAll(() => stopCliServer(server, work));
 
-/** Runs the CLI with the preloaded script; returns the run and the public builtins it loaded. */
-async function runListing(args: string[], env: Record<string, string> = {}): Promise<{ run: CliRun; builtins: string[] }> {
+/**
+ * Runs the CLI with the preloaded script; returns the run, the public builtins it loaded, and
+ * those of them it loaded after node:v8, with which the bin changes V8's flags.
+ */
+async function runListing(args: string[], env: Record<string, string> = {}): Promise<{ run: CliRun; builtins: string[]; afterFlags: string[] }> {
   const list = join(work, `builtins-${++runs}.txt`);
   const run = await runCli(args, { env: { ...env, NODE_OPTIONS: `--require "${hook}"`, [LIST_FILE_ENV]: list } });
-  const builtins = (await readFile(list, 'utf8')).split('\n').filter((name) => name !== '' && !name.startsWith('internal/'));
+  const loaded = (await readFile(list, 'utf8')).split('\n').filter((name) => name !== '');
+  const isPublic = (name: string) => !name.startsWith('internal/');
+  const builtins = loaded.filter(isPublic);
   // The list is real: every command runs through node:fs.
   expect(builtins).toContain('fs');
-  return { run, builtins };
+  const v8 = loaded.indexOf('v8');
+  return { run, builtins, afterFlags: v8 < 0 ? [] : loaded.slice(v8 + 1).filter(isPublic) };
 }
 
 describe('the builtins a command loads', () => {
+  // Node's own modules come with compiled code that V8 takes only under the flags it was made with;
+  // the bin turns the optimising compiler off (loading node:v8 to do so) before the single file
+  // runs, so a module first loaded after that is compiled from its source, at several times the
+  // CPU. The bin loads first what these commands use (bin/maas-run-scripts, builtinsOf).
+  it('collect and report-results load every builtin they use before V8\'s flags change', async () => {
+    const out = await mkdtemp(join(work, 'output-'));
+    const machine = await deployedMachine(admin, work, server.url);
+    for (const args of [
+      ['collect', '--only', 'resources'],
+      ['collect', '--output', out],
+      ['report-results', '--config', machine.creds, '--state-dir', machine.stateDir],
+    ]) {
+      const { run, builtins, afterFlags } = await runListing(args, FAST_RETRIES);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(builtins, args.join(' ')).toContain('v8');
+      expect(afterFlags, args.join(' ')).toEqual([]);
+    }
+  });
+
   it('collect --only resources prints the document without loading crypto, zlib or perf_hooks', async () => {
     const { run, builtins } = await runListing(['collect', '--only', 'resources']);
     expect(run.exitCode, run.stderr).toBe(0);

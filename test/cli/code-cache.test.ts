@@ -4,7 +4,7 @@
 // every run then works around, and runs must not rewrite a good cache again and again; nor may
 // a cache of another build of the single file be used. Node releases with their own compile
 // cache (22.1 and later) use that instead, so there is nothing of ours to test there.
-import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,5 +102,63 @@ describe.skipIf(!ownCache)('the code cache of the bin', () => {
     expect(rebuilt).not.toBe(text);
     await writeFile(single, rebuilt, { mode: 0o755 });
     expect(await version()).toBe(next);
+  });
+});
+
+// The bin reads the main script alone, by the length the single file's second line gives, and
+// keys its caches by the build's identity on that line (scripts/build-bundle.mjs). A file whose
+// line does not fit what follows it (edited by hand, or written by an older build) is read whole.
+describe.skipIf(!ownCache)('how the bin finds the main script', () => {
+  let home: string;
+  let text: string;
+  beforeEach(async () => {
+    home = await mkdtemp(join(tmpdir(), 'main-script-'));
+    text = await readFile(join(PROJECT_ROOT, 'build', 'maas-run-scripts'), 'utf8');
+  });
+  afterEach(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+  const MARKER = '\n//# chunks of maas-run-scripts follow (bin/maas-run-scripts reads what is above)\n';
+  const SECOND_LINE = /^(#![^\n]*\n\/\/# build [0-9a-f]{16}) (\d{10})\n/;
+
+  /** A copy of the bin beside `single`; runs it with a cache directory of its own. */
+  async function install(single: string) {
+    const copy = join(home, 'install');
+    await cp(join(PROJECT_ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+    await mkdir(join(copy, 'build'), { recursive: true });
+    await writeFile(join(copy, 'build', 'maas-run-scripts'), single, { mode: 0o755 });
+    return (args: string[]) => execa(process.execPath, [join(copy, 'bin', 'maas-run-scripts'), ...args], { env: { XDG_CACHE_HOME: join(home, 'cache') }, reject: false });
+  }
+  const cacheFiles = () => readdir(join(home, 'cache', 'maas-run-scripts')).catch(() => [] as string[]);
+
+  it('is the length the second line gives, which ends where the chunks begin, in ASCII', () => {
+    const line = SECOND_LINE.exec(text);
+    expect(line).not.toBeNull();
+    const length = Number(line![2]);
+    expect(text.slice(length - 1, length - 1 + MARKER.length)).toBe(MARKER);
+    expect(text.lastIndexOf(MARKER)).toBe(length - 1);
+    expect(/[^\x00-\x7f]/.test(text.slice(0, length))).toBe(false);
+  });
+
+  it('is found by its marker when the line gives a wrong length, and the file still runs and is cached', async () => {
+    const length = Number(SECOND_LINE.exec(text)![2]);
+    // A length inside the main script: read by it, the script would be cut in the middle.
+    const wrong = text.replace(SECOND_LINE, (_, head) => `${head} ${String(length - 1000).padStart(10, '0')}\n`);
+    expect(wrong.length).toBe(text.length);
+    const run = await install(wrong);
+    const collected = await run(['collect', '--only', 'resources']);
+    expect(collected.exitCode, collected.stderr).toBe(0);
+    expect(JSON.parse(collected.stdout)).toHaveProperty('resources');
+    expect((await cacheFiles()).some((name) => name.startsWith('single-file-collect-'))).toBe(true);
+  });
+
+  it('is found by its marker in a file whose second line has the identity alone, as older builds wrote it', async () => {
+    const older = text.replace(SECOND_LINE, (_, head) => `${head}\n`);
+    const run = await install(older);
+    const version = await run(['--version']);
+    expect(version.exitCode, version.stderr).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // The identity is still read: the cache is written, keyed by it.
+    expect(await cacheFiles()).toEqual([`single-file-none-${process.version}-${process.arch}.v8-code-cache`]);
   });
 });
