@@ -156,6 +156,18 @@ function syncDirectoryNow(dir: string): void {
 }
 
 /**
+ * Removes a file, if it is there (what `rm -f` does to a file). Not fs.rmSync: on Node 20 that
+ * loads and runs its whole recursive-removal module even for one file, at about a millisecond.
+ */
+export function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (!hasCode(error, 'ENOENT')) throw error;
+  }
+}
+
+/**
  * Creates `path` and its missing parents (each with `mode`), one component at a time from the
  * top. Unlike Node's recursive mkdir, it cannot loop: on a file system that refuses a directory
  * (under /proc, say) it fails with that refusal. Existing components must be directories.

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
-import { fsReason, writeAtomic, writeFileAtomic } from '../src/files.js';
+import { fsReason, removeFile, writeAtomic, writeFileAtomic } from '../src/files.js';
 import { makeRoot } from './helpers/make-root.js';
 
 describe('writeFileAtomic', () => {
@@ -86,5 +86,20 @@ describe('fsReason', () => {
   it('turns errno codes into short reasons, and anything else into its first line', () => {
     expect(fsReason(Object.assign(new Error('EACCES: permission denied, open \'/x\''), { code: 'EACCES' }))).toBe('permission denied');
     expect(fsReason(new Error('disk on fire\n    at somewhere'))).toBe('disk on fire');
+  });
+});
+
+describe('removeFile', () => {
+  it('removes a file, takes one that is already gone as removed, and fails on what it cannot remove', async () => {
+    const root = await makeRoot({});
+    const file = join(root, 'result.json');
+    await writeFile(file, '{}');
+    removeFile(file);
+    expect(await readdir(root)).toEqual([]);
+    expect(() => removeFile(file)).not.toThrow();
+    // A directory is not a file: `rm -f DIR` refuses it too.
+    await mkdir(join(root, 'dir'));
+    expect(() => removeFile(join(root, 'dir'))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) }));
+    expect(await readdir(root)).toEqual(['dir']);
   });
 });

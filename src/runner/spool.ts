@@ -2,11 +2,11 @@
 // before it is sent and removed once MAAS accepted it, so a result survives MAAS being down, a
 // crash or a reboot, and the next run delivers it first. One file per script name per machine:
 // a newer result replaces an older undelivered one, so a long outage cannot pile results up.
-import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CliError, hasCode, UsageError } from '../errors.js';
-import { fsReason, isAtomicTemporary, makeDirectories, pathAtFault, writeAtomic } from '../files.js';
+import { fsReason, isAtomicTemporary, makeDirectories, pathAtFault, removeFile, writeAtomic } from '../files.js';
 import { onInterrupt } from '../host/interrupt.js';
 import type { SignalFields, SignalFile } from '../maas/types.js';
 
@@ -191,8 +191,8 @@ function createSpool(dir: string): Spool {
       // Not flushed (docs/design.md D28): should a power cut bring the file back, the next run
       // finds MAAS holds the result (its marker came back too) or sends it once more (MAAS
       // stores it again).
-      rmSync(signal.path, { force: true });
-      rmSync(markerOf(signal.path), { force: true });
+      removeFile(signal.path);
+      removeFile(markerOf(signal.path));
     },
     async markInFlight(signal) {
       // Not flushed (docs/design.md D28): the marker only has to outlive this process, which it
@@ -256,11 +256,11 @@ async function lock(path: string): Promise<() => Promise<void>> {
       } finally {
         closeSync(fd);
       }
-      // Stryker disable next-line ArrowFunction,ObjectLiteral,BooleanLiteral: a signal kills the process it reaches, so this is tested through the CLI instead (test/cli/report-results.test.ts, Ctrl-C)
-      const forget = onInterrupt(() => rmSync(path, { force: true }));
+      // Stryker disable next-line ArrowFunction: a signal kills the process it reaches, so this is tested through the CLI instead (test/cli/report-results.test.ts, Ctrl-C)
+      const forget = onInterrupt(() => removeFile(path));
       return async () => {
         forget();
-        rmSync(path, { force: true });
+        removeFile(path);
       };
     } catch (error) {
       if (!hasCode(error, 'EEXIST')) throw error;
@@ -269,8 +269,7 @@ async function lock(path: string): Promise<() => Promise<void>> {
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new CliError(`another report-results run (pid ${holder}) is using ${join(path, '..')}; wait for it to finish`);
       }
-      // Stryker disable next-line ObjectLiteral,BooleanLiteral: the stale lock was just found, so it is there to remove; only its holder letting it go at this instant makes `force` matter
-      rmSync(path, { force: true });
+      removeFile(path);
     }
   }
   throw new CliError(`cannot lock ${path}; remove it if no report-results run is active`);
