@@ -16,7 +16,8 @@ import { collectorFiles, resultFiles } from './signal-files.js';
 /** The collectors a run may use, and how they are run (runCollectors, or a stand-in in tests). */
 export interface CollectorSet {
   forScript(name: string): DeployInfoCollector | undefined;
-  run(collectors: readonly DeployInfoCollector[], host: Host): Promise<CollectorOutcome[]>;
+  /** Runs them together (runCollectors' start-first order among them); `onOutcome` as each ends. */
+  run(collectors: readonly DeployInfoCollector[], host: Host, onOutcome?: (outcome: CollectorOutcome) => void): Promise<CollectorOutcome[]>;
 }
 
 /** What producing results needs. */
@@ -78,25 +79,28 @@ export async function produce(entries: readonly ScriptIndexEntry[], context: Pro
   return pending;
 }
 
-/** Runs `collectors` all at once, showing each as soon as it is done; outcomes by collector name. */
+/**
+ * Runs `collectors` all at once, in one set, so that those which start a long command first
+ * (lshw) have it running before the others take Node's thread (runCollectors); shows each as
+ * soon as it is done. Outcomes by collector name.
+ */
 export async function startCollectors(collectors: readonly DeployInfoCollector[], context: Pick<ProduceContext, 'collectors' | 'host' | 'progress'>): Promise<CollectorOutcomes> {
   const outcomes: CollectorOutcomes = new Map();
   if (collectors.length === 0) return outcomes;
   context.progress.info(`running ${collectors.length} built-in collector(s)`);
-  await Promise.all(
-    collectors.map(async (collector) => {
-      for (const outcome of await context.collectors.run([collector], context.host)) {
-        outcomes.set(outcome.name, outcome);
-        context.progress.ran({
-          name: outcome.name,
-          exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
-          timedOut: outcome.timedOut,
-          runtimeSeconds: outcome.runtimeSeconds,
-          builtIn: true,
-        });
-      }
-    }),
-  );
+  const show = (outcome: CollectorOutcome) => {
+    if (outcomes.has(outcome.name)) return;
+    outcomes.set(outcome.name, outcome);
+    context.progress.ran({
+      name: outcome.name,
+      exitStatus: outcome.timedOut ? TIMEOUT_EXIT_STATUS : outcome.output.exitCode,
+      timedOut: outcome.timedOut,
+      runtimeSeconds: outcome.runtimeSeconds,
+      builtIn: true,
+    });
+  };
+  // A set that does not call back as each ends has its outcomes shown at the end.
+  for (const outcome of await context.collectors.run(collectors, context.host, show)) show(outcome);
   return outcomes;
 }
 

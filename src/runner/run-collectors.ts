@@ -33,6 +33,8 @@ export interface RunCollectorsOptions {
   now?: () => number;
   /** The others' wait for the start-first collectors' commands (default START_FIRST_WAIT_MS). */
   startFirstWaitMs?: number;
+  /** Called with each collector's outcome as soon as it is there (report-results shows each). */
+  onOutcome?: (outcome: CollectorOutcome) => void;
 }
 
 /** How long the other collectors wait at most for a start-first collector's command to start. */
@@ -50,6 +52,11 @@ export async function runCollectors(
   options: RunCollectorsOptions = {},
 ): Promise<CollectorOutcome[]> {
   const running: Promise<CollectorOutcome>[] = new Array(collectors.length);
+  const start = (collector: DeployInfoCollector, onCommandStarted?: () => void) =>
+    runCollector(collector, host, options, onCommandStarted).then((outcome) => {
+      options.onOutcome?.(outcome);
+      return outcome;
+    });
   const underWay: Promise<unknown>[] = [];
   let timer: NodeJS.Timeout | undefined;
   const waitCap = new Promise<void>((resolve) => {
@@ -59,13 +66,13 @@ export async function runCollectors(
     if (!collector.startFirst) return;
     let spawned!: () => void;
     const commandStarted = new Promise<void>((resolve) => (spawned = resolve));
-    running[i] = runCollector(collector, host, options, spawned);
+    running[i] = start(collector, spawned);
     underWay.push(Promise.race([commandStarted, running[i], waitCap]));
   });
   await Promise.all(underWay);
   clearTimeout(timer);
   collectors.forEach((collector, i) => {
-    if (!collector.startFirst) running[i] = runCollector(collector, host, options);
+    if (!collector.startFirst) running[i] = start(collector);
   });
   return Promise.all(running);
 }

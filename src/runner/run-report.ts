@@ -75,7 +75,7 @@ export async function runReport(settings: ReportSettings, options: RunReportOpti
     {
       client,
       host,
-      collectors: { forScript: deps.collectors.forScript, run: (collectors, h) => runCollectors(collectors, h) },
+      collectors: { forScript: deps.collectors.forScript, run: (collectors, h, onOutcome) => runCollectors(collectors, h, onOutcome ? { onOutcome } : {}) },
       progress,
       // Only --debug echoes what scripts print, through the streams.
       ...(options.debug ? { echo: { stdout: process.stdout, stderr: process.stderr } } : {}),

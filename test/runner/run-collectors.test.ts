@@ -4,9 +4,43 @@ import { describe, expect, it } from 'vitest';
 import type { DeployInfoCollector } from '../../collectors/types.js';
 import { createHost } from '../../src/host/host.js';
 import { TIMEOUT_EXIT_STATUS } from '../../src/host/run-command.js';
+import { startCollectors, type CollectorSet } from '../../src/runner/produce.js';
+import type { Progress } from '../../src/runner/progress.js';
 import { runCollector, runCollectors } from '../../src/runner/run-collectors.js';
 import { eventually, processGone } from '../helpers/trees.js';
 import { makeRoot } from '../helpers/make-root.js';
+
+/** Reads synchronously for a while from its very first step, as a walk of /sys does. */
+function busyReader(log: string[]): DeployInfoCollector {
+  return {
+    name: 'reader',
+    scripts: ['maas-list-modaliases'],
+    timeoutMs: 30_000,
+    produce: async () => {
+      log.push('reader starts');
+      const until = Date.now() + 150;
+      while (Date.now() < until);
+      return { stdout: '', stderr: '', exitCode: 0 };
+    },
+  };
+}
+
+/** Starts a command, after a few awaits as a real collector checks things first (lshw). */
+function longCommand(log: string[]): DeployInfoCollector {
+  return {
+    name: 'long',
+    scripts: ['maas-lshw'],
+    timeoutMs: 30_000,
+    startFirst: true,
+    produce: async (host) => {
+      await host.exists('/proc/version');
+      await Promise.resolve();
+      const result = await host.run('sleep', ['0.2'], { onSpawn: () => log.push('long command running') });
+      log.push('long command done');
+      return { stdout: 'done\n', stderr: '', exitCode: result.exitCode ?? 1 };
+    },
+  };
+}
 
 /** A collector that logs when it starts and ends, and in between runs a real `sleep`. */
 function sleeper(name: string, seconds: string, log: string[]): DeployInfoCollector {
@@ -90,38 +124,13 @@ describe('runCollectors', () => {
 
   it('starts a start-first collector\'s command before the others begin their blocking reading', async () => {
     const log: string[] = [];
-    // Reads synchronously for a while from its very first step, as a walk of /sys does.
-    const busyReader: DeployInfoCollector = {
-      name: 'reader',
-      scripts: ['maas-list-modaliases'],
-      timeoutMs: 30_000,
-      produce: async () => {
-        log.push('reader starts');
-        const until = Date.now() + 150;
-        while (Date.now() < until);
-        return { stdout: '', stderr: '', exitCode: 0 };
-      },
-    };
-    const long: DeployInfoCollector = {
-      name: 'long',
-      scripts: ['maas-lshw'],
-      timeoutMs: 30_000,
-      startFirst: true,
-      produce: async (host) => {
-        // A few awaits before the command, as a real collector checks things first.
-        await host.exists('/proc/version');
-        await Promise.resolve();
-        const result = await host.run('sleep', ['0.2'], { onSpawn: () => log.push('long command running') });
-        return { stdout: 'done\n', stderr: '', exitCode: result.exitCode ?? 1 };
-      },
-    };
     // Given in this order, the reader would otherwise take the thread before the command starts.
-    const outcomes = await runCollectors([busyReader, long], createHost());
+    const outcomes = await runCollectors([busyReader(log), longCommand(log)], createHost());
     expect(outcomes.map((o) => [o.name, o.output.exitCode])).toEqual([
       ['reader', 0],
       ['long', 0],
     ]);
-    expect(log).toEqual(['long command running', 'reader starts']);
+    expect(log).toEqual(['long command running', 'reader starts', 'long command done']);
   });
 
   it('does not hold the others back when a start-first collector runs no command', async () => {
@@ -185,5 +194,21 @@ describe('runCollectors', () => {
     const outcome = await runCollector(quick, createHost(), { now: ticks });
     // One tick when it starts, one when it ends: 1.5 s apart.
     expect(outcome.runtimeSeconds).toBe(1.5);
+  });
+});
+
+// report-results starts the collectors through startCollectors (produce.ts), which shows each one
+// as it ends: the start-first order holds there too, as the collectors run as one set.
+describe('startCollectors', () => {
+  it('starts lshw\'s kind of command before the others read, and shows each collector as it ends', async () => {
+    const log: string[] = [];
+    const collectors: CollectorSet = {
+      forScript: () => undefined,
+      run: (chosen, host, onOutcome) => runCollectors(chosen, host, onOutcome ? { onOutcome } : {}),
+    };
+    const progress: Pick<Progress, 'info' | 'ran'> = { info: () => undefined, ran: (line) => void log.push(`shown ${line.name}`) };
+    const outcomes = await startCollectors([busyReader(log), longCommand(log)], { collectors, host: createHost(), progress: progress as Progress });
+    expect([...outcomes.keys()].sort()).toEqual(['long', 'reader']);
+    expect(log).toEqual(['long command running', 'reader starts', 'shown reader', 'long command done', 'shown long']);
   });
 });

@@ -107,7 +107,7 @@ export function standInCollectors(options: { lshwFails?: boolean } = {}): Collec
   ];
   return {
     forScript: (name) => collectors.find((c) => (c.scripts as readonly string[]).includes(name)),
-    run: (chosen, host) => runCollectors(chosen, host),
+    run: (chosen, host, onOutcome) => runCollectors(chosen, host, onOutcome ? { onOutcome } : {}),
   };
 }
 
