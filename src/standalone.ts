@@ -1,7 +1,8 @@
 // Whether this process is the standalone executable (Node's single executable application, built
 // by scripts/build-standalone.mjs) rather than Node running the single file or the compiled CLI.
 // In the standalone, process.execPath is the tool itself and only builtin modules can be loaded.
-import { createRequire, isBuiltin } from 'node:module';
+import { isBuiltin } from 'node:module';
+import { requireBuiltin } from './builtin.js';
 
 let cached: boolean | undefined;
 
@@ -15,7 +16,7 @@ function detect(): boolean {
   // node:sea's isSea() exists from Node 20.12; older Node cannot build the standalone either.
   if (!isBuiltin('node:sea')) return false;
   try {
-    const sea = createRequire(import.meta.url)('node:sea') as { isSea?: () => boolean };
+    const sea = requireBuiltin('node:sea') as { isSea?: () => boolean };
     return typeof sea.isSea === 'function' && sea.isSea();
   } catch {
     return false;

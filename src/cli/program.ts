@@ -1,11 +1,11 @@
 // Declares the commands, their arguments and options. Each action lazily imports its command
 // module, so `--help` and one command never load the others (or the server's SQLite addon).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import type * as V8 from 'node:v8';
 import { parseCredentials } from '../maas/api-key.js';
 import { normaliseMaasUrl } from '../maas/maas-url.js';
 import { BadUrlError, UsageError } from '../errors.js';
+import { requireBuiltin } from '../builtin.js';
 import { standardOutput } from '../files.js';
 import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
@@ -274,7 +274,7 @@ export function buildProgram(): Command {
  */
 function setOptimiser(on: boolean): void {
   // node:v8 is loaded here, not with this module: --version and --help do without it.
-  if (Number(process.versions.v8.split('.')[0]) <= 13) (createRequire(import.meta.url)('node:v8') as typeof V8).setFlagsFromString(on ? '--opt' : '--no-opt');
+  if (Number(process.versions.v8.split('.')[0]) <= 13) (requireBuiltin('node:v8') as typeof V8).setFlagsFromString(on ? '--opt' : '--no-opt');
 }
 
 /** Commander parser for a number of hours (>= 0, fractions allowed). */

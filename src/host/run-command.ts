@@ -12,9 +12,9 @@
 // the one that starts children; commands and scripts wait for it before they start.
 import type * as ChildProcess from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { requireBuiltin } from '../builtin.js';
 
 /**
  * node:child_process, loaded when the first command starts rather than with this module: loading
@@ -23,7 +23,7 @@ import { delimiter, join } from 'node:path';
  * loader for dynamic imports.
  */
 function spawn(...args: Parameters<typeof ChildProcess.spawn>): ReturnType<typeof ChildProcess.spawn> {
-  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
+  childProcess ??= requireBuiltin('node:child_process') as typeof ChildProcess;
   return childProcess.spawn(...args);
 }
 let childProcess: typeof ChildProcess | undefined;

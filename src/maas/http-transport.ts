@@ -4,7 +4,7 @@
 // already part of every Node process.
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import type * as Https from 'node:https';
-import { createRequire } from 'node:module';
+import { requireBuiltin } from '../builtin.js';
 
 /** The request options the HTTP layer passes; fetch's RequestInit has them all. */
 export interface TransportInit {
@@ -32,7 +32,7 @@ export const nodeTransport: Transport = (url, init) => {
   const target = new URL(url);
   // node:https (and TLS under it) is loaded only for an https URL. Through require, not import():
   // the standalone executable runs without a loader for dynamic imports.
-  const request = target.protocol === 'https:' ? (createRequire(import.meta.url)('node:https') as typeof Https).request : httpRequest;
+  const request = target.protocol === 'https:' ? (requireBuiltin('node:https') as typeof Https).request : httpRequest;
   const headers: Record<string, string> = { ...init.headers };
   // As fetch does: a POST without a body says so with a zero length.
   if (init.body !== undefined || init.method === 'POST') headers['Content-Length'] = String(init.body?.length ?? 0);

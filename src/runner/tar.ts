@@ -4,9 +4,9 @@
 // report-results unpacks it in a short-lived process, where stream machinery costs more CPU than
 // the few dozen small members it carries.
 import { closeSync, fchmodSync, mkdirSync, openSync, realpathSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type * as Zlib from 'node:zlib';
+import { requireBuiltin } from '../builtin.js';
 import { CliError, hasCode, ParseError } from '../errors.js';
 import { fsReason } from '../files.js';
 
@@ -54,7 +54,7 @@ export interface TarballLimits {
  * loader for dynamic imports.
  */
 function zlib(): typeof Zlib {
-  loadedZlib ??= createRequire(import.meta.url)('node:zlib') as typeof Zlib;
+  loadedZlib ??= requireBuiltin('node:zlib') as typeof Zlib;
   return loadedZlib;
 }
 let loadedZlib: typeof Zlib | undefined;
