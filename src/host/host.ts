@@ -56,6 +56,12 @@ export interface HostOptions {
   uname?: Partial<Uname>;
 }
 
+/**
+ * The options of a text read: given as an object, which Node takes as it is, rather than the
+ * string 'utf8', which it copies into a new one at every read (of the thousand or so in a run).
+ */
+const UTF8 = { encoding: 'utf8', flag: 'r' } as const;
+
 /** Reads errors that mean "this data is not there": missing, no permission, or the kernel refusing. */
 const ABSENT = ['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EINVAL', 'EIO', 'EOPNOTSUPP', 'ENODEV', 'ENXIO', 'EISDIR'];
 
@@ -75,7 +81,7 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
   // Under "/" an absolute path with no "." component and no doubled "/" is already what join
   // would make of it; join's normalising of each of the thousands of paths read is skipped.
   const at = root === '/' ? (path: string) => (isPlainAbsolute(path) ? path : join(root, path)) : (path: string) => join(root, path);
-  const readUtf8 = (path: string) => (readsInline(path) ? Promise.resolve(readFileSync(at(path), 'utf8')) : readFile(at(path), 'utf8'));
+  const readUtf8 = (path: string) => (readsInline(path) ? Promise.resolve(readFileSync(at(path), UTF8)) : readFile(at(path), 'utf8'));
   const readText = async (path: string) => {
     try {
       return await readUtf8(path);
