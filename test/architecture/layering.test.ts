@@ -23,8 +23,10 @@ const LAYERS = [
   ['files', /^src\/files\.ts$/],
   ['errors', /^src\/errors\.ts$/],
   ['version', /^src\/version\.ts$/],
-  // Whether the tool runs as the standalone executable, and its file names: a leaf like version.
+  // Whether the tool runs as the standalone executable, and its file names.
   ['standalone', /^src\/standalone\.ts$/],
+  // Loading Node's own modules on first use: a leaf.
+  ['builtin', /^src\/builtin\.ts$/],
 ] as const;
 
 type Layer = (typeof LAYERS)[number][0];
@@ -34,20 +36,21 @@ type Layer = (typeof LAYERS)[number][0];
  * import `cli`: the command line sits on top, reached only from bin/ through src/cli/entry.ts.
  */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
-  cli: ['runner', 'redfish', 'server', 'collectors', 'maas', 'maas-shared', 'host', 'resources', 'files', 'errors', 'version', 'standalone'],
-  runner: ['collectors', 'maas', 'maas-shared', 'host', 'resources', 'files', 'errors', 'version'],
+  cli: ['runner', 'redfish', 'server', 'collectors', 'maas', 'maas-shared', 'host', 'resources', 'files', 'errors', 'version', 'standalone', 'builtin'],
+  runner: ['collectors', 'maas', 'maas-shared', 'host', 'resources', 'files', 'errors', 'version', 'builtin'],
   redfish: ['collectors', 'resources', 'errors'],
   server: ['maas-shared', 'resources', 'errors', 'version', 'standalone'],
   collectors: ['host', 'resources', 'errors'],
-  maas: ['maas-shared', 'files', 'errors', 'version'],
+  maas: ['maas-shared', 'files', 'errors', 'version', 'builtin'],
   'maas-shared': [],
-  host: ['errors'],
+  host: ['errors', 'builtin'],
   resources: [],
   // The one atomic file writer: a leaf beside errors, which it words its failures with.
   files: ['errors'],
   errors: [],
   version: [],
-  standalone: [],
+  standalone: ['builtin'],
+  builtin: [],
 };
 
 /**
