@@ -50,8 +50,26 @@ export interface PendingSignal {
 /** Outcomes of collectors by collector name. */
 export type CollectorOutcomes = Map<string, CollectorOutcome>;
 
-/** Runs the collectors and scripts for `entries`; returns one pending signal per entry, in order. `early`: collectors already started. */
-export async function produce(entries: readonly ScriptIndexEntry[], context: ProduceContext, early: Promise<CollectorOutcomes> | undefined): Promise<PendingSignal[]> {
+/** Collectors under way: each one's outcome as soon as it ends, and all of them. */
+export interface CollectorRuns {
+  /** The outcome of the named collector, if it is one of these. */
+  outcome(name: string): Promise<CollectorOutcome> | undefined;
+  all: Promise<CollectorOutcomes>;
+}
+
+/**
+ * Runs the collectors and scripts for `entries` and returns one pending signal per entry, in
+ * order. `early`: collectors already started. `onReady`, when given, gets each signal as soon as
+ * it and those before it are there, and is awaited before the next: report-results sends the
+ * first results while lshw still runs. A script the server sent runs only once every collector
+ * has ended, so it never shares the machine with them.
+ */
+export async function produce(
+  entries: readonly ScriptIndexEntry[],
+  context: ProduceContext,
+  early: CollectorRuns | undefined,
+  onReady: (signal: PendingSignal) => Promise<void> = async () => undefined,
+): Promise<PendingSignal[]> {
   const builtIn = new Map<string, DeployInfoCollector>();
   if (!context.serverScripts) {
     for (const entry of entries) {
@@ -60,34 +78,46 @@ export async function produce(entries: readonly ScriptIndexEntry[], context: Pro
     }
   }
   // Collectors started early cover the deploy-info names; any other is run now.
-  const outcomes = await (early ?? startCollectors([...new Set(builtIn.values())], context));
+  const runs = early ?? startCollectors([...new Set(builtIn.values())], context);
 
   const pending: PendingSignal[] = [];
   const notHere: string[] = [];
   for (const entry of entries) {
     const collector = builtIn.get(entry.name);
+    let signal: PendingSignal;
     if (collector) {
-      const outcome = outcomes.get(collector.name) ?? (await startCollectors([collector], context)).get(collector.name)!;
-      pending.push({ ...collectorSignal(entry, collector, outcome), entry, builtIn: true });
+      const outcome = (await runs.outcome(collector.name)) ?? (await startCollectors([collector], context).all).get(collector.name)!;
+      signal = { ...collectorSignal(entry, collector, outcome), entry, builtIn: true };
     } else if (context.outOfBand) {
       notHere.push(entry.name);
+      continue;
     } else {
-      pending.push({ ...(await scriptSignal(entry, context)), entry, builtIn: false });
+      await runs.all;
+      signal = { ...(await scriptSignal(entry, context)), entry, builtIn: false };
     }
+    pending.push(signal);
+    await onReady(signal);
   }
+  await runs.all;
   if (notHere.length > 0) context.progress.info(`not run, as they would describe this host rather than the machine: ${notHere.join(', ')}`);
   return pending;
 }
 
 /**
- * Runs `collectors` all at once, in one set, so that those which start a long command first
+ * Starts `collectors` all at once, in one set, so that those which start a long command first
  * (lshw) have it running before the others take Node's thread (runCollectors); shows each as
- * soon as it is done. Outcomes by collector name.
+ * soon as it is done.
  */
-export async function startCollectors(collectors: readonly DeployInfoCollector[], context: Pick<ProduceContext, 'collectors' | 'host' | 'progress'>): Promise<CollectorOutcomes> {
+export function startCollectors(collectors: readonly DeployInfoCollector[], context: Pick<ProduceContext, 'collectors' | 'host' | 'progress'>): CollectorRuns {
   const outcomes: CollectorOutcomes = new Map();
-  if (collectors.length === 0) return outcomes;
-  context.progress.info(`running ${collectors.length} built-in collector(s)`);
+  type Ending = { promise: Promise<CollectorOutcome>; resolve: (outcome: CollectorOutcome) => void; reject: (error: unknown) => void };
+  const endings = new Map<string, Ending>();
+  for (const collector of collectors) {
+    const ending = {} as Ending;
+    ending.promise = new Promise<CollectorOutcome>((resolve, reject) => Object.assign(ending, { resolve, reject }));
+    ending.promise.catch(() => undefined); // a set that fails is reported through `all`
+    endings.set(collector.name, ending);
+  }
   const show = (outcome: CollectorOutcome) => {
     if (outcomes.has(outcome.name)) return;
     outcomes.set(outcome.name, outcome);
@@ -98,10 +128,20 @@ export async function startCollectors(collectors: readonly DeployInfoCollector[]
       runtimeSeconds: outcome.runtimeSeconds,
       builtIn: true,
     });
+    endings.get(outcome.name)?.resolve(outcome);
   };
-  // A set that does not call back as each ends has its outcomes shown at the end.
-  for (const outcome of await context.collectors.run(collectors, context.host, show)) show(outcome);
-  return outcomes;
+  const all = (async () => {
+    if (collectors.length === 0) return outcomes;
+    context.progress.info(`running ${collectors.length} built-in collector(s)`);
+    // A set that does not call back as each ends has its outcomes shown at the end.
+    for (const outcome of await context.collectors.run(collectors, context.host, show)) show(outcome);
+    for (const [name, { reject }] of endings) if (!outcomes.has(name)) reject(new Error(`collector "${name}" gave no outcome`));
+    return outcomes;
+  })();
+  all.catch((error: unknown) => {
+    for (const { reject } of endings.values()) reject(error);
+  });
+  return { outcome: (name) => endings.get(name)?.promise, all };
 }
 
 /** The distinct built-in collectors answering `names`. */

@@ -179,10 +179,10 @@ async function steps(run: Run): Promise<RunSummary> {
   //    The built-in collectors need nothing from them but the names, which are known: they
   //    start now, while the tarball downloads.
   const early = run.options.serverScripts ? undefined : startCollectors(builtInsFor(DEPLOY_INFO_SCRIPTS, run.deps.collectors), run.produce);
-  early?.catch(() => undefined); // awaited below; never left unhandled if loading stops the run
+  early?.all.catch(() => undefined); // awaited below; never left unhandled if loading stops the run
   scripts ??= await load(run);
   if (scripts.stop) {
-    await early;
+    await early?.all;
     return finish(run);
   }
   const entries = scripts.tarball
@@ -190,11 +190,15 @@ async function steps(run: Run): Promise<RunSummary> {
     : // Never reached MAAS for this machine: the six deploy-info results are stored by name.
       DEPLOY_INFO_SCRIPTS.map((name): ScriptIndexEntry => ({ name, default: true, tags: ['deploy-info'], path: `commissioning/${name}` }));
 
-  // 3. Run everything, say what changed since the report MAAS holds, then send one signal per
-  //    result in the index's order.
-  const pending = await produce(entries, run.produce, early);
-  if (scripts.tarball) sayWhatChanged(run, scripts.tarball, pending, entries);
-  await sendResults(run, pending, scripts.fresh);
+  // 3. Send one signal per result, in the index's order, each as soon as it and those before it
+  //    are there (the first go while lshw still runs); before the machine-resources result,
+  //    say what changed since the report MAAS holds.
+  const say = scripts.tarball ? changeTeller(run, scripts.tarball, entries) : undefined;
+  const send = resultSender(run, scripts.fresh);
+  await produce(entries, run.produce, early, async (signal) => {
+    say?.(signal);
+    await send(signal);
+  });
   return finish(run);
 }
 
@@ -235,44 +239,49 @@ async function load(run: Run): Promise<LoadedScripts> {
 }
 
 /**
- * Spools and sends each pending result, except the built-in results MAAS already holds unchanged
+ * Spools and sends a pending result, except a built-in result MAAS already holds unchanged
  * (change-only sync). Skipping needs the index of this run, fresh from MAAS, and nothing of the
- * same script still waiting in the spool.
+ * same script still waiting in the spool (as the spool was before the first result was sent).
  */
-async function sendResults(run: Run, pending: readonly PendingSignal[], freshIndex: boolean): Promise<void> {
+function resultSender(run: Run, freshIndex: boolean): (signal: PendingSignal) => Promise<void> {
   const { options, state, sync, delivery, deps } = run;
-  const changeOnly = !options.force && !options.serverScripts && freshIndex && !delivery.halted;
-  const waiting = changeOnly ? new Set((await state.spool.list()).signals.map((s) => s.fields.name)) : new Set<string>();
-  for (const signal of pending) {
+  let changeOnly: Promise<{ waiting: ReadonlySet<string> } | undefined> | undefined;
+  return async (signal) => {
+    changeOnly ??= !options.force && !options.serverScripts && freshIndex && !delivery.halted ? state.spool.list().then(({ signals }) => ({ waiting: new Set(signals.map((s) => s.fields.name)) })) : Promise.resolve(undefined);
+    const changes = await changeOnly;
     const { name } = signal.fields;
-    if (changeOnly && signal.builtIn) {
-      const verdict = waiting.has(name)
+    if (changes && signal.builtIn) {
+      const verdict = changes.waiting.has(name)
         ? 'an older result is still spooled'
         : await changeVerdict(signal, signal.entry, sync.get(name), run.tarball!, { now: Date.now(), maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS });
       if (verdict === 'unchanged') {
         delivery.unchanged(signal);
-        continue;
+        return;
       }
       if (options.debug) deps.progress.info(`${name}: sending (${verdict})`);
     }
     await delivery.send(await state.spool.put(signal.fields, signal.files), false);
-  }
+  };
 }
 
 /**
- * The one line of what changed in the hardware since the report MAAS holds (hardware-diff.ts),
- * from this run's machine-resources result and MAAS's stored copy in the tarball; nothing when
- * either is missing or the run failed.
+ * Says, once, what changed in the hardware since the report MAAS holds (hardware-diff.ts): on the
+ * first machine-resources result of this run that worked, compared with MAAS's stored copy in
+ * the tarball; nothing when that result is not a document.
  */
-function sayWhatChanged(run: Run, tarball: ScriptFiles, pending: readonly PendingSignal[], entries: readonly ScriptIndexEntry[]): void {
-  const result = pending.find((p) => p.builtIn && (RESOURCES_SCRIPTS as readonly string[]).includes(p.fields.name) && p.fields.status === 'WORKING' && p.fields.exit_status === 0);
-  const out = result?.files.find((f) => f.name === `${result.fields.name}.out`);
-  const now = out ? parseResources(Buffer.from(out.content).toString('utf8')) : undefined;
-  if (!now) return;
-  const held = heldReport(tarball, entries);
-  const line = held ? changeSummary(hardwareChanges(held.document, now)) : 'changes: first hardware report (MAAS holds none from this machine yet)';
-  run.summary.hardware_changes = line;
-  run.deps.progress.info(line);
+function changeTeller(run: Run, tarball: ScriptFiles, entries: readonly ScriptIndexEntry[]): (signal: PendingSignal) => void {
+  let told = false;
+  return (signal) => {
+    if (told || !signal.builtIn || !(RESOURCES_SCRIPTS as readonly string[]).includes(signal.fields.name) || signal.fields.status !== 'WORKING' || signal.fields.exit_status !== 0) return;
+    told = true;
+    const out = signal.files.find((f) => f.name === `${signal.fields.name}.out`);
+    const now = out ? parseResources(Buffer.from(out.content).toString('utf8')) : undefined;
+    if (!now) return;
+    const held = heldReport(tarball, entries);
+    const line = held ? changeSummary(hardwareChanges(held.document, now)) : 'changes: first hardware report (MAAS holds none from this machine yet)';
+    run.summary.hardware_changes = line;
+    run.deps.progress.info(line);
+  };
 }
 
 /** Closes the summary: why delivery stopped comes first among the problems; `ok` means exit 0. */

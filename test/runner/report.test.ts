@@ -27,6 +27,29 @@ describe('reportResults', () => {
     expect([seen.status_name, seen.cpu_count, seen.physicalblockdevice_set.length]).toEqual(['Deployed', 2, 1]);
   });
 
+  it('sends the results before lshw\'s in the index\'s order while lshw still runs, and lshw\'s when it is done', async () => {
+    const machine = await deployedMachine(h);
+    const stand = standInCollectors();
+    const lshw = stand.forScript('maas-lshw')!;
+    // The lshw stand-in ends once MAAS has the three results that come before it in the index
+    // (the two machine-resources ones and the modaliases), or after two seconds.
+    let sentMeanwhile: string[] = [];
+    const slowLshw = {
+      ...lshw,
+      produce: async (host: Parameters<typeof lshw.produce>[0]) => {
+        const until = Date.now() + 2000;
+        while (signalsSent(h.proxy.requests).length < 3 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+        sentMeanwhile = signalsSent(h.proxy.requests);
+        return lshw.produce(host);
+      },
+    };
+    const collectors = { ...stand, forScript: (name: string) => (name === 'maas-lshw' ? slowLshw : stand.forScript(name)) };
+    const { options, deps } = runOf(h, machine, {}, collectors);
+    expect(await reportResults(options, deps)).toMatchObject({ ok: true, delivered: 6 });
+    expect(sentMeanwhile).toEqual(['20-maas-03-machine-resources', '50-maas-01-commissioning', 'maas-list-modaliases']);
+    expect(signalsSent(h.proxy.requests)).toEqual([...DEPLOY_INFO_SCRIPTS].sort());
+  });
+
   it('sends nothing unchanged on the next run but the failed result, which is always sent', async () => {
     const machine = await deployedMachine(h);
     const collectors = standInCollectors({ lshwFails: true });

@@ -207,8 +207,10 @@ describe('startCollectors', () => {
       run: (chosen, host, onOutcome) => runCollectors(chosen, host, onOutcome ? { onOutcome } : {}),
     };
     const progress: Pick<Progress, 'info' | 'ran'> = { info: () => undefined, ran: (line) => void log.push(`shown ${line.name}`) };
-    const outcomes = await startCollectors([busyReader(log), longCommand(log)], { collectors, host: createHost(), progress: progress as Progress });
-    expect([...outcomes.keys()].sort()).toEqual(['long', 'reader']);
+    const runs = startCollectors([busyReader(log), longCommand(log)], { collectors, host: createHost(), progress: progress as Progress });
+    expect((await runs.outcome('reader'))?.output.exitCode).toBe(0);
+    expect(log).toEqual(['long command running', 'reader starts', 'shown reader']);
+    expect([...(await runs.all).keys()].sort()).toEqual(['long', 'reader']);
     expect(log).toEqual(['long command running', 'reader starts', 'shown reader', 'long command done', 'shown long']);
   });
 });
