@@ -77,17 +77,30 @@ export function readsInline(path: string): boolean {
   return (path.startsWith('/proc/') || path.startsWith('/sys/')) && !path.includes('/net/');
 }
 
+const trimmed = (text: string | undefined) => text?.trim();
+
 export function createHost({ root = '/', run = runCommand, isRoot, uname }: HostOptions = {}): Host {
   // Under "/" an absolute path with no "." component and no doubled "/" is already what join
   // would make of it; join's normalising of each of the thousands of paths read is skipped.
   const at = root === '/' ? (path: string) => (isPlainAbsolute(path) ? path : join(root, path)) : (path: string) => join(root, path);
   const readUtf8 = (path: string) => (readsInline(path) ? Promise.resolve(readFileSync(at(path), UTF8)) : readFile(at(path), 'utf8'));
-  const readText = async (path: string) => {
+  const absentAsUndefined = (error: unknown) => {
+    if (hasCode(error, ...ABSENT)) return undefined;
+    throw error;
+  };
+  // The text of a file, or undefined (ABSENT). Read inline, the answer is there at once: it is
+  // handed over already settled, without the await of an async function in between (a run makes
+  // about a thousand of these reads).
+  const readText = (path: string): Promise<string | undefined> => {
+    if (!readsInline(path)) return readFile(at(path), 'utf8').catch(absentAsUndefined);
     try {
-      return await readUtf8(path);
+      return Promise.resolve(readFileSync(at(path), UTF8));
     } catch (error) {
-      if (hasCode(error, ...ABSENT)) return undefined;
-      throw error;
+      try {
+        return Promise.resolve(absentAsUndefined(error));
+      } catch (failure) {
+        return Promise.reject(failure as Error);
+      }
     }
   };
   const memo = new Map<string, Promise<unknown>>();
@@ -95,7 +108,7 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     root,
     isRoot: isRoot ?? (root === '/' && process.getuid?.() === 0),
     readText,
-    readOptional: async (path) => (await readText(path))?.trim(),
+    readOptional: (path) => readText(path).then(trimmed),
     readBytes: async (path) => {
       try {
         return await readFile(at(path));

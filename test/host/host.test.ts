@@ -82,4 +82,19 @@ describe('reading files', () => {
     for (const path of ['/proc/missing', '/proc/sys', '/sys/class/net/eth0/missing', '/etc/missing']) expect(await host.readText(path)).toBeUndefined();
     await expect(host.readRequired('/proc/missing')).rejects.toThrow(/^cannot read \/proc\/missing: /);
   });
+
+  it('fails a read, inline or not, for any other reason than the file not being there', async () => {
+    const root = await tempDir();
+    dirs.push(root);
+    await mkdir(join(root, 'sys/class'), { recursive: true });
+    await mkdir(join(root, 'etc'));
+    // A link to itself: the kernel gives up following it (ELOOP), which is not "absent".
+    await symlink('loop', join(root, 'sys/class/loop'));
+    await symlink('loop', join(root, 'etc/loop'));
+    const host = createHost({ root });
+    for (const path of ['/sys/class/loop', '/etc/loop']) {
+      await expect(host.readText(path), path).rejects.toMatchObject({ code: 'ELOOP' });
+      await expect(host.readOptional(path), path).rejects.toMatchObject({ code: 'ELOOP' });
+    }
+  });
 });
