@@ -96,11 +96,7 @@ export function createHost({ root = '/', run = runCommand, isRoot, uname }: Host
     try {
       return Promise.resolve(readFileSync(at(path), UTF8));
     } catch (error) {
-      try {
-        return Promise.resolve(absentAsUndefined(error));
-      } catch (failure) {
-        return Promise.reject(failure as Error);
-      }
+      return hasCode(error, ...ABSENT) ? Promise.resolve(undefined) : Promise.reject(error as Error);
     }
   };
   const memo = new Map<string, Promise<unknown>>();
