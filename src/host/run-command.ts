@@ -8,8 +8,9 @@
 // Linux keeps both priorities per thread, and a new thread or process takes them from the thread
 // that creates it. So nice 19 is set on every thread that exists (Node starts its helper threads
 // before any of our code runs); later threads and every child are made by threads that have it.
-// Node has no call for the IO priority, so `ionice -c 3 -p PID` runs once for the main thread,
-// the one that starts children; commands and scripts wait for it before they start.
+// Node has no call for the IO priority, so `ionice -c 3 -p PID TID...` runs once for all those
+// threads (the main thread first, the one that starts children); commands and scripts wait for it
+// before they start.
 import type * as ChildProcess from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -152,9 +153,10 @@ async function lowerOwnPriority(mode: PriorityMode, env: NodeJS.ProcessEnv): Pro
   if (mode === 'normal') return;
   let threads: number[];
   try {
-    threads = readdirSync('/proc/self/task').map(Number);
+    // The main thread first: it starts the children, and ionice stops at a thread that has ended.
+    threads = [process.pid, ...readdirSync('/proc/self/task').map(Number).filter((thread) => thread !== process.pid)];
   } catch {
-    threads = [0]; // no /proc: the calling (main) thread, which starts the children
+    threads = [process.pid]; // no /proc: the main thread, which starts the children
   }
   for (const thread of threads) {
     try {
@@ -166,7 +168,7 @@ async function lowerOwnPriority(mode: PriorityMode, env: NodeJS.ProcessEnv): Pro
   const ionice = await findExecutable('ionice', defaultSearchPath(env));
   if (!ionice) return;
   await new Promise<void>((resolve) => {
-    const child = spawn(ionice, ['-c', '3', '-p', String(process.pid)], { stdio: 'ignore', env: { ...env, LC_ALL: 'C' } });
+    const child = spawn(ionice, ['-c', '3', '-p', ...threads.map(String)], { stdio: 'ignore', env: { ...env, LC_ALL: 'C' } });
     child.on('error', () => resolve());
     child.on('close', () => resolve());
   });

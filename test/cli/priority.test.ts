@@ -21,6 +21,8 @@ interface Probe {
   command: number;
   toolThreads: number[];
   io: string;
+  /** The IO class of each of the tool's threads. */
+  toolIo: string[];
   niceRan: boolean;
 }
 
@@ -29,7 +31,7 @@ describe('the priority of the tool and of what it starts', () => {
   const runs: string[] = [];
   beforeAll(async () => {
     bin = await tempDir('mrs-prio-');
-    // Stand-in lshw: its own stat, every thread of its parent (the tool), its IO class.
+    // Stand-in lshw: its own stat, every thread of its parent (the tool), the IO class of both.
     await writeFile(
       join(bin, 'lshw'),
       [
@@ -38,6 +40,7 @@ describe('the priority of the tool and of what it starts', () => {
         'cat /proc/self/stat > "$out.command"',
         'for task in /proc/$PPID/task/*; do cat "$task/stat"; echo; done > "$out.tool"',
         '(ionice -p $$ 2>/dev/null || echo unknown) > "$out.io"',
+        'for task in /proc/$PPID/task/*; do ionice -p "${task##*/}" 2>/dev/null || echo unknown; done > "$out.toolio"',
         'echo \'<?xml version="1.0" standalone="yes" ?><list></list>\'',
         '',
       ].join('\n'),
@@ -62,6 +65,7 @@ describe('the priority of the tool and of what it starts', () => {
       command: niceOf(await readFile(`${out}.command`, 'utf8')),
       toolThreads: tool.map(niceOf),
       io: (await readFile(`${out}.io`, 'utf8')).trim(),
+      toolIo: (await readFile(`${out}.toolio`, 'utf8')).split('\n').filter((line) => line.trim() !== ''),
       niceRan: await readFile(`${out}.nice`).then(
         () => true,
         () => false,
@@ -76,7 +80,13 @@ describe('the priority of the tool and of what it starts', () => {
     expect(seen.command).toBe(19);
     expect(seen.toolThreads.length).toBeGreaterThan(1);
     expect(seen.toolThreads.every((nice) => nice === 19)).toBe(true);
-    if (haveIonice) expect(seen.io).toBe('idle');
+    if (haveIonice) {
+      expect(seen.io).toBe('idle');
+      // Every thread of the tool, not only the one that starts the children: those that read
+      // files for it (Node's thread pool) do its IO.
+      expect(seen.toolIo.length).toBe(seen.toolThreads.length);
+      expect(seen.toolIo.every((io) => io === 'idle'), seen.toolIo.join(', ')).toBe(true);
+    }
     expect(seen.niceRan).toBe(false);
   });
 
