@@ -85,7 +85,18 @@ function temporarySuffix(): string {
  * per file, would cost a round trip through Node's thread pool (docs/design.md D23).
  */
 export async function writeAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  await beforeWrites?.();
   writeAtomicNow(path, data, options);
+}
+
+let beforeWrites: (() => Promise<void>) | undefined;
+
+/**
+ * What every writeAtomic waits for before it writes: the CLI gives the step that puts the tool
+ * in the idle IO class (src/host/run-command.ts ensureOwnPriority), taken when it is first needed.
+ */
+export function waitBeforeWrites(step: () => Promise<void>): void {
+  beforeWrites = step;
 }
 
 function writeAtomicNow(path: string, data: string | Uint8Array, options: AtomicWriteOptions): void {

@@ -6,8 +6,8 @@ import { parseCredentials } from '../maas/api-key.js';
 import { normaliseMaasUrl } from '../maas/maas-url.js';
 import { BadUrlError, UsageError } from '../errors.js';
 import { requireBuiltin } from '../builtin.js';
-import { standardOutput } from '../files.js';
-import { choosePriority, ensureOwnPriority, IDLE_NICE, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
+import { standardOutput, waitBeforeWrites } from '../files.js';
+import { choosePriority, ensureOwnPriority, IDLE_NICE, lowerOwnCpuPriority, parsePriorityMode, PRIORITY_ENV, type PriorityMode } from '../host/run-command.js';
 import { VERSION } from '../version.js';
 
 /** Options every command can read: the global flags given before the command name. */
@@ -40,7 +40,11 @@ export function buildProgram(): Command {
       const mode = (root.opts() as { priority?: PriorityMode }).priority ?? parsePriorityMode(fromEnv || undefined);
       if (fromEnv && mode === undefined) throw new UsageError(`${PRIORITY_ENV}=${fromEnv} is not a priority: set it to idle or normal (or unset it)`);
       choosePriority(mode ?? 'idle');
-      if (action.name() !== 'serve') void ensureOwnPriority();
+      // The CPU priority now; the IO class before the first command, script or file write.
+      if (action.name() !== 'serve') {
+        lowerOwnCpuPriority();
+        waitBeforeWrites(() => ensureOwnPriority());
+      }
       // A command's run lasts a second or less: V8's optimising compiler would spend more memory
       // (and about as much time) compiling hot functions than it saves running them. The server,
       // which runs for long, has it. (bin/maas-run-scripts turns it off before compiling the

@@ -7,10 +7,14 @@
 // and a command such as lshw does not compete with the tool itself for a core.
 // Linux keeps both priorities per thread, and a new thread or process takes them from the thread
 // that creates it. So nice 19 is set on every thread that exists (Node starts its helper threads
-// before any of our code runs); later threads and every child are made by threads that have it.
-// Node has no call for the IO priority, so `ionice -c 3 -p PID TID...` runs once for all those
-// threads (the main thread first, the one that starts children); commands and scripts wait for it
-// before they start.
+// before any of our code runs) as a command begins; later threads and every child are made by
+// threads that have it. Node has no call for the IO priority, so `ionice -c 3 -p PID TID...`
+// runs once for all the threads there are then (the main thread first, the one that starts
+// children). The IO class only matters to IO the tool or its children ask of a disk, so that
+// runs when it is first needed: before the first command or script starts (they wait for it)
+// and before the tool's first file write (src/files.ts waits for it). A run that only reads /sys
+// and /proc, which no disk holds, and prints, such as `collect --only resources`, starts no
+// process at all.
 import type * as ChildProcess from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -134,37 +138,57 @@ export function parsePriorityMode(value: string | undefined): PriorityMode | und
   return value === 'idle' || value === 'normal' ? value : undefined;
 }
 
-/** Sets the mode (from --priority); only before the first ensureOwnPriority() has any effect. */
+/** Sets the mode (from --priority); only before the priority is first lowered has it any effect. */
 export function choosePriority(mode: PriorityMode): void {
   chosenPriority ??= mode;
 }
 
-/**
- * Lowers this process to idle CPU and IO priority (see the file comment), once: later calls
- * return the same promise. Every command and script awaits it before it starts. What cannot be
- * set (no /proc, no ionice) is left as it is; it never fails a run.
- */
-export function ensureOwnPriority(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  priorityApplied ??= lowerOwnPriority(chosenPriority ?? parsePriorityMode(env[PRIORITY_ENV]) ?? 'idle', env);
-  return priorityApplied;
+function modeOf(env: NodeJS.ProcessEnv): PriorityMode {
+  return chosenPriority ?? parsePriorityMode(env[PRIORITY_ENV]) ?? 'idle';
 }
 
-async function lowerOwnPriority(mode: PriorityMode, env: NodeJS.ProcessEnv): Promise<void> {
-  if (mode === 'normal') return;
-  let threads: number[];
-  try {
-    // The main thread first: it starts the children, and ionice stops at a thread that has ended.
-    threads = [process.pid, ...readdirSync('/proc/self/task').map(Number).filter((thread) => thread !== process.pid)];
-  } catch {
-    threads = [process.pid]; // no /proc: the main thread, which starts the children
-  }
-  for (const thread of threads) {
+/**
+ * Lowers this process to nice 19 on every thread (see the file comment), once; a command calls
+ * it as it begins. What cannot be set is left as it is; it never fails a run.
+ */
+export function lowerOwnCpuPriority(env: NodeJS.ProcessEnv = process.env): void {
+  if (cpuLowered) return;
+  cpuLowered = true;
+  if (modeOf(env) === 'normal') return;
+  for (const thread of ownThreads()) {
     try {
       setPriority(thread, IDLE_NICE);
     } catch {
       // a thread that ended meanwhile
     }
   }
+}
+let cpuLowered = false;
+
+/**
+ * Lowers this process to idle CPU priority and IO class (see the file comment), once: later
+ * calls return the same promise. Every command and script awaits it before it starts, and every
+ * file write before it writes. What cannot be set (no /proc, no ionice) is left as it is; it
+ * never fails a run.
+ */
+export function ensureOwnPriority(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  priorityApplied ??= lowerOwnPriority(env);
+  return priorityApplied;
+}
+
+/** This process's threads, the main thread first: it starts the children, and ionice stops at a thread that has ended. */
+function ownThreads(): number[] {
+  try {
+    return [process.pid, ...readdirSync('/proc/self/task').map(Number).filter((thread) => thread !== process.pid)];
+  } catch {
+    return [process.pid]; // no /proc: the main thread, which starts the children
+  }
+}
+
+async function lowerOwnPriority(env: NodeJS.ProcessEnv): Promise<void> {
+  lowerOwnCpuPriority(env);
+  if (modeOf(env) === 'normal') return;
+  const threads = ownThreads();
   const ionice = await findExecutable('ionice', defaultSearchPath(env));
   if (!ionice) return;
   await new Promise<void>((resolve) => {

@@ -2,11 +2,12 @@
 // it: read back from /proc by a command the tool started (a stand-in lshw that records what it
 // sees of itself and of the tool), while a `nice` placed first on the search path fails loudly if
 // anything runs it.
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { chmod, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSearchPath, findExecutable, PRIORITY_ENV, SEARCH_PATH_ENV } from '../../src/host/run-command.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { removeTree, tempDir } from '../helpers/trees.js';
 
 /** Field 19 of /proc/<pid>/stat (the nice value); the fields after the command name start at 3. */
@@ -88,6 +89,61 @@ describe('the priority of the tool and of what it starts', () => {
       expect(seen.toolIo.every((io) => io === 'idle'), seen.toolIo.join(', ')).toBe(true);
     }
     expect(seen.niceRan).toBe(false);
+  });
+
+  it('runs at nice 19 on every thread from the start, also in a run that starts no command', async (context) => {
+    if (OWN_NICE >= 19) context.skip();
+    // A captured tree whose /proc/cpuinfo is a FIFO: the collector stops at it until the test
+    // writes, and meanwhile the test reads the priority of each of the tool's threads.
+    const tree = await tempDir('mrs-prio-tree-');
+    runs.push(tree);
+    await mkdir(join(tree, 'proc'));
+    await writeFile(join(tree, 'proc', 'meminfo'), 'MemTotal:        1024000 kB\nMemFree:          512000 kB\n');
+    const fifo = join(tree, 'proc', 'cpuinfo');
+    await execa('mkfifo', [fifo]);
+    const run = execa(process.execPath, [CLI, 'collect', '--only', 'resources', '--root', tree], { reject: false, timeout: 60_000 });
+    const writer = await open(fifo, 'w'); // returns once the tool has opened it to read
+    try {
+      const threads = await readdir(`/proc/${run.pid}/task`);
+      const nices = await Promise.all(threads.map(async (task) => niceOf(await readFile(`/proc/${run.pid}/task/${task}/stat`, 'utf8'))));
+      expect(nices.length).toBeGreaterThan(1);
+      expect(nices.every((nice) => nice === 19), nices.join(', ')).toBe(true);
+      await writer.write('processor\t: 0\nmodel name\t: Test CPU\n\n');
+    } finally {
+      await writer.close();
+    }
+    const done = await run;
+    expect(done.exitCode, String(done.stderr)).toBe(0);
+    expect(JSON.parse(String(done.stdout)).resources.memory.total).toBe(1024000 * 1024);
+  });
+
+  it('puts itself in the idle IO class before its first file write, and starts no ionice for a run that only reads /sys and /proc', async () => {
+    // A stand-in ionice on the search path records each run, with what the output directory
+    // held at that moment, then hands over to the real one (if any).
+    const dir = await tempDir('mrs-prio-io-');
+    runs.push(dir);
+    const tools = join(dir, 'tools');
+    const out = join(dir, 'out');
+    const record = join(dir, 'ionice-runs');
+    const real = await findExecutable('ionice');
+    await mkdir(tools);
+    await writeFile(
+      join(tools, 'ionice'),
+      ['#!/bin/sh', `echo "ran with [$(ls -A '${out}' 2>/dev/null | tr '\\n' ' ')]" >> '${record}'`, real ? `exec '${real}' "$@"` : 'exit 0', ''].join('\n'),
+    );
+    await chmod(join(tools, 'ionice'), 0o755);
+    const env = { [SEARCH_PATH_ENV]: [tools, ...defaultSearchPath({ PATH: process.env.PATH })].join(':') };
+    const runsOfIonice = () => readFile(record, 'utf8').then((text) => text.split('\n').filter(Boolean), () => []);
+
+    const printed = await runCli(['collect', '--only', 'resources'], { env });
+    expect(printed.exitCode).toBe(0);
+    expect(JSON.parse(printed.stdout)).toHaveProperty('resources');
+    expect(await runsOfIonice()).toEqual([]);
+
+    const written = await runCli(['collect', '--only', 'serial-ports', '--output', out], { env });
+    expect(written.exitCode, written.stderr).toBe(0);
+    expect((await readdir(out)).length).toBeGreaterThan(0);
+    expect(await runsOfIonice()).toEqual(['ran with []']);
   });
 
   it('leaves the priority as it was with --priority normal, or with the environment knob', async (context) => {
