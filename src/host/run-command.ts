@@ -13,8 +13,8 @@
 // children). The IO class only matters to IO the tool or its children ask of a disk, so that
 // runs when it is first needed: before the first command or script starts (they wait for it)
 // and before the tool's first file write (src/files.ts waits for it). A run that only reads /sys
-// and /proc, which no disk holds, and prints, such as `collect --only resources`, starts no
-// process at all (docs/design.md D29).
+// and /proc, which no disk holds, and prints (`collect --only modaliases`) starts no process at
+// all (docs/design.md D29).
 import type * as ChildProcess from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';

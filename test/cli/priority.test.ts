@@ -118,6 +118,8 @@ describe('the priority of the tool and of what it starts', () => {
   });
 
   it('puts itself in the idle IO class before its first file write, and starts no ionice for a run that only reads /sys and /proc', async () => {
+    // modaliases and serial-ports start no command anywhere (the resources collector may ask
+    // systemd-detect-virt or ethtool, and then ionice runs before them).
     // A stand-in ionice on the search path records each run, with what the output directory
     // held at that moment, then hands over to the real one (if any).
     const dir = await tempDir('mrs-prio-io-');
@@ -135,9 +137,9 @@ describe('the priority of the tool and of what it starts', () => {
     const env = { [SEARCH_PATH_ENV]: [tools, ...defaultSearchPath({ PATH: process.env.PATH })].join(':') };
     const runsOfIonice = () => readFile(record, 'utf8').then((text) => text.split('\n').filter(Boolean), () => []);
 
-    const printed = await runCli(['collect', '--only', 'resources'], { env });
-    expect(printed.exitCode).toBe(0);
-    expect(JSON.parse(printed.stdout)).toHaveProperty('resources');
+    const printed = await runCli(['collect', '--only', 'modaliases'], { env });
+    expect(printed.exitCode, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/^[a-z0-9]+:/m); // modaliases, one a line
     expect(await runsOfIonice()).toEqual([]);
 
     const written = await runCli(['collect', '--only', 'serial-ports', '--output', out], { env });
