@@ -3,6 +3,7 @@
 // sees of itself and of the tool), while a `nice` placed first on the search path fails loudly if
 // anything runs it.
 import { execa } from 'execa';
+import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,7 +103,16 @@ describe('the priority of the tool and of what it starts', () => {
     const fifo = join(tree, 'proc', 'cpuinfo');
     await execa('mkfifo', [fifo]);
     const run = execa(process.execPath, [CLI, 'collect', '--only', 'resources', '--root', tree], { reject: false, timeout: 60_000 });
-    const writer = await open(fifo, 'w'); // returns once the tool has opened it to read
+    // The open for writing returns once the tool has opened the FIFO to read; should the tool end
+    // without reading it, a reader of the test's own lets that open return, and the test fails.
+    const opening = open(fifo, 'w');
+    const writer = await Promise.race([opening, run.then(() => undefined)]);
+    if (writer === undefined) {
+      const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      await (await opening).close();
+      await reader.close();
+      throw new Error(`the tool ended without reading /proc/cpuinfo: ${String((await run).stderr)}`);
+    }
     try {
       const threads = await readdir(`/proc/${run.pid}/task`);
       const nices = await Promise.all(threads.map(async (task) => niceOf(await readFile(`/proc/${run.pid}/task/${task}/stat`, 'utf8'))));
