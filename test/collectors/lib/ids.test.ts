@@ -37,3 +37,41 @@ describe('idsDatabase at the edges of the file', () => {
     expect(db.product('8086', '8086')).toBe('');
   });
 });
+
+describe('idsDatabase on long vendor blocks', () => {
+  // A vendor whose block is longer than the windows it is searched in (4 KiB, then 8 KiB, ...
+  // from the end of its first line), then another vendor with a product id the first lacks. The
+  // padded name of the first vendor's last product puts the newline that ends the block on each
+  // byte around the first two window boundaries.
+  const text = (pad: number) =>
+    [
+      '0a0a  Long Vendor',
+      ...Array.from({ length: 150 }, (_, i) => `\t${(i + 0x1000).toString(16)}  Product ${i}`),
+      '# a comment inside the block',
+      `\tffff  Last Product${'.'.repeat(pad)}`,
+      '0b0b  Next Vendor',
+      '\tfffe  Next Vendor Product',
+      '',
+    ].join('\n');
+  const firstLineEnd = text(0).indexOf('\n');
+  const blockEndAt = (pad: number) => text(pad).indexOf('\n0b0b');
+  const boundaries = [firstLineEnd + 4096, firstLineEnd + 4096 + 8192];
+
+  it('ends each block where the next vendor begins, wherever that falls against the windows', () => {
+    let checked = 0;
+    for (const boundary of boundaries) {
+      for (let at = boundary - 2; at <= boundary + 2; at += 1) {
+        const pad = at - blockEndAt(0);
+        expect(blockEndAt(pad)).toBe(at);
+        const db = idsDatabase(Buffer.from(text(pad)));
+        expect(db.product('0a0a', 'ffff'), `block end at ${at}`).toBe(`Last Product${'.'.repeat(pad)}`);
+        expect(db.product('0a0a', '1000')).toBe('Product 0');
+        expect(db.product('0a0a', 'fffe'), `block end at ${at}`).toBe('');
+        expect(db.product('0b0b', 'fffe')).toBe('Next Vendor Product');
+        expect(db.vendor('0b0b')).toBe('Next Vendor');
+        checked += 1;
+      }
+    }
+    expect(checked).toBe(10);
+  });
+});
