@@ -202,19 +202,32 @@ export async function makeDirectories(path: string, mode = 0o700): Promise<void>
 // sets up a socket for a pipe: about a millisecond of every short command.
 /**
  * Writes `text` to descriptor `fd` (1 or 2). A descriptor that cannot take it all now (a
- * non-blocking pipe that is full) gets the rest through the stream; a closed one (EPIPE, EBADF)
- * gets nothing, as nobody reads it.
+ * non-blocking pipe that is full) gets the rest through the stream, which writes it once the
+ * reader has made room, and so does everything written to that descriptor after it: written
+ * straight into a pipe the reader has meanwhile emptied, later text would come out before the
+ * rest still waiting in the stream. A closed descriptor (EPIPE, EBADF) gets nothing, as nobody
+ * reads it.
  */
 export function writeToDescriptor(fd: 1 | 2, text: string): void {
+  if (throughStream.has(fd)) {
+    streamOf(fd).write(text);
+    return;
+  }
   const bytes = Buffer.from(text);
   let done = 0;
   try {
     while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
   } catch (error) {
-    if (hasCode(error, 'EAGAIN')) (fd === 1 ? process.stdout : process.stderr).write(bytes.subarray(done));
-    else if (!hasCode(error, 'EPIPE', 'EBADF')) throw error;
+    if (hasCode(error, 'EAGAIN')) {
+      throughStream.add(fd);
+      streamOf(fd).write(bytes.subarray(done));
+    } else if (!hasCode(error, 'EPIPE', 'EBADF')) throw error;
   }
 }
+
+/** The descriptors written through their stream since one of them was full. */
+const throughStream = new Set<1 | 2>();
+const streamOf = (fd: 1 | 2) => (fd === 1 ? process.stdout : process.stderr);
 
 /** Standard output, without its stream. */
 export const standardOutput = { write: (text: string): void => writeToDescriptor(1, text) };

@@ -1,10 +1,13 @@
 // The one atomic writer and its reasons: what a reader of the file, and of the error, sees.
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { fsReason, removeFile, writeAtomic, writeFileAtomic } from '../src/files.js';
 import { makeRoot } from './helpers/make-root.js';
+import { PROJECT_ROOT } from './helpers/cli.js';
 
 describe('writeFileAtomic', () => {
   it('creates the file with mode 0600 by default', async () => {
@@ -101,5 +104,26 @@ describe('removeFile', () => {
     await mkdir(join(root, 'dir'));
     expect(() => removeFile(join(root, 'dir'))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) }));
     expect(await readdir(root)).toEqual(['dir']);
+  });
+});
+
+describe('standardOutput', () => {
+  // A child writes more than a pipe holds into a non-blocking standard output (as it is once
+  // Node's own stream for it exists), then waits while the reader empties the pipe, then writes
+  // one more line: that line must come out last, after the rest of the first text.
+  it('keeps the order of what it writes when the pipe was full and the reader has since made room', async () => {
+    const files = pathToFileURL(join(PROJECT_ROOT, 'dist/src/files.js')).href;
+    const script = [
+      `import { standardOutput } from ${JSON.stringify(files)};`,
+      'void process.stdout; // makes the pipe non-blocking, as a run that uses the stream does',
+      "standardOutput.write('x'.repeat(4 * 1024 * 1024) + '\\n');",
+      'const until = Date.now() + 400;',
+      'while (Date.now() < until);',
+      "standardOutput.write('END\\n');",
+    ].join('\n');
+    const child = await execa(process.execPath, ['--input-type=module', '-e', script], { stripFinalNewline: false, maxBuffer: 64 * 1024 * 1024 });
+    expect(child.stdout.length).toBe(4 * 1024 * 1024 + 5);
+    expect(child.stdout.endsWith('x\nEND\n')).toBe(true);
+    expect(child.stdout.indexOf('END')).toBe(4 * 1024 * 1024 + 1);
   });
 });
