@@ -11,7 +11,7 @@ export function readModaliases(host: Host): Promise<string[]> {
 }
 
 async function walkModaliases(host: Host): Promise<string[]> {
-  const files = await findEntries(host, '/sys/devices', { accept: (name) => name === 'modalias', skipDevicePower: true });
+  const files = await findEntries(host, '/sys/devices', { accept: (name) => name === 'modalias', skipDevicePower: true, skipMemoryBlocks: true });
   const texts = await Promise.all(files.map((file) => host.readText(file)));
   return texts.flatMap((text) => (text ?? '').split('\n').filter((line) => line !== ''));
 }

@@ -45,6 +45,16 @@ describe('maas-list-modaliases', () => {
     expect((await readModaliases(createHost({ root }))).sort()).toEqual(['misc:x', 'pci:v00001AF4d00001000', 'pci:v00008086d00001234']);
   });
 
+  it('does not read the memory block devices, where the kernel puts no modalias', async () => {
+    const root = await makeRoot({
+      'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n',
+      'sys/devices/system/memory/memory7/online': '1\n',
+      // Planted: a walk that read the block would list it.
+      'sys/devices/system/memory/memory7/modalias': 'planted\n',
+    });
+    expect(await readModaliases(createHost({ root }))).toEqual(['pci:v00008086d00001234']);
+  });
+
   it('walks /sys/devices once per Host, so the support report reuses the list instead of walking again', async () => {
     const root = await makeRoot({ 'sys/devices/pci0000:00/0000:00:02.0/modalias': 'pci:v00008086d00001234\n' });
     const host = createHost({ root });

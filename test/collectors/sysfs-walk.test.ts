@@ -33,6 +33,34 @@ describe('findEntries', () => {
     ]);
   });
 
+  it('skips the memory block devices only when asked, and only the memoryN directories of /sys/devices/system/memory', async () => {
+    const root = await tree({
+      // The kernel gives a memory block no modalias: one planted here shows whether the block was read.
+      'sys/devices/system/memory/memory0/modalias': 'planted\n',
+      'sys/devices/system/memory/memory0/online': '1\n',
+      'sys/devices/system/memory/memory12/modalias': 'planted\n',
+      'sys/devices/system/memory/block_size_bytes': '8000000\n',
+      'sys/devices/system/memory/other/modalias': 'memory:other\n',
+      'sys/devices/system/memory/memoryx/modalias': 'memory:memoryx\n',
+      // A directory of that name elsewhere is walked.
+      'sys/devices/virtual/misc/memory5/modalias': 'misc:memory5\n',
+    });
+    const host = createHost({ root });
+    const modaliases = { accept: (name: string) => name === 'modalias' };
+    expect((await findEntries(host, '/sys/devices', { ...modaliases, skipMemoryBlocks: true })).sort()).toEqual([
+      '/sys/devices/system/memory/memoryx/modalias',
+      '/sys/devices/system/memory/other/modalias',
+      '/sys/devices/virtual/misc/memory5/modalias',
+    ]);
+    expect((await findEntries(host, '/sys/devices', modaliases)).sort()).toEqual([
+      '/sys/devices/system/memory/memory0/modalias',
+      '/sys/devices/system/memory/memory12/modalias',
+      '/sys/devices/system/memory/memoryx/modalias',
+      '/sys/devices/system/memory/other/modalias',
+      '/sys/devices/virtual/misc/memory5/modalias',
+    ]);
+  });
+
   it('lets other work run while it walks a large tree', async () => {
     const entries: Record<string, TreeEntry> = {};
     for (let i = 0; i < 300; i += 1) entries[`sys/devices/d${i}/uevent`] = '';
