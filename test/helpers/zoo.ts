@@ -65,10 +65,20 @@ async function replay(root: string): Promise<RunCommand> {
   };
 }
 
+// Every tree unpacked for the current test file, removed after its last test. The hook is
+// registered here, as the file imports this module (each test file gets its own copy of it):
+// useZoo is mostly called from a beforeAll hook or a test, where registering a hook of its own
+// is too late to take effect, and the trees stayed behind in the temporary directory.
+const unpacked = new Set<string>();
+afterAll(async () => {
+  await Promise.all([...unpacked].map((root) => rm(root, { recursive: true, force: true })));
+  unpacked.clear();
+});
+
 /** Unpacks machine `m` for the current test file (removed after it). */
 export async function useZoo(m: ZooMachine): Promise<Zoo> {
   const root = await mkdtemp(join(tmpdir(), `mrs-zoo-${m}-`));
-  afterAll(() => rm(root, { recursive: true, force: true }));
+  unpacked.add(root);
   // The system tar keeps the capture's symlinks exactly as the kernel made them.
   await execa('tar', ['-xzf', join(ZOO, m, 'capture.tar.gz'), '-C', root]);
   const expected = JSON.parse(await readFile(join(ZOO, m, 'expected.json'), 'utf8')) as ZooExpected;
