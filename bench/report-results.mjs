@@ -6,28 +6,38 @@
 // and its CPU time ≤ 1.5× those of the slowest collector run alone (lshw, on most machines), and
 // its peak RSS ≤ 60 MiB. The bare `lshw -xml` command is timed too, for reference. CPU and RSS
 // come from GNU time, which the figures with targets need.
+// The floor: a Node process that only starts the commands a run started here and makes as many
+// requests of the same sizes (bench/helpers/floor-process.cjs), in the same rounds: what of the
+// CPU target no implementation can spend on anything else. It is printed, not a target.
 // Change-only sync: a steady-state run (same hardware, every result unchanged) beside a full run
 // (--force), wall time and bytes on the wire (counted by a forwarding proxy), in the same rounds.
 import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { deployInfoCollectors } from '../dist/collectors/index.js';
 import { MaasClient } from '../dist/src/maas/client.js';
 import { credsYaml, parseCredentials } from '../dist/src/maas/credentials.js';
+import { findExecutable, SEARCH_PATH_ENV } from '../dist/src/host/run-command.js';
 import { startMaasServer } from '../dist/src/server/server.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TARGET = { wall: 1.6, cpu: 1.5, rssMiB: 60 };
 const CLI = 'bin/maas-run-scripts';
+const FLOOR = 'bench/helpers/floor-process.cjs';
+// The commands the collectors and the tool's priority step may start (grep the sources for
+// `run('` and findExecutable to update it): each installed one gets a recording wrapper for one
+// run, which searches only the wrappers' directory (a command left out would count as missing).
+const TOOLS = ['dmidecode', 'ethtool', 'ionice', 'ip', 'lsblk', 'lshw', 'lspci', 'lsusb', 'systemd-detect-virt', 'udevadm'];
 const GNU_TIME = ['/usr/bin/time', '/bin/time'].find((p) => existsSync(p));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const work = mkdtempSync(join(tmpdir(), 'bench-report-'));
 const server = await startMaasServer({ port: 0 });
 let counter;
+let sink;
 try {
   const admin = new MaasClient({ baseUrl: server.url, credentials: parseCredentials(server.adminKey, 'admin key') });
   const machine = await admin.createMachine({ hostname: 'bench-host', deployed: 'true' });
@@ -36,12 +46,12 @@ try {
   writeFileSync(creds, credsYaml({ consumer_key: token.consumer_key, endpoint: `${server.url}/metadata/status/${machine.system_id}`, token_key: token.token_key, token_secret: token.token_secret }), { mode: 0o600 });
 
   // Runs the CLI in a child (the server answers from this process, so spawn asynchronously).
-  const measure = (args, command = [process.execPath, CLI]) =>
+  const measure = (args, command = [process.execPath, CLI], env = process.env) =>
     new Promise((resolve, reject) => {
       const stats = join(work, 'time.txt');
       const argv = GNU_TIME ? [GNU_TIME, '-f', '%e %U %S %M', '-o', stats, ...command, ...args] : [...command, ...args];
       const start = performance.now();
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env });
       let stderr = '';
       child.stderr.on('data', (c) => (stderr += c));
       child.on('error', reject);
@@ -55,9 +65,10 @@ try {
     });
 
   // Forwards to the server and counts the bytes each way, so a run's traffic can be read off.
-  const traffic = { up: 0, down: 0, posts: 0 };
+  const traffic = { up: 0, down: 0, posts: 0, requests: 0 };
   const target = new URL(server.url);
   counter = createServer((req, res) => {
+    traffic.requests += 1;
     if (req.method === 'POST') traffic.posts += 1;
     req.on('data', (c) => (traffic.up += c.length));
     const forward = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
@@ -70,9 +81,7 @@ try {
   await new Promise((resolve) => counter.listen(0, '127.0.0.1', resolve));
   const viaCounter = `http://127.0.0.1:${counter.address().port}`;
   const counted = async (args) => {
-    traffic.up = 0;
-    traffic.down = 0;
-    traffic.posts = 0;
+    Object.assign(traffic, { up: 0, down: 0, posts: 0, requests: 0 });
     const r = await measure(args);
     return { ...r, up: traffic.up, down: traffic.down, posts: traffic.posts };
   };
@@ -87,11 +96,48 @@ try {
   const bareLshw = () => measure(['-xml', '-disable', 'dmi'], ['nice', '-n', '19', lshwPath]);
 
   await report(); // warm-up: page cache, tool lookups
-  const rows = { report: [], steady: [], sumWall: [], sumCpu: [], lshw: [] };
+
+  // One run through wrappers that note each command line (in files named by process id, which
+  // follow the order the commands started in) gives the floor its commands, and the counting
+  // proxy its traffic.
+  const wrappers = join(work, 'wrappers');
+  const noted = join(work, 'commands');
+  mkdirSync(wrappers);
+  mkdirSync(noted);
+  for (const tool of TOOLS) {
+    const real = await findExecutable(tool);
+    if (!real) continue;
+    writeFileSync(join(wrappers, tool), `#!/bin/sh\nprintf '%s\\0' '${real}' "$@" > '${noted}'/$$\nexec '${real}' "$@"\n`);
+    chmodSync(join(wrappers, tool), 0o755);
+  }
+  Object.assign(traffic, { up: 0, down: 0, posts: 0, requests: 0 });
+  await measure([...reportArgs, '--force'], undefined, { ...process.env, [SEARCH_PATH_ENV]: wrappers });
+  const commands = readdirSync(noted)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((pid) => readFileSync(join(noted, pid), 'utf8').split('\0').slice(0, -1));
+  const recorded = { ...traffic };
+  // The sink answers the floor's first download with as many bytes as the run received.
+  const downBytes = recorded.down;
+  let served = 0;
+  sink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(req.method === 'GET' && served++ === 0 ? Buffer.alloc(downBytes, 0x2e) : 'OK'));
+  });
+  await new Promise((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const plan = join(work, 'floor-plan.json');
+  mkdirSync(join(work, 'floor-spool'));
+  writeFileSync(plan, JSON.stringify({ commands, url: `http://127.0.0.1:${sink.address().port}/`, gets: recorded.requests - recorded.posts, posts: recorded.posts, upBytes: recorded.up, dir: join(work, 'floor-spool') }));
+  const floor = () => {
+    served = 0;
+    return measure([plan], [process.execPath, FLOOR]);
+  };
+
+  const rows = { report: [], steady: [], sumWall: [], sumCpu: [], lshw: [], floor: [] };
   const perCollector = new Map(deployInfoCollectors.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
     const r = await report();
     rows.report.push(r);
+    rows.floor.push(await floor());
     rows.steady.push(await steady());
     if (lshwPath) rows.lshw.push(await bareLshw());
     const singles = [];
@@ -143,6 +189,15 @@ try {
       const l = medianOf(rows.lshw);
       console.log(`  for reference, report / bare lshw -xml: wall ${(wall / l.wallMs).toFixed(2)}×, CPU ${(cpu / l.cpuMs).toFixed(2)}× (a Node start alone costs more CPU than lshw on some machines)`);
     }
+    const f = medianOf(rows.floor);
+    console.log(
+      `  floor: a Node process that only starts the run's ${commands.length} commands and makes its ${recorded.requests} requests (${FLOOR}): ` +
+        `median ${f.cpuMs.toFixed(0)} ms CPU = ${(f.cpuMs / slowest.cpuMs).toFixed(2)}× the slowest collector alone`,
+    );
+    console.log(
+      `  floor: at the CPU target a run has ${(TARGET.cpu * slowest.cpuMs - f.cpuMs).toFixed(0)} ms of CPU above the floor for reading the hardware and all it does with it; ` +
+        `this one takes ${(cpu - f.cpuMs).toFixed(0)} ms`,
+    );
   } else {
     missed += 1;
     console.log('  CPU and RSS not measured: GNU time is not installed (their targets cannot be checked)');
@@ -163,6 +218,7 @@ try {
   console.log(`  [${ROUNDS} rounds, ${process.getuid?.() === 0 ? 'root' : 'not root'}, nproc ${availableParallelism()}; each figure but lshw's includes one Node start-up]`);
 } finally {
   counter?.close();
+  sink?.close();
   await server.close();
   rmSync(work, { recursive: true, force: true });
 }
