@@ -3,14 +3,9 @@ import { findEntries } from '../../collectors/sysfs-walk.js';
 import { createHost } from '../../src/host/host.js';
 import { makeRoot, type TreeEntry } from '../helpers/make-root.js';
 
-async function tree(entries: Record<string, TreeEntry>): Promise<string> {
-  const dir = await makeRoot(entries);
-  return dir;
-}
-
 describe('findEntries', () => {
   it("skips a device's power attributes only when asked, and only below a device", async () => {
-    const root = await tree({
+    const root = await makeRoot({
       'sys/devices/pci0000:00/0000:00:01.0/uevent': 'PCI_ID=8086:1237\n',
       'sys/devices/pci0000:00/0000:00:01.0/modalias': 'pci:v00008086d00001237\n',
       'sys/devices/pci0000:00/0000:00:01.0/power/control': 'auto\n',
@@ -34,7 +29,7 @@ describe('findEntries', () => {
   });
 
   it('skips the memory block devices only when asked, and only the memoryN directories of /sys/devices/system/memory', async () => {
-    const root = await tree({
+    const root = await makeRoot({
       // The kernel gives a memory block no modalias: one planted here shows whether the block was read.
       'sys/devices/system/memory/memory0/modalias': 'planted\n',
       'sys/devices/system/memory/memory0/online': '1\n',
@@ -64,7 +59,7 @@ describe('findEntries', () => {
   it('lets other work run while it walks a large tree', async () => {
     const entries: Record<string, TreeEntry> = {};
     for (let i = 0; i < 300; i += 1) entries[`sys/devices/d${i}/uevent`] = '';
-    const host = createHost({ root: await tree(entries) });
+    const host = createHost({ root: await makeRoot(entries) });
     const order: string[] = [];
     setImmediate(() => order.push('other work'));
     const found = await findEntries(host, '/sys/devices').then((paths) => {
