@@ -5,17 +5,23 @@
 // runs, each with its output read through pipes, as the tool reads it), makes as many downloads
 // as the run did (bringing as many bytes), and sends as many results of the run's sizes, each
 // written to a file and flushed before it is sent and removed after, as the tool's spool does.
-// It reads nothing of /sys or /proc, parses no output, builds no report and signs no request, so
-// it costs less than any real run: how much of the CPU target it takes on a machine is how much
-// the target leaves for all the rest.
+// It parses no output, builds no report and signs no request, so it costs less than any real
+// run: how much of the CPU target it takes on a machine is how much the target leaves for all
+// the rest.
 //
-// Usage: node floor-process.cjs PLAN.json, where the plan is
-//   { commands: [[executable, ...args], ...], url, gets, posts, upBytes, dir }
+// With --reads it also makes, while lshw runs, the reads of /sys, /proc, /dev, /etc and /run that
+// the collectors made (bench/helpers/record-reads.mjs), each as one synchronous call whose
+// answer it drops: the kernel's side of reading the hardware as the collectors read it, with the
+// least Node can do per read (collectors that read fewer files would lower this floor). Without
+// it, it reads nothing of the machine.
+//
+// Usage: node floor-process.cjs PLAN.json [--reads], where the plan is
+//   { commands: [[executable, ...args], ...], reads: [[kind, path], ...], url, gets, posts, upBytes, dir }
 // (commands in the order the tool started them; `dir` is an empty directory for the spool files).
 // CommonJS, which Node loads with less work than an ES module: the floor is kept as low as it goes.
 'use strict';
 const { spawn } = require('node:child_process');
-const { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } = require('node:fs');
+const { closeSync, fsyncSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, unlinkSync, writeSync } = require('node:fs');
 const { request } = require('node:http');
 const { setPriority, tmpdir } = require('node:os');
 const { basename, join } = require('node:path');
@@ -44,6 +50,7 @@ async function main() {
   if (ionice) await run([ionice[0], '-c', '3', '-p', ...threads.map(String)]);
   const rest = plan.commands.filter((argv) => !isIonice(argv));
   const lshw = rest.filter((argv) => basename(argv[0]) === 'lshw').map(run);
+  if (process.argv.includes('--reads')) readAll(plan.reads);
   for (const argv of rest.filter((a) => basename(a[0]) !== 'lshw')) await run(argv);
   await Promise.all(lshw);
 
@@ -79,6 +86,27 @@ async function main() {
     unlinkSync(file);
   }
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/** Makes each read once; what is absent or refused is skipped, as the collectors skip it. */
+function readAll(reads) {
+  const call = {
+    // Kernel attributes through Node's one-call UTF-8 read; a database (pci.ids) as bytes, undecoded.
+    file: (path) => (path.startsWith('/sys/') || path.startsWith('/proc/') ? readFileSync(path, 'utf8') : readFileSync(path)),
+    dir: (path) => readdirSync(path),
+    dirents: (path) => readdirSync(path, { withFileTypes: true }),
+    link: (path) => readlinkSync(path),
+    realpath: (path) => realpathSync.native(path),
+    lstat: (path) => lstatSync(path),
+    stat: (path) => statSync(path),
+  };
+  for (const [kind, path] of reads) {
+    try {
+      call[kind](path);
+    } catch {
+      // absent here: the collector found nothing there either
+    }
+  }
 }
 
 main().catch((error) => {
