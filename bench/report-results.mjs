@@ -130,7 +130,9 @@ try {
   const plan = join(work, 'floor-plan.json');
   mkdirSync(join(work, 'floor-spool'));
   const reads = await recordCollectorReads();
-  writeFileSync(plan, JSON.stringify({ commands, reads, url: `http://127.0.0.1:${sink.address().port}/`, gets: recorded.requests - recorded.posts, posts: recorded.posts, upBytes: recorded.up, dir: join(work, 'floor-spool') }));
+  const readsFile = join(work, 'floor-reads.json');
+  writeFileSync(readsFile, JSON.stringify(reads));
+  writeFileSync(plan, JSON.stringify({ commands, url: `http://127.0.0.1:${sink.address().port}/`, gets: recorded.requests - recorded.posts, posts: recorded.posts, upBytes: recorded.up, dir: join(work, 'floor-spool') }));
   const floor = (...options) => {
     served = 0;
     return measure([plan, ...options], [process.execPath, FLOOR]);
@@ -142,7 +144,7 @@ try {
     const r = await report();
     rows.report.push(r);
     rows.floor.push(await floor());
-    rows.floorReads.push(await floor('--reads'));
+    rows.floorReads.push(await floor('--reads', readsFile));
     rows.steady.push(await steady());
     if (lshwPath) rows.lshw.push(await bareLshw());
     const singles = [];

@@ -9,15 +9,17 @@
 // run: how much of the CPU target it takes on a machine is how much the target leaves for all
 // the rest.
 //
-// With --reads it also makes, while lshw runs, the reads of /sys, /proc, /dev, /etc and /run that
+// With --reads READS.json it also makes, while lshw runs, the reads of /sys, /proc, /dev, /etc and /run that
 // the collectors made (bench/helpers/record-reads.mjs), each as one synchronous call whose
 // answer it drops: the kernel's side of reading the hardware as the collectors read it, with the
 // least Node can do per read (collectors that read fewer files would lower this floor). Without
 // it, it reads nothing of the machine.
 //
-// Usage: node floor-process.cjs PLAN.json [--reads], where the plan is
-//   { commands: [[executable, ...args], ...], reads: [[kind, path], ...], url, gets, posts, upBytes, dir }
-// (commands in the order the tool started them; `dir` is an empty directory for the spool files).
+// Usage: node floor-process.cjs PLAN.json [--reads READS.json], where the plan is
+//   { commands: [[executable, ...args], ...], url, gets, posts, upBytes, dir }
+// (commands in the order the tool started them; `dir` is an empty directory for the spool files)
+// and the reads, [[kind, path], ...], are in a file of their own, which the floor without them
+// does not parse.
 // CommonJS, which Node loads with less work than an ES module: the floor is kept as low as it goes.
 'use strict';
 const { spawn } = require('node:child_process');
@@ -50,7 +52,8 @@ async function main() {
   if (ionice) await run([ionice[0], '-c', '3', '-p', ...threads.map(String)]);
   const rest = plan.commands.filter((argv) => !isIonice(argv));
   const lshw = rest.filter((argv) => basename(argv[0]) === 'lshw').map(run);
-  if (process.argv.includes('--reads')) readAll(plan.reads);
+  const readsAt = process.argv.indexOf('--reads');
+  if (readsAt > 0) readAll(JSON.parse(readFileSync(process.argv[readsAt + 1], 'utf8')));
   for (const argv of rest.filter((a) => basename(a[0]) !== 'lshw')) await run(argv);
   await Promise.all(lshw);
 
